@@ -1,0 +1,205 @@
+#include "core/event.h"
+
+#include <arpa/inet.h>
+
+#include <cstring>
+#include <string>
+
+namespace chipwatch {
+
+namespace {
+
+constexpr std::array<FieldSpec, kFieldCount> kFieldSpecs = {{
+    {FieldId::kEventId, "event.id", FieldType::kString},
+    {FieldId::kEventTime, "event.time", FieldType::kNumber},
+    {FieldId::kFormat, "event.format", FieldType::kString},
+    {FieldId::kProvider, "provider", FieldType::kString},
+    {FieldId::kEventSource, "event.source", FieldType::kString},
+    {FieldId::kAction, "action", FieldType::kString},
+    {FieldId::kOutcome, "outcome", FieldType::kString},
+    {FieldId::kErrorCode, "error.code", FieldType::kString},
+    {FieldId::kErrorMessage, "error.message", FieldType::kString},
+    {FieldId::kRegion, "region", FieldType::kString},
+    {FieldId::kZone, "zone", FieldType::kString},
+    {FieldId::kAccount, "account", FieldType::kString},
+    {FieldId::kPrincipal, "principal", FieldType::kString},
+    {FieldId::kPrincipalType, "principal.type", FieldType::kString},
+    {FieldId::kTenant, "tenant", FieldType::kString},
+    {FieldId::kSourceIp, "source.ip", FieldType::kIp},
+    {FieldId::kUserAgent, "user_agent", FieldType::kString},
+    {FieldId::kInstanceType, "instance.type", FieldType::kString},
+    {FieldId::kAcceleratorModel, "accelerator.model", FieldType::kString},
+    {FieldId::kAcceleratorCount, "accelerator.count", FieldType::kNumber},
+    {FieldId::kModelId, "model.id", FieldType::kString},
+    {FieldId::kInferenceRegion, "inference.region", FieldType::kString},
+    {FieldId::kResourceName, "resource.name", FieldType::kString},
+    {FieldId::kCluster, "cluster", FieldType::kString},
+    {FieldId::kNode, "node", FieldType::kString},
+    {FieldId::kJobId, "job.id", FieldType::kString},
+    {FieldId::kResponseCode, "response.code", FieldType::kNumber},
+    {FieldId::kSourceCountry, "source.country", FieldType::kString},
+    {FieldId::kSourceTier, "source.tier", FieldType::kString},
+    {FieldId::kRegionCountry, "region.country", FieldType::kString},
+    {FieldId::kRegionTier, "region.tier", FieldType::kString},
+    {FieldId::kAcceleratorFamily, "accelerator.family", FieldType::kString},
+    {FieldId::kAcceleratorStatus, "accelerator.status", FieldType::kString},
+    {FieldId::kModelFrontier, "model.frontier", FieldType::kBool},
+    {FieldId::kModelVendor, "model.vendor", FieldType::kString},
+    {FieldId::kTenantKnown, "tenant.known", FieldType::kBool},
+    {FieldId::kTenantOrg, "tenant.org", FieldType::kString},
+    {FieldId::kTenantCountry, "tenant.country", FieldType::kString},
+    {FieldId::kTenantTier, "tenant.tier", FieldType::kString},
+    {FieldId::kTenantKyc, "tenant.kyc_status", FieldType::kString},
+}};
+
+constexpr bool SpecsInOrder() {
+  for (size_t i = 0; i < kFieldCount; ++i) {
+    if (static_cast<size_t>(kFieldSpecs[i].id) != i) return false;
+  }
+  return true;
+}
+static_assert(SpecsInOrder(), "kFieldSpecs must list fields in FieldId order");
+
+constexpr std::array<std::string_view, kFormatCount> kFormatNames = {
+    "auto", "cloudtrail", "gcp_audit", "azure_activity", "k8s_audit", "gpu_alloc"};
+
+bool ParseDigits(std::string_view s, size_t pos, size_t n, int& out) {
+  if (pos + n > s.size()) return false;
+  int v = 0;
+  for (size_t i = pos; i < pos + n; ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+    v = v * 10 + (s[i] - '0');
+  }
+  out = v;
+  return true;
+}
+
+// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm).
+int64_t DaysFromCivil(int y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+bool ValidDate(int y, int m, int d) {
+  static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (y < 1970 || y > 9999 || m < 1 || m > 12 || d < 1) return false;
+  if (d > kDays[m - 1]) return false;
+  bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  return !(m == 2 && d == 29 && !leap);
+}
+
+}  // namespace
+
+std::string_view FormatName(Format f) { return kFormatNames[static_cast<size_t>(f)]; }
+
+std::optional<Format> ParseFormat(std::string_view name) {
+  for (size_t i = 0; i < kFormatNames.size(); ++i) {
+    if (kFormatNames[i] == name) return static_cast<Format>(i);
+  }
+  return std::nullopt;
+}
+
+const std::array<FieldSpec, kFieldCount>& FieldSpecs() { return kFieldSpecs; }
+
+std::optional<FieldId> FieldByName(std::string_view name) {
+  for (const auto& spec : kFieldSpecs) {
+    if (spec.name == name) return spec.id;
+  }
+  return std::nullopt;
+}
+
+IpAddress ParseIp(std::string_view text) {
+  IpAddress ip;
+  if (text.empty() || text.size() > 45) return ip;
+  // IPv4 with optional leading zeros in each octet (inet_pton rejects those).
+  if (text.find(':') == std::string_view::npos) {
+    int octet = 0, digits = 0, parts = 0;
+    uint8_t out[4];
+    for (size_t i = 0; i <= text.size(); ++i) {
+      char c = i < text.size() ? text[i] : '.';
+      if (c >= '0' && c <= '9') {
+        if (++digits > 3) return ip;
+        octet = octet * 10 + (c - '0');
+      } else if (c == '.') {
+        if (digits == 0 || octet > 255 || parts >= 4) return ip;
+        out[parts++] = static_cast<uint8_t>(octet);
+        octet = 0;
+        digits = 0;
+      } else {
+        return ip;
+      }
+    }
+    if (parts != 4) return ip;
+    ip.bytes.fill(0);
+    ip.bytes[10] = 0xff;
+    ip.bytes[11] = 0xff;
+    std::memcpy(&ip.bytes[12], out, 4);
+    ip.valid = true;
+    ip.is_v4 = true;
+    return ip;
+  }
+  char buf[64];
+  std::memcpy(buf, text.data(), text.size());
+  buf[text.size()] = '\0';
+  in6_addr addr{};
+  if (inet_pton(AF_INET6, buf, &addr) != 1) return ip;
+  std::memcpy(ip.bytes.data(), &addr, 16);
+  ip.valid = true;
+  static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  ip.is_v4 = std::memcmp(ip.bytes.data(), kMapped, 12) == 0;
+  return ip;
+}
+
+std::optional<int64_t> ParseDateMs(std::string_view s) {
+  int y, m, d;
+  if (s.size() != 10 || s[4] != '-' || s[7] != '-') return std::nullopt;
+  if (!ParseDigits(s, 0, 4, y) || !ParseDigits(s, 5, 2, m) || !ParseDigits(s, 8, 2, d)) {
+    return std::nullopt;
+  }
+  if (!ValidDate(y, m, d)) return std::nullopt;
+  return DaysFromCivil(y, static_cast<unsigned>(m), static_cast<unsigned>(d)) * 86400000LL;
+}
+
+std::optional<int64_t> ParseTimestampMs(std::string_view s) {
+  // YYYY-MM-DDTHH:MM:SS[.fff...](Z|+hh:mm|-hh:mm)
+  if (s.size() < 19) return std::nullopt;
+  auto date = ParseDateMs(s.substr(0, 10));
+  if (!date || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || s[13] != ':' || s[16] != ':') {
+    return std::nullopt;
+  }
+  int hh, mm, ss;
+  if (!ParseDigits(s, 11, 2, hh) || !ParseDigits(s, 14, 2, mm) || !ParseDigits(s, 17, 2, ss)) {
+    return std::nullopt;
+  }
+  if (hh > 23 || mm > 59 || ss > 60) return std::nullopt;
+  int64_t ms = *date + (hh * 3600LL + mm * 60LL + ss) * 1000LL;
+  size_t pos = 19;
+  if (pos < s.size() && s[pos] == '.') {
+    ++pos;
+    int64_t frac = 0;
+    int digits = 0;
+    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
+      if (digits < 3) frac = frac * 10 + (s[pos] - '0');
+      ++digits;
+      ++pos;
+    }
+    if (digits == 0) return std::nullopt;
+    for (int i = digits; i < 3; ++i) frac *= 10;
+    ms += frac;
+  }
+  if (pos == s.size()) return ms;  // no zone: taken as UTC
+  if ((s[pos] == 'Z' || s[pos] == 'z') && pos + 1 == s.size()) return ms;
+  if ((s[pos] == '+' || s[pos] == '-') && pos + 6 == s.size() && s[pos + 3] == ':') {
+    int oh, om;
+    if (!ParseDigits(s, pos + 1, 2, oh) || !ParseDigits(s, pos + 4, 2, om)) return std::nullopt;
+    int64_t off = (oh * 3600LL + om * 60LL) * 1000LL;
+    return s[pos] == '+' ? ms - off : ms + off;
+  }
+  return std::nullopt;
+}
+
+}  // namespace chipwatch

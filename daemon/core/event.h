@@ -1,0 +1,157 @@
+// Event: the normalized form every decoder produces and every rule reads.
+//
+// Fields are addressed by FieldId, resolved from their dotted names ("source.ip") once at rule-load
+// time; the per-event path never looks a field up by name. String values are views into the input
+// document (valid while its parser lives) or into the worker's Arena. An Event is reused across
+// documents by one worker thread: Clear() it before decoding the next one. Not thread-safe.
+#pragma once
+
+#include <array>
+#include <bitset>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace chipwatch {
+
+enum class Format : uint8_t { kAuto = 0, kCloudTrail, kGcpAudit, kAzureActivity, kK8sAudit, kGpuAlloc };
+inline constexpr int kFormatCount = 6;
+
+std::string_view FormatName(Format f);                      // "cloudtrail", ..., "auto"
+std::optional<Format> ParseFormat(std::string_view name);  // inverse of FormatName
+
+enum class FieldType : uint8_t { kString, kNumber, kBool, kIp };
+
+// Every normalized field. Keep kFieldSpecs (event.cc) in the same order.
+enum class FieldId : uint16_t {
+  // --- set by decoders ---
+  kEventId,          // "event.id"        eventID / insertId / correlationId / auditID / event_id
+  kEventTime,        // "event.time"      RFC 3339 text as in the record (number: unix ms)
+  kFormat,           // "event.format"    cloudtrail, gcp_audit, ... (set by the pipeline)
+  kProvider,         // "provider"        aws, gcp, azure, kubernetes, <gpu_alloc cluster scheduler>
+  kEventSource,      // "event.source"    eventSource / serviceName / resourceProviderName / "kubernetes"
+  kAction,           // "action"          eventName / methodName / operationName / "<resource>.<verb>" / action
+  kOutcome,          // "outcome"         "success" or "failure"
+  kErrorCode,        // "error.code"      errorCode / status.code / HTTP code / ...
+  kErrorMessage,     // "error.message"
+  kRegion,           // "region"          awsRegion / GCP zone's region / Azure location / gpu_alloc region
+  kZone,             // "zone"            GCP zone when known
+  kAccount,          // "account"         AWS account id / GCP project id / Azure subscription id
+  kPrincipal,        // "principal"       ARN / principalEmail / caller / k8s username / gpu_alloc user
+  kPrincipalType,    // "principal.type"  IAMUser, AssumedRole, ServiceAccount, ...
+  kTenant,           // "tenant"          k8s namespace / gpu_alloc tenant / (cloud: account)
+  kSourceIp,         // "source.ip"       as text; kIp type: parsed into Event::source_addr
+  kUserAgent,        // "user_agent"
+  kInstanceType,     // "instance.type"   EC2/SageMaker/GCP machine type/Azure vmSize/...
+  kAcceleratorModel, // "accelerator.model"  raw GPU name as the log gives it (k8s label, gpu_model, GCP acceleratorType)
+  kAcceleratorCount, // "accelerator.count"  number of GPUs when the log gives it
+  kModelId,          // "model.id"        Bedrock modelId (may be an ARN / inference profile)
+  kInferenceRegion,  // "inference.region" additionalEventData.inferenceRegion
+  kResourceName,     // "resource.name"   instance/pod/job/VM name or id, for the analyst
+  kCluster,          // "cluster"         k8s / gpu_alloc cluster
+  kNode,             // "node"            gpu_alloc node / k8s nodeName
+  kJobId,            // "job.id"          gpu_alloc job id / SageMaker job name / Vertex job
+  kResponseCode,     // "response.code"   HTTP status (k8s responseStatus.code), number
+  // --- set by enrichment ---
+  kSourceCountry,    // "source.country"   ISO 3166 alpha-2 from GeoIP
+  kSourceTier,       // "source.tier"      destinations catalog tier of source.country ("embargoed", ...)
+  kRegionCountry,    // "region.country"   regions catalog
+  kRegionTier,       // "region.tier"      destinations tier of region.country
+  kAcceleratorFamily,// "accelerator.family"  accelerators catalog family (e.g. "H100")
+  kAcceleratorStatus,// "accelerator.status"  restricted | not_controlled | unclear (at event time)
+  kModelFrontier,    // "model.frontier"   bool: model.id matches the frontier_models catalog
+  kModelVendor,      // "model.vendor"     frontier_models catalog vendor
+  kTenantKnown,      // "tenant.known"     bool: tenant/account has a directory entry
+  kTenantOrg,        // "tenant.org"
+  kTenantCountry,    // "tenant.country"
+  kTenantTier,       // "tenant.tier"      destinations tier of tenant.country
+  kTenantKyc,        // "tenant.kyc_status"
+  kCount
+};
+inline constexpr size_t kFieldCount = static_cast<size_t>(FieldId::kCount);
+
+struct FieldSpec {
+  FieldId id;
+  std::string_view name;
+  FieldType type;
+};
+
+// All fields, indexed by FieldId.
+const std::array<FieldSpec, kFieldCount>& FieldSpecs();
+std::optional<FieldId> FieldByName(std::string_view name);
+inline std::string_view FieldName(FieldId id) { return FieldSpecs()[static_cast<size_t>(id)].name; }
+inline FieldType TypeOf(FieldId id) { return FieldSpecs()[static_cast<size_t>(id)].type; }
+
+// An IPv4 (mapped into IPv6) or IPv6 address.
+struct IpAddress {
+  std::array<uint8_t, 16> bytes{};
+  bool valid = false;
+  bool is_v4 = false;  // bytes hold ::ffff:a.b.c.d
+};
+// Parses dotted IPv4 (leading zeros accepted, as "010.001.002.003") or IPv6 text. Never throws.
+IpAddress ParseIp(std::string_view text);
+
+// Catalog entries that matched during enrichment: the alert's reason names them. Opaque pointers
+// owned by the immutable compiled policy, which outlives every event evaluated against it.
+struct CatalogEntry;  // defined in policy/catalog.h
+
+// Where an event came from, for alerts and error messages.
+struct Origin {
+  std::string_view file;   // file path, "-" for stdin, or Kafka topic
+  uint64_t line = 0;       // 1-based line of the record's first byte (files)
+  int32_t partition = -1;  // Kafka partition, -1 for files
+  int64_t offset = -1;     // Kafka offset, -1 for files
+  uint32_t index = 0;      // record index inside an envelope ({"Records":[...]} or array), 0-based
+};
+
+struct Event {
+  std::array<std::string_view, kFieldCount> str{};  // kString/kIp fields (and text of kEventTime)
+  std::array<int64_t, kFieldCount> num{};           // kNumber, kBool (0/1), kEventTime (unix ms)
+  std::bitset<kFieldCount> present;                 // field was set (any type)
+  IpAddress source_addr;                            // parsed source.ip
+  Format format = Format::kAuto;
+  Origin origin;
+
+  // Catalog entries that enrichment matched (may be null).
+  const CatalogEntry* instance_entry = nullptr;     // instance_types catalog
+  const CatalogEntry* accelerator_entry = nullptr;  // accelerators catalog
+  const CatalogEntry* source_dest_entry = nullptr;  // destinations catalog, via source.country
+  const CatalogEntry* region_entry = nullptr;       // regions catalog
+  const CatalogEntry* region_dest_entry = nullptr;  // destinations catalog, via region.country
+  const CatalogEntry* tenant_dest_entry = nullptr;  // destinations catalog, via tenant.country
+  const CatalogEntry* model_entry = nullptr;        // frontier_models catalog
+
+  void Clear() {
+    present.reset();
+    source_addr = IpAddress{};
+    format = Format::kAuto;
+    origin = Origin{};
+    instance_entry = accelerator_entry = source_dest_entry = region_entry = region_dest_entry =
+        tenant_dest_entry = model_entry = nullptr;
+  }
+
+  bool Has(FieldId f) const { return present.test(static_cast<size_t>(f)); }
+  std::string_view Str(FieldId f) const {
+    return Has(f) ? str[static_cast<size_t>(f)] : std::string_view();
+  }
+  int64_t Num(FieldId f) const { return Has(f) ? num[static_cast<size_t>(f)] : 0; }
+
+  void SetStr(FieldId f, std::string_view v) {
+    str[static_cast<size_t>(f)] = v;
+    present.set(static_cast<size_t>(f));
+  }
+  void SetNum(FieldId f, int64_t v) {
+    num[static_cast<size_t>(f)] = v;
+    present.set(static_cast<size_t>(f));
+  }
+  void SetBool(FieldId f, bool v) { SetNum(f, v ? 1 : 0); }
+  void Unset(FieldId f) { present.reset(static_cast<size_t>(f)); }
+};
+
+// Parses RFC 3339 / ISO 8601 UTC timestamps ("2023-07-10T11:42:36Z", fractional seconds and
+// "+hh:mm" offsets accepted) into unix milliseconds. Returns nullopt on malformed input.
+std::optional<int64_t> ParseTimestampMs(std::string_view text);
+// Parses "YYYY-MM-DD" (a catalog's effective date) into unix ms at 00:00 UTC.
+std::optional<int64_t> ParseDateMs(std::string_view text);
+
+}  // namespace chipwatch
