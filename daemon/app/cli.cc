@@ -1,19 +1,273 @@
 #include "app/cli.h"
 
+#include <hs/hs.h>
+#include <librdkafka/rdkafka.h>
+#include <maxminddb.h>
+#include <spdlog/version.h>
+
+#include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <functional>
+#include <map>
+#include <simdjson.h>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
 
+#include "app/commands.h"
 #include "core/version.h"
 
 namespace chipwatch {
 
-int RunCli(int argc, char** argv) {
-  if (argc >= 2 && std::strcmp(argv[1], "version") == 0) {
-    std::printf("chipwatch %s\n", CHIPWATCH_VERSION);
-    return 0;
+namespace {
+
+constexpr char kUsage[] =
+    "usage: chipwatch <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  replay   evaluate log files (or stdin) against the policy, print alerts as JSON lines\n"
+    "  check    validate rule files (and enrichment data) without running\n"
+    "  test     run the test events carried by the rules\n"
+    "  version  print the version and library versions\n"
+    "\n"
+    "Run 'chipwatch <command> --help' for the options of a command.\n";
+
+constexpr char kReplayUsage[] =
+    "usage: chipwatch replay [--rules PATH]... [--geoip FILE] [--directory FILE]\n"
+    "                        [--format F] [--threads N] [--max-record-bytes N] [--quiet]\n"
+    "                        FILE...|-\n"
+    "\n"
+    "  --rules PATH         rule file or directory, repeatable, loaded in order\n"
+    "                       (default: ./rules, else /usr/share/chipwatch/rules)\n"
+    "  --geoip FILE         MaxMind-format country database for source IPs\n"
+    "  --directory FILE     tenant directory CSV: tenant,org,country,kyc_status\n"
+    "  --format F           auto (default), cloudtrail, gcp_audit, azure_activity, k8s_audit,\n"
+    "                       gpu_alloc\n"
+    "  --threads N          worker threads (default 1; 0 = all cores)\n"
+    "  --max-record-bytes N largest accepted record (default 1048576)\n"
+    "  --quiet              no summary line on stderr\n"
+    "\n"
+    "Alerts go to stdout, one JSON document per line (docs/alerts.md). Exit 0 when every record\n"
+    "decoded, 1 when some did not (each reported on stderr with file:line), 2 on usage, config or\n"
+    "rule errors.\n";
+
+constexpr char kCheckUsage[] =
+    "usage: chipwatch check [--rules PATH]... [--geoip FILE] [--directory FILE] [--json]\n"
+    "\n"
+    "Loads and compiles the rules, lists and catalogs and reports every error and warning with\n"
+    "file:line:col. Exit 0 when there is no error, 2 otherwise.\n";
+
+constexpr char kTestUsage[] =
+    "usage: chipwatch test [--rules PATH]... [--rule ID]... [--verbose]\n"
+    "\n"
+    "Runs the test events that rules carry (`tests:`) through the decoders, enrichment and the\n"
+    "whole policy; reports pass/fail per rule. Exit 0 when all pass, 1 when some fail, 2 on rule\n"
+    "errors.\n";
+
+// A tiny flag parser: --name value, --name=value, boolean --name; positionals collected.
+class Args {
+ public:
+  using Handler = std::function<bool(std::string_view value)>;
+
+  void Value(std::string name, Handler h) { values_[std::move(name)] = std::move(h); }
+  void Flag(std::string name, std::function<void()> h) { flags_[std::move(name)] = std::move(h); }
+
+  // Returns false (with `error` set) on an unknown flag, a missing value or a rejected value.
+  bool Parse(int argc, char** argv, int first, std::vector<std::string>& positional,
+             std::string& error, bool& help) {
+    for (int i = first; i < argc; ++i) {
+      std::string_view arg = argv[i];
+      if (arg == "--help" || arg == "-h") {
+        help = true;
+        return true;
+      }
+      if (arg == "-" || arg.substr(0, 1) != "-") {
+        positional.emplace_back(arg);
+        continue;
+      }
+      if (arg == "--") {
+        for (++i; i < argc; ++i) positional.emplace_back(argv[i]);
+        break;
+      }
+      std::string name(arg);
+      std::optional<std::string> inline_value;
+      if (auto eq = name.find('='); eq != std::string::npos) {
+        inline_value = name.substr(eq + 1);
+        name.resize(eq);
+      }
+      if (auto it = flags_.find(name); it != flags_.end() && !inline_value) {
+        it->second();
+        continue;
+      }
+      auto it = values_.find(name);
+      if (it == values_.end()) {
+        error = "unknown option " + name;
+        return false;
+      }
+      std::string value;
+      if (inline_value) {
+        value = *inline_value;
+      } else if (i + 1 < argc) {
+        value = argv[++i];
+      } else {
+        error = "option " + name + " needs a value";
+        return false;
+      }
+      if (!it->second(value)) {
+        error = "invalid value for " + name + ": '" + value + "'";
+        return false;
+      }
+    }
+    return true;
   }
-  std::fprintf(stderr, "usage: chipwatch <run|replay|check|test|version> ...\n");
-  return 2;
+
+ private:
+  std::map<std::string, Handler> values_;
+  std::map<std::string, std::function<void()>> flags_;
+};
+
+bool ParseUnsigned(std::string_view s, uint64_t& out) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+void AddPolicyFlags(Args& args, std::vector<std::string>& rules) {
+  args.Value("--rules", [&](std::string_view v) {
+    rules.emplace_back(v);
+    return !v.empty();
+  });
+}
+
+void AddEnrichFlags(Args& args, EnrichOptions& enrich) {
+  args.Value("--geoip", [&](std::string_view v) {
+    enrich.geoip = v;
+    return !v.empty();
+  });
+  args.Value("--directory", [&](std::string_view v) {
+    enrich.directory = v;
+    return !v.empty();
+  });
+}
+
+int UsageError(const char* command, const std::string& error, const char* usage) {
+  std::fprintf(stderr, "chipwatch %s: %s\n\n%s", command, error.c_str(), usage);
+  return kExitUsage;
+}
+
+int Replay(int argc, char** argv) {
+  ReplayOptions options;
+  Args args;
+  AddPolicyFlags(args, options.rules);
+  AddEnrichFlags(args, options.enrich);
+  args.Value("--format", [&](std::string_view v) {
+    auto f = ParseFormat(v);
+    if (f) options.format = *f;
+    return f.has_value();
+  });
+  args.Value("--threads", [&](std::string_view v) {
+    uint64_t n = 0;
+    if (!ParseUnsigned(v, n) || n > 256) return false;
+    options.threads = n == 0 ? std::max(1u, std::thread::hardware_concurrency())
+                             : static_cast<unsigned>(n);
+    return true;
+  });
+  args.Value("--max-record-bytes", [&](std::string_view v) {
+    uint64_t n = 0;
+    if (!ParseUnsigned(v, n) || n < 64 || n > (1ull << 30)) return false;
+    options.max_record_bytes = n;
+    return true;
+  });
+  args.Flag("--quiet", [&] { options.quiet = true; });
+  std::string error;
+  bool help = false;
+  if (!args.Parse(argc, argv, 2, options.inputs, error, help)) {
+    return UsageError("replay", error, kReplayUsage);
+  }
+  if (help) {
+    std::fputs(kReplayUsage, stdout);
+    return kExitOk;
+  }
+  if (options.inputs.empty()) return UsageError("replay", "no input given", kReplayUsage);
+  return RunReplay(options, stdout, stderr);
+}
+
+int Check(int argc, char** argv) {
+  CheckOptions options;
+  Args args;
+  AddPolicyFlags(args, options.rules);
+  AddEnrichFlags(args, options.enrich);
+  args.Flag("--json", [&] { options.json = true; });
+  std::vector<std::string> positional;
+  std::string error;
+  bool help = false;
+  if (!args.Parse(argc, argv, 2, positional, error, help)) {
+    return UsageError("check", error, kCheckUsage);
+  }
+  if (help) {
+    std::fputs(kCheckUsage, stdout);
+    return kExitOk;
+  }
+  // `chipwatch check rules/` reads naturally too.
+  for (auto& p : positional) options.rules.push_back(std::move(p));
+  return RunCheck(options, stdout, stderr);
+}
+
+int Test(int argc, char** argv) {
+  TestOptions options;
+  Args args;
+  AddPolicyFlags(args, options.rules);
+  args.Value("--rule", [&](std::string_view v) {
+    options.only.emplace_back(v);
+    return !v.empty();
+  });
+  args.Flag("--verbose", [&] { options.verbose = true; });
+  args.Flag("-v", [&] { options.verbose = true; });
+  std::vector<std::string> positional;
+  std::string error;
+  bool help = false;
+  if (!args.Parse(argc, argv, 2, positional, error, help)) {
+    return UsageError("test", error, kTestUsage);
+  }
+  if (help) {
+    std::fputs(kTestUsage, stdout);
+    return kExitOk;
+  }
+  for (auto& p : positional) options.rules.push_back(std::move(p));
+  return RunRuleTests(options, stdout, stderr);
+}
+
+int Version() {
+  std::printf("chipwatch %s\n", CHIPWATCH_VERSION);
+  std::printf("  simdjson %s (%s)\n", SIMDJSON_VERSION,
+              simdjson::get_active_implementation()->name().c_str());
+  std::printf("  hyperscan %s\n", hs_version());
+  std::printf("  librdkafka %s\n", rd_kafka_version_str());
+  std::printf("  libmaxminddb %s\n", MMDB_lib_version());
+  std::printf("  spdlog %d.%d.%d\n", SPDLOG_VER_MAJOR, SPDLOG_VER_MINOR, SPDLOG_VER_PATCH);
+  return kExitOk;
+}
+
+}  // namespace
+
+int RunCli(int argc, char** argv) {
+  if (argc < 2) {
+    std::fputs(kUsage, stderr);
+    return kExitUsage;
+  }
+  std::string_view command = argv[1];
+  if (command == "replay") return Replay(argc, argv);
+  if (command == "check") return Check(argc, argv);
+  if (command == "test") return Test(argc, argv);
+  if (command == "version" || command == "--version") return Version();
+  if (command == "help" || command == "--help" || command == "-h") {
+    std::fputs(kUsage, stdout);
+    return kExitOk;
+  }
+  std::fprintf(stderr, "chipwatch: unknown command '%.*s'\n\n%s", static_cast<int>(command.size()),
+               command.data(), kUsage);
+  return kExitUsage;
 }
 
 }  // namespace chipwatch

@@ -1,0 +1,198 @@
+#include "app/alert_json.h"
+
+#include "core/diagnostics.h"
+#include "policy/definitions.h"
+
+namespace chipwatch {
+
+namespace {
+
+// Writes `"key":` then the value; string values are escaped, unset fields are null.
+class JsonWriter {
+ public:
+  explicit JsonWriter(std::string& out) : out_(out) {}
+
+  void Open() {
+    out_ += '{';
+    first_ = true;
+  }
+  void Close() {
+    out_ += '}';
+    first_ = false;
+  }
+  void Key(std::string_view key) {
+    if (!first_) out_ += ',';
+    first_ = false;
+    out_ += '"';
+    out_ += key;
+    out_ += "\":";
+  }
+  void String(std::string_view key, std::string_view value) {
+    Key(key);
+    Quoted(value);
+  }
+  void Quoted(std::string_view value) {
+    out_ += '"';
+    AppendJsonEscaped(out_, value);
+    out_ += '"';
+  }
+  void Field(std::string_view key, const Event& e, FieldId f) {
+    Key(key);
+    if (!e.Has(f)) {
+      out_ += "null";
+      return;
+    }
+    switch (TypeOf(f)) {
+      case FieldType::kNumber:
+        out_ += std::to_string(e.Num(f));
+        break;
+      case FieldType::kBool:
+        out_ += e.Num(f) != 0 ? "true" : "false";
+        break;
+      default:
+        Quoted(e.Str(f));
+    }
+  }
+  void Object(std::string_view key) {
+    Key(key);
+    Open();
+  }
+  void Raw(std::string_view key, std::string_view raw) {
+    Key(key);
+    out_ += raw;
+  }
+  void Number(std::string_view key, int64_t v) {
+    Key(key);
+    out_ += std::to_string(v);
+  }
+  void Separator() { first_ = false; }
+  std::string& out() { return out_; }
+
+ private:
+  std::string& out_;
+  bool first_ = true;
+};
+
+void AppendEntry(JsonWriter& w, bool& first, const CatalogEntry* entry) {
+  if (entry == nullptr) return;
+  std::string& out = w.out();
+  if (!first) out += ',';
+  first = false;
+  JsonWriter inner(out);
+  inner.Open();
+  inner.String("catalog", entry->catalog);
+  inner.String("name", entry->name);
+  if (const std::string* c = entry->Attr("classification")) inner.String("classification", *c);
+  if (const std::string* t = entry->Attr("tier")) inner.String("tier", *t);
+  inner.String("source", entry->source);
+  inner.Close();
+}
+
+}  // namespace
+
+void AppendAlertJson(std::string& out, const CompiledRule& rule, Severity severity,
+                     const Event& e, std::string_view reason) {
+  JsonWriter w(out);
+  w.Open();
+  w.String("schema", kAlertSchema);
+  w.String("rule_id", rule.id);
+  w.String("title", rule.title);
+  w.String("severity", SeverityName(severity));
+  w.Field("event_id", e, FieldId::kEventId);
+  w.Key("event_time");
+  if (e.Has(FieldId::kEventTime)) {
+    w.Quoted(e.str[static_cast<size_t>(FieldId::kEventTime)]);
+  } else {
+    out += "null";
+  }
+  w.String("format", FormatName(e.format));
+  w.Field("action", e, FieldId::kAction);
+  w.Key("outcome");
+  {
+    JsonWriter o(out);
+    o.Open();
+    o.Field("result", e, FieldId::kOutcome);
+    o.Field("error_code", e, FieldId::kErrorCode);
+    o.Field("error_message", e, FieldId::kErrorMessage);
+    o.Field("response_code", e, FieldId::kResponseCode);
+    o.Close();
+  }
+  w.Key("actor");
+  {
+    JsonWriter a(out);
+    a.Open();
+    a.Field("account", e, FieldId::kAccount);
+    a.Field("principal", e, FieldId::kPrincipal);
+    a.Field("principal_type", e, FieldId::kPrincipalType);
+    a.Field("source_ip", e, FieldId::kSourceIp);
+    a.Field("country", e, FieldId::kSourceCountry);
+    a.Field("country_tier", e, FieldId::kSourceTier);
+    a.Field("user_agent", e, FieldId::kUserAgent);
+    a.Field("tenant", e, FieldId::kTenant);
+    a.Field("tenant_known", e, FieldId::kTenantKnown);
+    a.Field("org", e, FieldId::kTenantOrg);
+    a.Field("kyc_country", e, FieldId::kTenantCountry);
+    a.Field("kyc_status", e, FieldId::kTenantKyc);
+    a.Close();
+  }
+  w.Key("resource");
+  {
+    JsonWriter r(out);
+    r.Open();
+    r.Field("provider", e, FieldId::kProvider);
+    r.Field("service", e, FieldId::kEventSource);
+    r.Field("region", e, FieldId::kRegion);
+    r.Field("region_country", e, FieldId::kRegionCountry);
+    r.Field("region_tier", e, FieldId::kRegionTier);
+    r.Field("instance_type", e, FieldId::kInstanceType);
+    r.Field("accelerator_model", e, FieldId::kAcceleratorModel);
+    r.Field("accelerator_family", e, FieldId::kAcceleratorFamily);
+    r.Field("accelerator_count", e, FieldId::kAcceleratorCount);
+    r.Field("model_id", e, FieldId::kModelId);
+    r.Field("inference_region", e, FieldId::kInferenceRegion);
+    r.Field("name", e, FieldId::kResourceName);
+    r.Field("cluster", e, FieldId::kCluster);
+    r.Field("node", e, FieldId::kNode);
+    r.Field("job_id", e, FieldId::kJobId);
+    r.Close();
+  }
+  w.String("reason", reason);
+  w.Key("matched");
+  out += '[';
+  {
+    bool first = true;
+    AppendEntry(w, first, e.instance_entry);
+    AppendEntry(w, first, e.accelerator_entry);
+    AppendEntry(w, first, e.source_dest_entry);
+    AppendEntry(w, first, e.region_entry);
+    AppendEntry(w, first, e.region_dest_entry);
+    AppendEntry(w, first, e.tenant_dest_entry);
+    AppendEntry(w, first, e.model_entry);
+  }
+  out += ']';
+  w.Key("tags");
+  out += '[';
+  for (size_t i = 0; i < rule.tags.size(); ++i) {
+    if (i > 0) out += ',';
+    w.Quoted(rule.tags[i]);
+  }
+  out += ']';
+  w.Key("origin");
+  {
+    JsonWriter o(out);
+    o.Open();
+    if (e.origin.partition >= 0) {
+      o.String("topic", e.origin.file);
+      o.Number("partition", e.origin.partition);
+      o.Number("offset", e.origin.offset);
+    } else {
+      o.String("file", e.origin.file);
+      o.Number("line", static_cast<int64_t>(e.origin.line));
+    }
+    o.Number("index", e.origin.index);
+    o.Close();
+  }
+  w.Close();
+}
+
+}  // namespace chipwatch

@@ -1,0 +1,42 @@
+// `chipwatch check`: load and compile the policy (and enrichment data) without running anything.
+#include "app/commands.h"
+#include "app/enrichment.h"
+#include "app/policy.h"
+
+namespace chipwatch {
+
+int RunCheck(const CheckOptions& options, std::FILE* out, std::FILE* err) {
+  const std::vector<std::string> paths =
+      options.rules.empty() ? DefaultRulePaths() : options.rules;
+  Diagnostics diags;
+  auto policy = LoadPolicy(paths, diags);
+  for (const Diagnostic& d : diags.items()) {
+    std::fprintf(out, "%s\n", options.json ? d.ToJson().c_str() : d.ToString().c_str());
+  }
+  bool ok = policy != nullptr && !diags.has_errors();
+  if (!options.enrich.geoip.empty() || !options.enrich.directory.empty()) {
+    if (!LoadEnrichment(options.enrich, err)) ok = false;
+  }
+  if (!options.json) {
+    if (policy != nullptr) {
+      size_t entries = 0, tests = 0, enabled = 0;
+      for (const auto& [name, list] : policy->defs->catalogs) entries += list.size();
+      for (const RuleDef& r : policy->defs->rules) {
+        tests += r.tests.size();
+        enabled += r.enabled ? 1 : 0;
+      }
+      std::fprintf(out,
+                   "chipwatch check: %zu rules (%zu enabled), %zu lists, %zu macros, %zu catalog "
+                   "entries, %zu rule tests in %zu files: %zu errors, %zu warnings\n",
+                   policy->defs->rules.size(), enabled, policy->defs->lists.size(),
+                   policy->defs->macros.size(), entries, tests, policy->defs->files.size(),
+                   diags.error_count(), diags.warning_count());
+    } else {
+      std::fprintf(out, "chipwatch check: %zu errors, %zu warnings\n", diags.error_count(),
+                   diags.warning_count());
+    }
+  }
+  return ok ? kExitOk : kExitUsage;
+}
+
+}  // namespace chipwatch

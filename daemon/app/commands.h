@@ -1,0 +1,52 @@
+// Subcommands. Each takes typed options (parsed by cli.cc), writes results to `out` and
+// messages to `err`, and returns the process exit code:
+//   0  everything fine
+//   1  replay: some records could not be decoded; test: some rule tests failed
+//   2  usage, configuration or rule errors
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "core/event.h"
+
+namespace chipwatch {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitPartial = 1;
+inline constexpr int kExitUsage = 2;
+
+struct EnrichOptions {
+  std::string geoip;      // MaxMind-format country database, optional
+  std::string directory;  // tenant directory CSV, optional
+};
+
+struct ReplayOptions {
+  std::vector<std::string> rules;  // empty: DefaultRulePaths()
+  EnrichOptions enrich;
+  Format format = Format::kAuto;
+  unsigned threads = 1;
+  std::vector<std::string> inputs;  // files, "-" for stdin
+  size_t max_record_bytes = 1 << 20;
+  size_t max_document_bytes = 256u << 20;
+  bool quiet = false;  // no summary line
+};
+int RunReplay(const ReplayOptions& options, std::FILE* out, std::FILE* err);
+
+struct CheckOptions {
+  std::vector<std::string> rules;
+  EnrichOptions enrich;
+  bool json = false;  // diagnostics as JSON lines
+};
+int RunCheck(const CheckOptions& options, std::FILE* out, std::FILE* err);
+
+struct TestOptions {
+  std::vector<std::string> rules;
+  std::vector<std::string> only;  // rule ids to run; empty: all
+  bool verbose = false;           // print every test, not only failures
+};
+int RunRuleTests(const TestOptions& options, std::FILE* out, std::FILE* err);
+
+}  // namespace chipwatch

@@ -1,0 +1,44 @@
+#include "app/policy.h"
+
+#include <filesystem>
+
+#include "policy/loader.h"
+
+#ifndef CHIPWATCH_DEFAULT_RULES_DIR
+#define CHIPWATCH_DEFAULT_RULES_DIR "/usr/share/chipwatch/rules"
+#endif
+
+namespace chipwatch {
+
+namespace {
+
+std::shared_ptr<const LoadedPolicy> Compile(std::unique_ptr<PolicyDefinitions> defs,
+                                            Diagnostics& diags) {
+  if (defs == nullptr || diags.has_errors()) return nullptr;
+  auto policy = std::make_shared<LoadedPolicy>();
+  policy->catalogs = CatalogIndex::Build(*defs, diags);
+  policy->rules = CompiledRules::Compile(*defs, diags);
+  if (diags.has_errors() || policy->catalogs == nullptr || policy->rules == nullptr) return nullptr;
+  policy->defs = std::move(defs);
+  return policy;
+}
+
+}  // namespace
+
+std::shared_ptr<const LoadedPolicy> LoadPolicy(const std::vector<std::string>& paths,
+                                               Diagnostics& diags) {
+  return Compile(LoadDefinitions(paths, diags), diags);
+}
+
+std::shared_ptr<const LoadedPolicy> LoadPolicyFromStrings(
+    const std::vector<std::pair<std::string, std::string>>& files, Diagnostics& diags) {
+  return Compile(LoadDefinitionsFromStrings(files, diags), diags);
+}
+
+std::vector<std::string> DefaultRulePaths() {
+  std::error_code ec;
+  if (std::filesystem::is_directory("rules", ec)) return {"rules"};
+  return {CHIPWATCH_DEFAULT_RULES_DIR};
+}
+
+}  // namespace chipwatch

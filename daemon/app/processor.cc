@@ -1,0 +1,85 @@
+#include "app/processor.h"
+
+#include <charconv>
+
+#include "app/alert_json.h"
+
+namespace chipwatch {
+
+EventProcessor::EventProcessor(std::shared_ptr<const LoadedPolicy> policy,
+                               const ExternalEnricher* external, DecoderOptions options)
+    : policy_(std::move(policy)),
+      external_(external),
+      decoder_(options),
+      catalog_scratch_(policy_->catalogs->NewScratch()),
+      match_scratch_(policy_->rules->NewScratch()) {
+  matches_.reserve(16);
+}
+
+EventProcessor::~EventProcessor() = default;
+
+void EventProcessor::Process(std::string_view text, size_t capacity, Format format,
+                             const Origin& origin, ProcessorOutput& out) {
+  out_ = &out;
+  decoder_.DecodeDocument(text, capacity, format, origin, *this);
+  out_ = nullptr;
+}
+
+void EventProcessor::OnEvent(Event& event) {
+  ++out_->events;
+  arena_.Reset();
+  if (external_ != nullptr) external_->Enrich(event);
+  if (!overrides_.empty()) ApplyOverrides(event);
+  policy_->catalogs->Enrich(event, *catalog_scratch_, arena_);
+  matches_.clear();
+  policy_->rules->Evaluate(event, *match_scratch_, matches_);
+  if (observer_) observer_(event, matches_);
+  for (const RuleMatch& m : matches_) {
+    std::string reason = RenderReason(*m.rule, event);
+    AppendAlertJson(out_->alerts, *m.rule, m.severity, event, reason);
+    out_->alerts += '\n';
+    ++out_->alert_count;
+  }
+}
+
+void EventProcessor::OnError(const Origin& origin, Format format, DecodeErrorReason reason,
+                             std::string_view message) {
+  out_->failures.push_back(DecodeFailure{origin, format, reason, std::string(message)});
+}
+
+void EventProcessor::ApplyOverrides(Event& event) {
+  for (const FieldOverride& o : overrides_) SetFieldFromText(event, o.field, o.value, arena_);
+}
+
+bool SetFieldFromText(Event& event, FieldId field, std::string_view text, Arena& arena) {
+  switch (TypeOf(field)) {
+    case FieldType::kBool:
+      if (text == "true") {
+        event.SetBool(field, true);
+      } else if (text == "false") {
+        event.SetBool(field, false);
+      } else {
+        return false;
+      }
+      return true;
+    case FieldType::kNumber: {
+      int64_t v = 0;
+      auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+      if (ec != std::errc() || p != text.data() + text.size()) return false;
+      event.SetNum(field, v);
+      return true;
+    }
+    case FieldType::kIp: {
+      IpAddress ip = ParseIp(text);
+      event.SetStr(field, arena.Copy(text));
+      if (field == FieldId::kSourceIp) event.source_addr = ip;
+      return ip.valid;
+    }
+    case FieldType::kString:
+      event.SetStr(field, arena.Copy(text));
+      return true;
+  }
+  return false;
+}
+
+}  // namespace chipwatch

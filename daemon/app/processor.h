@@ -1,0 +1,93 @@
+// EventProcessor: one worker's pipeline from document bytes to alert lines.
+//
+//   decode (simdjson) -> external enrichment (GeoIP, directory) -> [stand-ins, for rule tests]
+//   -> catalog enrichment -> rule evaluation -> alert JSON
+//
+// Owns everything a worker needs per event (decoder, arena, Hyperscan scratch, match buffer), so
+// the steady state allocates nothing but the output. The policy is an immutable shared snapshot.
+// Not thread-safe: one processor per worker thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "app/policy.h"
+#include "core/arena.h"
+#include "decode/decoder.h"
+#include "enrich/enricher.h"
+
+namespace chipwatch {
+
+struct DecodeFailure {
+  Origin origin;        // origin.file points at a string that outlives the output
+  Format format = Format::kAuto;
+  DecodeErrorReason reason = DecodeErrorReason::kInvalidJson;
+  std::string message;
+};
+
+// What processing a batch of documents produced.
+struct ProcessorOutput {
+  std::string alerts;                   // JSON lines, each ending in '\n'
+  std::vector<DecodeFailure> failures;  // in input order
+  uint64_t events = 0;
+  uint64_t alert_count = 0;
+  void Clear() {
+    alerts.clear();
+    failures.clear();
+    events = 0;
+    alert_count = 0;
+  }
+};
+
+// A field value forced onto every event before catalog enrichment (rule tests' `enrich:`).
+struct FieldOverride {
+  FieldId field;
+  std::string value;
+};
+
+class EventProcessor : public RecordHandler {
+ public:
+  EventProcessor(std::shared_ptr<const LoadedPolicy> policy, const ExternalEnricher* external,
+                 DecoderOptions options = {});
+  ~EventProcessor() override;
+
+  // Decodes `text` (readable up to `capacity` bytes) and appends its alerts and failures to `out`.
+  void Process(std::string_view text, size_t capacity, Format format, const Origin& origin,
+               ProcessorOutput& out);
+
+  // For rule tests: values to force before catalog enrichment, and a hook that sees every
+  // evaluated event with its matches.
+  void set_overrides(std::vector<FieldOverride> overrides) { overrides_ = std::move(overrides); }
+  using Observer = std::function<void(const Event&, const std::vector<RuleMatch>&)>;
+  void set_observer(Observer observer) { observer_ = std::move(observer); }
+
+  const LoadedPolicy& policy() const { return *policy_; }
+
+  // RecordHandler
+  void OnEvent(Event& event) override;
+  void OnError(const Origin& origin, Format format, DecodeErrorReason reason,
+               std::string_view message) override;
+
+ private:
+  void ApplyOverrides(Event& event);
+
+  std::shared_ptr<const LoadedPolicy> policy_;
+  const ExternalEnricher* external_;
+  Decoder decoder_;
+  Arena arena_;
+  std::unique_ptr<CatalogScratch> catalog_scratch_;
+  std::unique_ptr<MatchScratch> match_scratch_;
+  std::vector<RuleMatch> matches_;
+  std::vector<FieldOverride> overrides_;
+  Observer observer_;
+  ProcessorOutput* out_ = nullptr;  // set during Process()
+};
+
+// Sets `field` on `event` from text according to the field's type (bools: true/false, numbers:
+// integers, ip: parsed into source_addr too). Returns false when the text does not fit the type.
+bool SetFieldFromText(Event& event, FieldId field, std::string_view text, Arena& arena);
+
+}  // namespace chipwatch

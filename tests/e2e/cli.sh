@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The command line: usage errors, exit codes, check and test on the default pack.
+source "$(dirname "$0")/lib.bash"
+cd "$SRC"
+
+expect_exit 2 "no command" -- "$CHIPWATCH"
+expect_exit 2 "unknown command" -- "$CHIPWATCH" frobnicate
+expect_exit 0 "version" -- "$CHIPWATCH" version
+grep -q '^chipwatch [0-9]' "$WORK/out" && grep -q hyperscan "$WORK/out" || fail "version output: $(cat "$WORK/out")"
+expect_exit 2 "replay without input" -- "$CHIPWATCH" replay
+expect_exit 2 "replay unknown option" -- "$CHIPWATCH" replay --frob x tests/data/samples/cloudtrail.jsonl
+expect_exit 2 "replay bad format" -- "$CHIPWATCH" replay --format syslog tests/data/samples/cloudtrail.jsonl
+grep -q "invalid value for --format" "$WORK/err" || fail "bad format message"
+expect_exit 2 "replay missing file" -- "$CHIPWATCH" replay /nonexistent/x.json
+grep -q "/nonexistent/x.json" "$WORK/err" || fail "missing file not named"
+expect_exit 2 "replay bad geoip" -- "$CHIPWATCH" replay --geoip README.md tests/data/samples/cloudtrail.jsonl
+expect_exit 0 "check default pack" -- "$CHIPWATCH" check --rules rules
+grep -q "0 errors" "$WORK/out" || fail "check summary: $(tail -1 "$WORK/out")"
+expect_exit 0 "test default pack" -- "$CHIPWATCH" test --rules rules
+grep -q " 0 failed" "$WORK/out" || fail "rule tests: $(grep FAIL "$WORK/out" | head)"
+for id in CW-HW-001 CW-HW-002 CW-HW-003 CW-HW-004 CW-AI-001 CW-AI-002; do
+  grep -q "^PASS $id " "$WORK/out" || fail "rule $id not tested and passing"
+done
+expect_exit 2 "test unknown rule id" -- "$CHIPWATCH" test --rules rules --rule CW-NOPE-1
+
+# A broken rule file: check reports file:line:col and exits 2; replay refuses to run.
+cat >"$WORK/bad.yaml" <<'YAML'
+rules:
+  - id: BAD-1
+    title: broken
+    severity: critical
+    condition:
+      equals: {field: sorce.ip, value: x}
+YAML
+expect_exit 2 "check broken rule" -- "$CHIPWATCH" check --rules rules --rules "$WORK/bad.yaml"
+grep -q "bad.yaml:6:[0-9]*: error: .*sorce.ip" "$WORK/out" || fail "check position: $(cat "$WORK/out")"
+expect_exit 2 "check --json broken rule" -- "$CHIPWATCH" check --json --rules "$WORK/bad.yaml"
+grep -q '"line":6' "$WORK/out" || fail "json diagnostics: $(cat "$WORK/out")"
+expect_exit 2 "replay with broken rules" -- "$CHIPWATCH" replay --rules "$WORK/bad.yaml" tests/data/samples/cloudtrail.jsonl
+finish

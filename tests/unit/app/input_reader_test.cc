@@ -1,0 +1,131 @@
+#include "app/input_reader.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace chipwatch {
+namespace {
+
+struct Doc {
+  std::string text;
+  uint64_t line;
+  std::string error;
+};
+
+// Writes `content` to a temporary file and frames it.
+std::vector<Doc> Frame(const std::string& content, size_t max_document = 1 << 20) {
+  char path[] = "/tmp/chipwatch-input-XXXXXX";
+  int fd = mkstemp(path);
+  EXPECT_GE(fd, 0);
+  EXPECT_EQ(write(fd, content.data(), content.size()), static_cast<ssize_t>(content.size()));
+  close(fd);
+  auto reader = InputReader::Open(path, max_document);
+  EXPECT_TRUE(reader.ok());
+  std::vector<Doc> docs;
+  InputDocument doc;
+  while ((*reader)->Next(doc)) {
+    EXPECT_GE(doc.capacity, doc.text.size() + kInputPadding);
+    docs.push_back({std::string(doc.text), doc.line, doc.error});
+  }
+  EXPECT_TRUE((*reader)->status().ok());
+  EXPECT_EQ((*reader)->bytes_read(), content.size());
+  unlink(path);
+  return docs;
+}
+
+TEST(InputReaderTest, JsonLinesWithBlankLinesKeepLineNumbers) {
+  auto docs = Frame("{\"a\":1}\n\n{\"b\":2}\n   \n{\"c\":3}");
+  ASSERT_EQ(docs.size(), 3u);
+  EXPECT_EQ(docs[0].text, "{\"a\":1}");
+  EXPECT_EQ(docs[0].line, 1u);
+  EXPECT_EQ(docs[1].line, 3u);
+  EXPECT_EQ(docs[2].text, "{\"c\":3}");
+  EXPECT_EQ(docs[2].line, 5u);
+}
+
+TEST(InputReaderTest, CrLfLineEndingsAreTrimmed) {
+  auto docs = Frame("{\"a\":1}\r\n{\"b\":2}\r\n");
+  ASSERT_EQ(docs.size(), 2u);
+  EXPECT_EQ(docs[0].text, "{\"a\":1}");
+  EXPECT_EQ(docs[1].text, "{\"b\":2}");
+  EXPECT_EQ(docs[1].line, 2u);
+}
+
+TEST(InputReaderTest, PrettyPrintedValuesSpanLines) {
+  auto docs = Frame("[\n  {\"a\": \"}\"},\n  {\"b\": \"\\\"]\"}\n]\n{\n \"c\": [1,\n 2]\n}\n");
+  ASSERT_EQ(docs.size(), 2u);
+  EXPECT_EQ(docs[0].line, 1u);
+  EXPECT_EQ(docs[0].text.front(), '[');
+  EXPECT_EQ(docs[0].text.back(), ']');
+  EXPECT_EQ(docs[1].line, 5u);
+  EXPECT_EQ(docs[1].text, "{\n \"c\": [1,\n 2]\n}");
+}
+
+TEST(InputReaderTest, BrokenLineInJsonLinesDoesNotSwallowTheNextLines) {
+  auto docs = Frame("{\"a\":1}\n{\"truncated\": \"x\n{\"b\":2}\n");
+  ASSERT_EQ(docs.size(), 3u);
+  EXPECT_EQ(docs[1].text, "{\"truncated\": \"x");
+  EXPECT_EQ(docs[1].line, 2u);
+  EXPECT_EQ(docs[2].text, "{\"b\":2}");
+  EXPECT_EQ(docs[2].line, 3u);
+}
+
+TEST(InputReaderTest, NonJsonLineIsHandedOnForTheDecoderToReport) {
+  auto docs = Frame("hello world\n{\"a\":1}\n");
+  ASSERT_EQ(docs.size(), 2u);
+  EXPECT_EQ(docs[0].text, "hello world");
+  EXPECT_EQ(docs[1].line, 2u);
+}
+
+TEST(InputReaderTest, TruncatedMultiLineDocumentAtEndOfInput) {
+  auto docs = Frame("{\n  \"a\": [1, 2,\n");
+  ASSERT_EQ(docs.size(), 1u);
+  EXPECT_EQ(docs[0].line, 1u);
+  EXPECT_TRUE(docs[0].error.empty());
+  EXPECT_EQ(docs[0].text, "{\n  \"a\": [1, 2,\n");
+}
+
+TEST(InputReaderTest, DocumentsLargerThanTheInitialBufferAreReadWhole) {
+  std::string big = "{\"k\":\"" + std::string(3 << 20, 'x') + "\"}";
+  auto docs = Frame("{\"a\":1}\n" + big + "\n{\"b\":2}\n", 8 << 20);
+  ASSERT_EQ(docs.size(), 3u);
+  EXPECT_EQ(docs[1].text.size(), big.size());
+  EXPECT_EQ(docs[1].line, 2u);
+  EXPECT_EQ(docs[2].line, 3u);
+}
+
+TEST(InputReaderTest, OverlongLineIsReportedAndSkipped) {
+  std::string big = "{\"k\":\"" + std::string(5 << 20, 'x') + "\"}";
+  auto docs = Frame("{\"a\":1}\n" + big + "\n{\"b\":2}\n", 1 << 20);
+  ASSERT_EQ(docs.size(), 3u);
+  EXPECT_TRUE(docs[1].text.empty());
+  EXPECT_NE(docs[1].error.find("limit"), std::string::npos);
+  EXPECT_EQ(docs[1].line, 2u);
+  EXPECT_EQ(docs[2].text, "{\"b\":2}");
+  EXPECT_EQ(docs[2].line, 3u);
+}
+
+TEST(InputReaderTest, OverlargeMultiLineDocumentIsReportedAndSkipped) {
+  std::string big = "[\n";
+  for (int i = 0; i < 100000; ++i) big += "  {\"n\": \"" + std::string(40, 'y') + "\"},\n";
+  big += "  {}\n]\n";
+  auto docs = Frame(big + "{\n\"after\": 1\n}\n", 1 << 20);
+  ASSERT_EQ(docs.size(), 2u);
+  EXPECT_FALSE(docs[0].error.empty());
+  EXPECT_EQ(docs[0].line, 1u);
+  EXPECT_EQ(docs[1].text, "{\n\"after\": 1\n}");
+  EXPECT_EQ(docs[1].line, 100004u);
+}
+
+TEST(InputReaderTest, MissingFileIsAnError) {
+  auto reader = InputReader::Open("/nonexistent/chipwatch/input.json", 1 << 20);
+  ASSERT_FALSE(reader.ok());
+  EXPECT_NE(reader.status().message().find("/nonexistent/chipwatch/input.json"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace chipwatch
