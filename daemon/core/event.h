@@ -93,7 +93,7 @@ IpAddress ParseIp(std::string_view text);
 
 // Catalog entries that matched during enrichment: the alert's reason names them. Opaque pointers
 // owned by the immutable compiled policy, which outlives every event evaluated against it.
-struct CatalogEntry;  // defined in policy/catalog.h
+struct CatalogEntry;  // defined in policy/definitions.h
 
 // Where an event came from, for alerts and error messages.
 struct Origin {

@@ -1,0 +1,652 @@
+#include "enrich/catalog_index.h"
+
+#include <hs/hs.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+
+#include "enrich/country_code.h"
+
+namespace chipwatch {
+
+namespace enrich_internal {
+void HsDatabaseFree::operator()(hs_database* db) const { hs_free_database(db); }
+void HsScratchFree::operator()(hs_scratch* scratch) const { hs_free_scratch(scratch); }
+}  // namespace enrich_internal
+
+namespace {
+
+using enrich_internal::CountryCodeIndex;
+using enrich_internal::InternCountryCode;
+
+// Indexed by CatalogIndex::Kind.
+constexpr std::array<std::string_view, 5> kCatalogNames = {
+    "accelerators", "instance_types", "destinations", "regions", "frontier_models"};
+// Attribute keys each catalog accepts besides the common ones (name, match/pattern, source,
+// effective_from, effective_until, override), which the reader keeps outside `attrs`.
+// Indexed by CatalogIndex::Kind; empty names pad the rows. `description` and `notes` are free
+// text for people, accepted everywhere.
+constexpr std::array<std::array<std::string_view, 6>, 5> kAllowedAttrs = {{
+    {"status", "classification", "description", "notes"},
+    {"provider", "accelerator", "model", "count", "description", "notes"},
+    {"country", "tier", "groups", "description", "notes"},
+    {"provider", "country", "description", "notes"},
+    {"vendor", "description", "notes"},
+}};
+constexpr std::array<std::string_view, 3> kStatusNames = {"restricted", "not_controlled",
+                                                          "unclear"};
+constexpr std::string_view kNotControlled = "not_controlled";
+constexpr std::array<std::string_view, 2> kTierNames = {"embargoed", "licence-required"};
+// Indexed by CatalogIndex::Provider minus one.
+constexpr std::array<std::string_view, 5> kProviderNames = {"aws", "gcp", "azure", "oci",
+                                                            "alibaba"};
+constexpr int64_t kMaxCount = 1 << 16;
+
+constexpr unsigned kHsFlags = HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH;
+
+char ToLower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (ToLower(a[i]) != ToLower(b[i])) return false;
+  }
+  return true;
+}
+
+std::string LowerCopy(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = ToLower(c);
+  return out;
+}
+
+template <size_t N>
+std::string OneOf(const std::array<std::string_view, N>& names) {
+  std::string out;
+  for (size_t i = 0; i < N; ++i) {
+    if (i > 0) out += i + 1 == N ? " or " : ", ";
+    out += names[i];
+  }
+  return out;
+}
+
+template <size_t N>
+std::optional<size_t> FindName(const std::array<std::string_view, N>& names,
+                               std::string_view value) {
+  for (size_t i = 0; i < N; ++i) {
+    if (names[i] == value) return i;
+  }
+  return std::nullopt;
+}
+
+SourcePos AttrPos(const CatalogEntry& entry, const std::string& key) {
+  auto it = entry.attr_pos.find(key);
+  return it != entry.attr_pos.end() ? it->second : entry.pos;
+}
+
+SourcePos PatternPos(const CatalogEntry& entry) {
+  for (const char* key : {"match", "pattern"}) {
+    auto it = entry.attr_pos.find(key);
+    if (it != entry.attr_pos.end()) return it->second;
+  }
+  return entry.pos;
+}
+
+// Applies an `override: true` entry to the earlier entry of the same name: its keys replace.
+void MergeOverride(CatalogEntry& base, const CatalogEntry& over) {
+  if (!over.patterns.empty()) base.patterns = over.patterns;
+  for (const auto& [key, value] : over.attrs) {
+    if (key != "override") base.attrs[key] = value;
+  }
+  for (const auto& [key, pos] : over.attr_pos) {
+    if (key != "override") base.attr_pos[key] = pos;
+  }
+  if (over.effective_from_ms) base.effective_from_ms = over.effective_from_ms;
+  if (over.effective_until_ms) base.effective_until_ms = over.effective_until_ms;
+  if (!over.source.empty()) base.source = over.source;
+}
+
+std::string Describe(std::string_view catalog, const CatalogEntry& entry) {
+  if (entry.name.empty() && !entry.patterns.empty()) {
+    return std::string(catalog) + " entry with pattern '" + entry.patterns.front() + "'";
+  }
+  return std::string(catalog) + " entry '" + entry.name + "'";
+}
+
+}  // namespace
+
+struct CatalogIndex::MatchFilter {
+  std::optional<int64_t> time;
+  Provider provider = Provider::kAny;
+  bool check_effective = true;
+
+  bool Accepts(const Info& info) const {
+    if (provider != Provider::kAny && info.provider != Provider::kAny &&
+        info.provider != provider) {
+      return false;
+    }
+    return !check_effective || !time || info.entry->EffectiveAt(*time);
+  }
+};
+
+CatalogIndex::~CatalogIndex() = default;
+
+std::optional<CatalogIndex::Kind> CatalogIndex::KindOf(std::string_view catalog) {
+  auto index = FindName(kCatalogNames, catalog);
+  if (!index) return std::nullopt;
+  return static_cast<Kind>(*index);
+}
+
+CatalogIndex::Provider CatalogIndex::ProviderOf(std::string_view name) {
+  for (size_t i = 0; i < kProviderNames.size(); ++i) {
+    if (EqualsIgnoreCase(kProviderNames[i], name)) return static_cast<Provider>(i + 1);
+  }
+  return Provider::kAny;
+}
+
+size_t CatalogIndex::NormalizeAcceleratorName(std::string_view name, char* out) {
+  size_t n = 0;
+  bool pending_space = false;
+  for (char c : name) {
+    if (c == '_' || c == '-' || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' ||
+        c == '\f') {
+      pending_space = n > 0;
+      continue;
+    }
+    if (pending_space) {
+      out[n++] = ' ';
+      pending_space = false;
+    }
+    out[n++] = ToLower(c);
+  }
+  return n;
+}
+
+std::unique_ptr<const CatalogIndex> CatalogIndex::Build(const PolicyDefinitions& defs,
+                                                        Diagnostics& diags) {
+  const size_t errors_before = diags.error_count();
+  std::unique_ptr<CatalogIndex> index(new CatalogIndex());
+  index->destination_by_code_.fill(kNone);
+
+  // 1. Copy the entries, merging overrides and rejecting duplicate names.
+  for (const auto& [catalog_name, entries] : defs.catalogs) {
+    auto kind = KindOf(catalog_name);
+    if (!kind) {
+      SourcePos pos = entries.empty() || !entries.front() ? SourcePos{} : entries.front()->pos;
+      diags.Error(pos, "unknown-catalog",
+                  "unknown catalog '" + catalog_name + "' (expected " + OneOf(kCatalogNames) + ")");
+      continue;
+    }
+    Catalog& catalog = index->catalogs_[static_cast<size_t>(*kind)];
+    std::unordered_map<std::string, uint32_t> by_name;
+    auto add_copy = [&](const CatalogEntry& entry) {
+      auto copy = std::make_unique<CatalogEntry>(entry);
+      copy->attrs.erase("override");
+      copy->attr_pos.erase("override");
+      copy->catalog = catalog_name;
+      Info info;
+      info.entry = std::move(copy);
+      catalog.entries.push_back(std::move(info));
+    };
+    for (const auto& entry_ptr : entries) {
+      if (!entry_ptr) continue;
+      const CatalogEntry& entry = *entry_ptr;
+      bool is_override = false;
+      if (const std::string* value = entry.Attr("override")) {
+        if (*value == "true") {
+          is_override = true;
+        } else if (*value != "false") {
+          diags.Error(AttrPos(entry, "override"), "catalog-bad-value",
+                      Describe(catalog_name, entry) + ": override must be true or false, not '" +
+                          *value + "'");
+          continue;
+        }
+      }
+      // instance_types and regions entries may be named by their pattern alone.
+      const bool pattern_only =
+          (*kind == Kind::kInstanceTypes || *kind == Kind::kRegions) && !entry.patterns.empty();
+      if (entry.name.empty() && !pattern_only) {
+        diags.Error(entry.pos, "catalog-missing-key", catalog_name + " entry without a name");
+        continue;
+      }
+      if (entry.name.empty()) {
+        if (is_override) {
+          diags.Error(AttrPos(entry, "override"), "catalog-override-unknown",
+                      Describe(catalog_name, entry) + ": `override: true` needs a name");
+          continue;
+        }
+        add_copy(entry);
+        continue;
+      }
+      std::string key = LowerCopy(entry.name);
+      auto it = by_name.find(key);
+      if (it != by_name.end()) {
+        CatalogEntry& earlier = *catalog.entries[it->second].entry;
+        if (!is_override) {
+          diags.Error(entry.pos, "duplicate-catalog-entry",
+                      Describe(catalog_name, entry) + " is already defined at " +
+                          earlier.pos.ToString() + " (add `override: true` to replace its keys)");
+          continue;
+        }
+        MergeOverride(earlier, entry);
+        continue;
+      }
+      if (is_override) {
+        diags.Error(AttrPos(entry, "override"), "catalog-override-unknown",
+                    Describe(catalog_name, entry) +
+                        " has `override: true` but no earlier entry of that name");
+        continue;
+      }
+      by_name.emplace(std::move(key), static_cast<uint32_t>(catalog.entries.size()));
+      add_copy(entry);
+    }
+  }
+
+  // 2. Validate and decode each entry.
+  std::unordered_map<std::string, uint32_t> accelerator_by_name;
+  {
+    const auto& accelerators = index->catalogs_[static_cast<size_t>(Kind::kAccelerators)].entries;
+    for (size_t i = 0; i < accelerators.size(); ++i) {
+      accelerator_by_name.emplace(LowerCopy(accelerators[i].entry->name), i);
+    }
+  }
+  for (size_t k = 0; k < kKindCount; ++k) {
+    const Kind kind = static_cast<Kind>(k);
+    const std::string_view catalog_name = kCatalogNames[k];
+    Catalog& catalog = index->catalogs_[k];
+    for (size_t i = 0; i < catalog.entries.size(); ++i) {
+      Info& info = catalog.entries[i];
+      const CatalogEntry& entry = *info.entry;
+      const std::string what = Describe(catalog_name, entry);
+      auto error = [&](const SourcePos& pos, const char* code, const std::string& message) {
+        diags.Error(pos, code, what + ": " + message);
+      };
+      auto required = [&](const char* key) -> const std::string* {
+        const std::string* value = entry.Attr(key);
+        if (value == nullptr || value->empty()) {
+          error(entry.pos, "catalog-missing-key", std::string("missing `") + key + "`");
+          return nullptr;
+        }
+        return value;
+      };
+      auto provider = [&]() {
+        const std::string* value = entry.Attr("provider");
+        if (value == nullptr) return;
+        Provider p = ProviderOf(*value);
+        if (p == Provider::kAny || *value != kProviderNames[static_cast<size_t>(p) - 1]) {
+          error(AttrPos(entry, "provider"), "catalog-bad-value",
+                "unknown provider '" + *value + "' (expected " + OneOf(kProviderNames) + ")");
+          return;
+        }
+        info.provider = p;
+      };
+
+      if (entry.source.empty()) {
+        error(entry.pos, "catalog-missing-source",
+              "no `source` (every catalog entry must say where it comes from)");
+      }
+      if (entry.effective_from_ms && entry.effective_until_ms &&
+          *entry.effective_from_ms >= *entry.effective_until_ms) {
+        error(AttrPos(entry, "effective_until"), "catalog-bad-dates",
+              "effective_until must be after effective_from");
+      }
+      for (const auto& [key, value] : entry.attrs) {
+        const auto& allowed = kAllowedAttrs[k];
+        if (!key.empty() && std::find(allowed.begin(), allowed.end(), key) != allowed.end()) {
+          continue;
+        }
+        std::string expected;
+        for (std::string_view name : allowed) {
+          if (name.empty()) continue;
+          expected += expected.empty() ? "" : ", ";
+          expected += name;
+        }
+        error(AttrPos(entry, key), "catalog-unknown-key",
+              "unknown key '" + key + "' (" + std::string(catalog_name) + " entries take " +
+                  expected + ", plus name, source, effective_from, effective_until, override" +
+                  (kind == Kind::kAccelerators || kind == Kind::kFrontier ? ", match"
+                   : kind == Kind::kDestinations                          ? ""
+                                                                          : ", pattern") +
+                  ")");
+      }
+      for (const std::string& pattern : entry.patterns) {
+        if (pattern.empty()) error(PatternPos(entry), "catalog-bad-regex", "empty regex");
+      }
+      info.has_patterns = !entry.patterns.empty();
+
+      switch (kind) {
+        case Kind::kAccelerators: {
+          if (const std::string* status = required("status")) {
+            if (auto s = FindName(kStatusNames, *status)) {
+              info.status = kStatusNames[*s];
+            } else {
+              error(AttrPos(entry, "status"), "catalog-bad-value",
+                    "unknown status '" + *status + "' (expected " + OneOf(kStatusNames) + ")");
+            }
+          }
+          if (entry.patterns.empty()) {
+            error(entry.pos, "catalog-missing-key",
+                  "missing `match` (regexes over the normalized accelerator name)");
+          }
+          break;
+        }
+        case Kind::kInstanceTypes: {
+          provider();
+          if (const std::string* accelerator = required("accelerator")) {
+            auto it = accelerator_by_name.find(LowerCopy(*accelerator));
+            if (it == accelerator_by_name.end()) {
+              error(AttrPos(entry, "accelerator"), "catalog-unknown-accelerator",
+                    "accelerator '" + *accelerator + "' is not an accelerators entry");
+            } else {
+              info.accelerator = it->second;
+            }
+          }
+          if (const std::string* count = entry.Attr("count")) {
+            int64_t value = 0;
+            auto [end, ec] = std::from_chars(count->data(), count->data() + count->size(), value);
+            if (ec != std::errc() || end != count->data() + count->size() || value < 1 ||
+                value > kMaxCount) {
+              error(AttrPos(entry, "count"), "catalog-bad-value",
+                    "count '" + *count + "' is not a whole number from 1 to " +
+                        std::to_string(kMaxCount));
+            } else {
+              info.count = value;
+            }
+          }
+          if (const std::string* model = entry.Attr("model")) info.model = *model;
+          if (!info.has_patterns) catalog.by_name.emplace(LowerCopy(entry.name), i);
+          break;
+        }
+        case Kind::kDestinations: {
+          std::optional<size_t> code = CountryCodeIndex(entry.name);
+          if (!code) {
+            error(entry.pos, "catalog-bad-value",
+                  "a destination's name must be an ISO 3166 alpha-2 code (e.g. CN)");
+          } else {
+            index->destination_by_code_[*code] = static_cast<uint32_t>(i);
+          }
+          if (info.has_patterns) {
+            error(PatternPos(entry), "catalog-unknown-key",
+                  "destinations take no match/pattern: the name is the country code");
+          }
+          if (const std::string* tier = required("tier")) {
+            if (auto t = FindName(kTierNames, *tier)) {
+              info.tier = kTierNames[*t];
+            } else {
+              error(AttrPos(entry, "tier"), "catalog-bad-value",
+                    "unknown tier '" + *tier + "' (expected " + OneOf(kTierNames) + ")");
+            }
+          }
+          break;
+        }
+        case Kind::kRegions: {
+          provider();
+          if (const std::string* country = required("country")) {
+            info.country = InternCountryCode(*country);
+            if (info.country.empty()) {
+              error(AttrPos(entry, "country"), "catalog-bad-value",
+                    "country '" + *country + "' is not an ISO 3166 alpha-2 code (e.g. CN)");
+            }
+          }
+          if (!info.has_patterns) catalog.by_name.emplace(LowerCopy(entry.name), i);
+          break;
+        }
+        case Kind::kFrontier: {
+          if (const std::string* vendor = required("vendor")) info.vendor = *vendor;
+          if (entry.patterns.empty()) {
+            error(entry.pos, "catalog-missing-key", "missing `match` (regexes over model.id)");
+          }
+          break;
+        }
+      }
+    }
+  }
+
+  // 3. One Hyperscan database per catalog. Each pattern is checked alone first so that every bad
+  // one is reported at its entry; whole-name patterns are anchored after that check, so that an
+  // unbalanced parenthesis cannot escape the anchoring group.
+  for (size_t k = 0; k < kKindCount; ++k) {
+    const Kind kind = static_cast<Kind>(k);
+    const bool whole_name = kind == Kind::kInstanceTypes || kind == Kind::kRegions;
+    Catalog& catalog = index->catalogs_[k];
+    std::vector<std::string> expressions;
+    std::vector<uint32_t> entry_of;
+    bool ok = true;
+    for (size_t i = 0; i < catalog.entries.size(); ++i) {
+      const CatalogEntry& entry = *catalog.entries[i].entry;
+      for (const std::string& pattern : entry.patterns) {
+        if (pattern.empty()) continue;  // reported above
+        auto bad = [&](const std::string& why) {
+          diags.Error(PatternPos(entry), "catalog-bad-regex",
+                      Describe(kCatalogNames[k], entry) + ": regex '" + pattern + "' " + why);
+          ok = false;
+        };
+        if (pattern.find('\0') != std::string::npos) {
+          bad("contains a NUL character");
+          continue;
+        }
+        hs_expr_info_t* info = nullptr;
+        hs_compile_error_t* compile_error = nullptr;
+        if (hs_expression_info(pattern.c_str(), kHsFlags, &info, &compile_error) != HS_SUCCESS) {
+          bad(std::string("does not compile: ") +
+              (compile_error != nullptr ? compile_error->message : "unknown error"));
+          hs_free_compile_error(compile_error);
+          continue;
+        }
+        const bool matches_empty = info->min_width == 0;
+        std::free(info);  // allocated by Hyperscan's default allocator (malloc)
+        if (matches_empty) {
+          bad(whole_name ? "can match an empty name" : "matches the empty string (every name)");
+          continue;
+        }
+        expressions.push_back(whole_name ? "\\A(?:" + pattern + ")\\z" : pattern);
+        entry_of.push_back(static_cast<uint32_t>(i));
+      }
+    }
+    if (!ok || expressions.empty()) continue;
+
+    std::vector<const char*> pointers;
+    std::vector<unsigned> flags(expressions.size(), kHsFlags);
+    std::vector<unsigned> ids;
+    for (size_t i = 0; i < expressions.size(); ++i) {
+      pointers.push_back(expressions[i].c_str());
+      ids.push_back(static_cast<unsigned>(i));
+    }
+    hs_database_t* db = nullptr;
+    hs_compile_error_t* compile_error = nullptr;
+    if (hs_compile_multi(pointers.data(), flags.data(), ids.data(),
+                         static_cast<unsigned>(expressions.size()), HS_MODE_BLOCK, nullptr, &db,
+                         &compile_error) != HS_SUCCESS) {
+      int bad_id = compile_error != nullptr ? compile_error->expression : -1;
+      std::string message = compile_error != nullptr ? compile_error->message : "unknown error";
+      hs_free_compile_error(compile_error);
+      if (bad_id >= 0 && static_cast<size_t>(bad_id) < entry_of.size()) {
+        const CatalogEntry& entry = *catalog.entries[entry_of[bad_id]].entry;
+        diags.Error(PatternPos(entry), "catalog-bad-regex",
+                    Describe(kCatalogNames[k], entry) + ": a regex does not compile: " + message);
+      } else {
+        diags.Error(catalog.entries.front().entry->pos, "catalog-bad-regex",
+                    std::string("the regexes of catalog ") + std::string(kCatalogNames[k]) +
+                        " do not compile together: " + message);
+      }
+      continue;
+    }
+    catalog.db.reset(db);
+    catalog.entry_of_pattern = std::move(entry_of);
+    hs_scratch_t* scratch = index->prototype_scratch_.release();
+    if (hs_alloc_scratch(db, &scratch) != HS_SUCCESS) {
+      diags.Error(catalog.entries.front().entry->pos, "internal",
+                  "cannot allocate Hyperscan scratch space");
+    }
+    index->prototype_scratch_.reset(scratch);
+  }
+
+  if (diags.error_count() > errors_before) return nullptr;
+  return index;
+}
+
+std::unique_ptr<CatalogScratch> CatalogIndex::NewScratch() const {
+  std::unique_ptr<CatalogScratch> scratch(new CatalogScratch());
+  if (prototype_scratch_) {
+    hs_scratch_t* clone = nullptr;
+    if (hs_clone_scratch(prototype_scratch_.get(), &clone) != HS_SUCCESS) return nullptr;
+    scratch->hs.reset(clone);
+  }
+  return scratch;
+}
+
+size_t CatalogIndex::entry_count(std::string_view catalog_name) const {
+  auto kind = KindOf(catalog_name);
+  return kind ? catalog(*kind).entries.size() : 0;
+}
+
+uint32_t CatalogIndex::Scan(Kind kind, std::string_view text, const MatchFilter& filter,
+                            CatalogScratch& scratch) const {
+  const Catalog& cat = catalog(kind);
+  if (!cat.db || !scratch.hs || text.empty()) return kNone;
+  struct Context {
+    const Catalog* catalog;
+    const MatchFilter* filter;
+    uint32_t best;
+  } context{&cat, &filter, kNone};
+  auto on_match = [](unsigned id, unsigned long long /*from*/, unsigned long long /*to*/,
+                     unsigned /*flags*/, void* data) -> int {
+    auto* ctx = static_cast<Context*>(data);
+    uint32_t entry = ctx->catalog->entry_of_pattern[id];
+    if (entry < ctx->best && ctx->filter->Accepts(ctx->catalog->entries[entry])) {
+      ctx->best = entry;
+    }
+    return 0;  // keep scanning: a later pattern may belong to an earlier entry
+  };
+  hs_error_t err = hs_scan(cat.db.get(), text.data(), static_cast<unsigned>(text.size()), 0,
+                           scratch.hs.get(), on_match, &context);
+  return err == HS_SUCCESS ? context.best : kNone;
+}
+
+uint32_t CatalogIndex::LookupByName(Kind kind, std::string_view lower_name,
+                                    const MatchFilter& filter, CatalogScratch& scratch) const {
+  const Catalog& cat = catalog(kind);
+  uint32_t best = kNone;
+  auto it = cat.by_name.find(lower_name);
+  if (it != cat.by_name.end() && filter.Accepts(cat.entries[it->second])) best = it->second;
+  return std::min(best, Scan(kind, lower_name, filter, scratch));
+}
+
+const CatalogIndex::Info* CatalogIndex::Destination(std::string_view country,
+                                                    const std::optional<int64_t>& time) const {
+  std::optional<size_t> code = CountryCodeIndex(country);
+  if (!code) return nullptr;
+  uint32_t i = destination_by_code_[*code];
+  if (i == kNone) return nullptr;
+  const Info& info = catalog(Kind::kDestinations).entries[i];
+  if (time && !info.entry->EffectiveAt(*time)) return nullptr;
+  return &info;
+}
+
+void CatalogIndex::Enrich(Event& event, CatalogScratch& scratch, Arena& arena) const {
+  auto set_if_unset = [&event](FieldId field, std::string_view value) {
+    if (!value.empty() && event.Str(field).empty()) event.SetStr(field, value);
+  };
+  // A lower-cased or normalized copy of `text` in the scratch buffer (or the arena when long).
+  auto buffer_for = [&](size_t size) {
+    return size <= scratch.buffer.size() ? scratch.buffer.data() : arena.Allocate(size);
+  };
+
+  MatchFilter filter;
+  if (event.Has(FieldId::kEventTime)) filter.time = event.Num(FieldId::kEventTime);
+  filter.provider = ProviderOf(event.Str(FieldId::kProvider));
+
+  // Instance type: as given, then without `ml.`.
+  const Info* instance = nullptr;
+  std::string_view instance_type = event.Str(FieldId::kInstanceType);
+  if (!instance_type.empty() && !catalog(Kind::kInstanceTypes).entries.empty()) {
+    char* out = buffer_for(instance_type.size());
+    for (size_t i = 0; i < instance_type.size(); ++i) out[i] = ToLower(instance_type[i]);
+    std::string_view lower(out, instance_type.size());
+    uint32_t i = LookupByName(Kind::kInstanceTypes, lower, filter, scratch);
+    if (i == kNone && lower.size() > 3 && lower.substr(0, 3) == "ml.") {
+      i = LookupByName(Kind::kInstanceTypes, lower.substr(3), filter, scratch);
+    }
+    if (i != kNone) {
+      instance = &catalog(Kind::kInstanceTypes).entries[i];
+      event.instance_entry = instance->entry.get();
+    }
+  }
+
+  // Accelerator: the log's name, else the instance type's accelerator.
+  const auto& accelerators = catalog(Kind::kAccelerators).entries;
+  const Info* accelerator = nullptr;
+  std::string_view model = event.Str(FieldId::kAcceleratorModel);
+  if (!model.empty()) {
+    char* out = buffer_for(model.size());
+    std::string_view normalized(out, NormalizeAcceleratorName(model, out));
+    MatchFilter any = filter;
+    any.check_effective = false;  // the dates decide the status, not the family
+    uint32_t i = Scan(Kind::kAccelerators, normalized, any, scratch);
+    if (i != kNone) accelerator = &accelerators[i];
+  }
+  if (instance != nullptr) {
+    const Info& instance_accelerator = accelerators[instance->accelerator];
+    if (accelerator == nullptr) accelerator = &instance_accelerator;
+    if (model.empty()) {
+      set_if_unset(FieldId::kAcceleratorModel,
+                   !instance->model.empty() ? instance->model : instance_accelerator.entry->name);
+    }
+    if (instance->count && !event.Has(FieldId::kAcceleratorCount)) {
+      event.SetNum(FieldId::kAcceleratorCount, *instance->count);
+    }
+  }
+  if (accelerator != nullptr) {
+    event.accelerator_entry = accelerator->entry.get();
+    set_if_unset(FieldId::kAcceleratorFamily, accelerator->entry->name);
+    bool in_effect = !filter.time || accelerator->entry->EffectiveAt(*filter.time);
+    set_if_unset(FieldId::kAcceleratorStatus, in_effect ? accelerator->status : kNotControlled);
+  }
+
+  // Region -> country.
+  std::string_view region = event.Str(FieldId::kRegion);
+  if (!region.empty() && !catalog(Kind::kRegions).entries.empty()) {
+    char* out = buffer_for(region.size());
+    for (size_t i = 0; i < region.size(); ++i) out[i] = ToLower(region[i]);
+    uint32_t i =
+        LookupByName(Kind::kRegions, std::string_view(out, region.size()), filter, scratch);
+    if (i != kNone) {
+      const Info& info = catalog(Kind::kRegions).entries[i];
+      event.region_entry = info.entry.get();
+      set_if_unset(FieldId::kRegionCountry, info.country);
+    }
+  }
+
+  // Countries -> destination tiers.
+  if (const Info* d = Destination(event.Str(FieldId::kSourceCountry), filter.time)) {
+    event.source_dest_entry = d->entry.get();
+    set_if_unset(FieldId::kSourceTier, d->tier);
+  }
+  if (const Info* d = Destination(event.Str(FieldId::kRegionCountry), filter.time)) {
+    event.region_dest_entry = d->entry.get();
+    set_if_unset(FieldId::kRegionTier, d->tier);
+  }
+  if (const Info* d = Destination(event.Str(FieldId::kTenantCountry), filter.time)) {
+    event.tenant_dest_entry = d->entry.get();
+    set_if_unset(FieldId::kTenantTier, d->tier);
+  }
+
+  // Frontier models.
+  std::string_view model_id = event.Str(FieldId::kModelId);
+  if (!model_id.empty()) {
+    MatchFilter any_provider = filter;
+    any_provider.provider = Provider::kAny;
+    uint32_t i = Scan(Kind::kFrontier, model_id, any_provider, scratch);
+    if (i != kNone) {
+      const Info& info = catalog(Kind::kFrontier).entries[i];
+      event.model_entry = info.entry.get();
+      if (!event.Has(FieldId::kModelFrontier)) event.SetBool(FieldId::kModelFrontier, true);
+      set_if_unset(FieldId::kModelVendor, info.vendor);
+    } else if (!event.Has(FieldId::kModelFrontier)) {
+      event.SetBool(FieldId::kModelFrontier, false);
+    }
+  }
+}
+
+}  // namespace chipwatch

@@ -1,0 +1,244 @@
+#include "enrich/directory.h"
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <vector>
+
+#include "enrich/country_code.h"
+
+namespace chipwatch {
+
+namespace {
+
+bool IsBlank(char c) { return c == ' ' || c == '\t'; }
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (IsBlank(s.front()) || s.front() == '\r')) s.remove_prefix(1);
+  while (!s.empty() && (IsBlank(s.back()) || s.back() == '\r')) s.remove_suffix(1);
+  return s;
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+// An RFC 4180 reader over the whole text that tracks line numbers.
+class CsvReader {
+ public:
+  explicit CsvReader(std::string_view text) : text_(text) {
+    if (text_.substr(0, 3) == "\xEF\xBB\xBF") pos_ = 3;  // UTF-8 byte order mark
+  }
+
+  // Skips blank lines and `#` comment lines. Returns false at the end of the text.
+  bool NextRecordStart() {
+    while (pos_ < text_.size()) {
+      size_t end = text_.find('\n', pos_);
+      if (end == std::string_view::npos) end = text_.size();
+      std::string_view line = Trim(text_.substr(pos_, end - pos_));
+      if (!line.empty() && line.front() != '#') return true;
+      pos_ = end + 1;
+      ++line_;
+    }
+    return false;
+  }
+
+  int line() const { return line_; }
+
+  // Reads one record into `fields`. On a syntax error returns the message (and the line it is
+  // on), having skipped to the next line so that reading can go on.
+  std::optional<std::pair<int, std::string>> ReadRecord(std::vector<std::string>& fields) {
+    fields.clear();
+    while (true) {
+      std::string& field = fields.emplace_back();
+      while (pos_ < text_.size() && IsBlank(text_[pos_])) ++pos_;
+      if (pos_ < text_.size() && text_[pos_] == '"') {
+        const int start_line = line_;
+        ++pos_;
+        bool closed = false;
+        while (pos_ < text_.size()) {
+          char c = text_[pos_++];
+          if (c == '"') {
+            if (pos_ < text_.size() && text_[pos_] == '"') {
+              field.push_back('"');
+              ++pos_;
+              continue;
+            }
+            closed = true;
+            break;
+          }
+          if (c == '\n') ++line_;
+          field.push_back(c);
+        }
+        if (!closed) {
+          return std::make_pair(start_line, std::string("unterminated quoted field"));
+        }
+        while (pos_ < text_.size() && (IsBlank(text_[pos_]) || text_[pos_] == '\r')) ++pos_;
+        if (pos_ < text_.size() && text_[pos_] != ',' && text_[pos_] != '\n') {
+          return SkipLine("unexpected character '" + std::string(1, text_[pos_]) +
+                          "' after a closing quote");
+        }
+      } else {
+        size_t start = pos_;
+        while (pos_ < text_.size() && text_[pos_] != ',' && text_[pos_] != '\n') {
+          if (text_[pos_] == '"') {
+            return SkipLine("quote inside an unquoted field (quote the whole field)");
+          }
+          ++pos_;
+        }
+        field = Trim(text_.substr(start, pos_ - start));
+      }
+      if (pos_ >= text_.size()) return std::nullopt;
+      if (text_[pos_++] == '\n') {
+        ++line_;
+        return std::nullopt;
+      }
+      // A ',': another field follows.
+    }
+  }
+
+ private:
+  std::optional<std::pair<int, std::string>> SkipLine(std::string message) {
+    int line = line_;
+    size_t end = text_.find('\n', pos_);
+    if (end == std::string_view::npos) {
+      pos_ = text_.size();
+    } else {
+      pos_ = end + 1;
+      ++line_;
+    }
+    return std::make_pair(line, std::move(message));
+  }
+
+  std::string_view text_;
+  size_t pos_ = 0;
+  int line_ = 1;
+};
+
+constexpr std::array<std::string_view, 4> kRequiredColumns = {"tenant", "org", "country",
+                                                              "kyc_status"};
+
+}  // namespace
+
+std::unique_ptr<Directory> Directory::Load(const std::string& path, Diagnostics& diags) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    int err = errno;
+    diags.Error(SourcePos{path, 0, 0}, "directory-io",
+                std::string("cannot read the directory file: ") +
+                    (err != 0 ? std::strerror(err) : "open failed"));
+    return nullptr;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) {
+    diags.Error(SourcePos{path, 0, 0}, "directory-io", "error reading the directory file");
+    return nullptr;
+  }
+  return LoadFromString(text.str(), path, diags);
+}
+
+std::unique_ptr<Directory> Directory::LoadFromString(std::string_view csv, const std::string& name,
+                                                     Diagnostics& diags) {
+  auto at = [&name](int line) { return SourcePos{name, line, 0}; };
+  CsvReader reader(csv);
+  std::vector<std::string> fields;
+
+  // Header: the first record that is not blank or a comment.
+  if (!reader.NextRecordStart()) {
+    diags.Error(at(0), "directory-header",
+                "empty directory file: expected a header row 'tenant,org,country,kyc_status'");
+    return nullptr;
+  }
+  const int header_line = reader.line();
+  if (auto error = reader.ReadRecord(fields)) {
+    diags.Error(at(error->first), "csv-syntax", "header row: " + error->second);
+    return nullptr;
+  }
+  std::array<int, kRequiredColumns.size()> column{};
+  column.fill(-1);
+  for (size_t i = 0; i < fields.size(); ++i) {
+    std::string key = Lower(fields[i]);
+    for (size_t c = 0; c < kRequiredColumns.size(); ++c) {
+      if (key != kRequiredColumns[c]) continue;
+      if (column[c] >= 0) {
+        diags.Error(at(header_line), "directory-header",
+                    "column '" + key + "' appears twice in the header");
+        return nullptr;
+      }
+      column[c] = static_cast<int>(i);
+    }
+  }
+  std::string missing;
+  for (size_t c = 0; c < kRequiredColumns.size(); ++c) {
+    if (column[c] >= 0) continue;
+    if (!missing.empty()) missing += ", ";
+    missing += kRequiredColumns[c];
+  }
+  if (!missing.empty()) {
+    diags.Error(at(header_line), "directory-header",
+                "header row lacks column(s) " + missing +
+                    " (expected tenant,org,country,kyc_status in any order)");
+    return nullptr;
+  }
+  const size_t width = fields.size();
+
+  std::unique_ptr<Directory> directory(new Directory());
+  std::unordered_map<std::string, int, KeyHash, std::equal_to<>> first_line;
+  while (reader.NextRecordStart()) {
+    const int line = reader.line();
+    if (auto error = reader.ReadRecord(fields)) {
+      diags.Error(at(error->first), "csv-syntax", error->second);
+      continue;
+    }
+    if (fields.size() != width) {
+      diags.Error(at(line), "directory-row",
+                  "row has " + std::to_string(fields.size()) + " field(s), the header has " +
+                      std::to_string(width));
+      continue;
+    }
+    DirectoryEntry entry;
+    entry.tenant = fields[column[0]];
+    entry.org = fields[column[1]];
+    entry.country = fields[column[2]];
+    entry.kyc_status = Lower(fields[column[3]]);
+    if (entry.tenant.empty()) {
+      diags.Error(at(line), "directory-row", "empty tenant");
+      continue;
+    }
+    if (!entry.country.empty()) {
+      std::string_view code = enrich_internal::InternCountryCode(entry.country);
+      if (code.empty()) {
+        diags.Error(at(line), "directory-row",
+                    "country '" + entry.country + "' of tenant '" + entry.tenant +
+                        "' is not an ISO 3166 alpha-2 code (e.g. CN)");
+        continue;
+      }
+      entry.country = code;
+    }
+    auto [it, inserted] = first_line.emplace(entry.tenant, line);
+    if (!inserted) {
+      diags.Error(at(line), "directory-duplicate",
+                  "tenant '" + entry.tenant + "' is already defined at " + name + ":" +
+                      std::to_string(it->second) + " (the first entry is kept)");
+      continue;
+    }
+    std::string key = entry.tenant;
+    directory->entries_.emplace(std::move(key), std::move(entry));
+  }
+  return directory;
+}
+
+const DirectoryEntry* Directory::Find(std::string_view key) const {
+  auto it = entries_.find(key);
+  return it == entries_.end() ? nullptr : &it->second;
+}
+
+}  // namespace chipwatch

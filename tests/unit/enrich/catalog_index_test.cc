@@ -1,0 +1,285 @@
+// CatalogIndex::Build: validation errors with positions, overrides.
+#include "enrich/catalog_index.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "test_catalog.h"
+
+namespace chipwatch {
+namespace {
+
+using testing::CatalogBuilder;
+using testing::Day;
+using Attrs = std::vector<std::pair<std::string, std::string>>;
+
+// The single error of a failed build, as "line:col: message [code]".
+std::string OnlyError(const PolicyDefinitions& defs) {
+  Diagnostics diags;
+  auto index = CatalogIndex::Build(defs, diags);
+  EXPECT_EQ(index, nullptr);
+  EXPECT_EQ(diags.error_count(), 1u);
+  if (diags.items().empty()) return "";
+  const Diagnostic& d = diags.items().front();
+  EXPECT_EQ(d.pos.file, "catalog.yaml");
+  return std::to_string(d.pos.line) + ":" + std::to_string(d.pos.column) + ": " + d.message + " [" +
+         d.code + "]";
+}
+
+void AddH100(CatalogBuilder& b) {
+  b.Add("accelerators", "H100", Attrs{{"status", "restricted"}}, {R"(\bh100\b)"});  // lines 1-3
+}
+
+TEST(CatalogIndexTest, ValidCatalogBuilds) {
+  CatalogBuilder b;
+  testing::AddDefaultCatalog(b);
+  Diagnostics diags;
+  auto index = CatalogIndex::Build(b.defs, diags);
+  EXPECT_NE(index, nullptr);
+  EXPECT_EQ(diags.items().size(), 0u);
+}
+
+TEST(CatalogIndexTest, UnknownStatus) {
+  CatalogBuilder b;
+  b.Add("accelerators", "H100", Attrs{{"status", "banned"}}, {"h100"});
+  EXPECT_EQ(OnlyError(b.defs),
+            "2:7: accelerators entry 'H100': unknown status 'banned' (expected restricted, "
+            "not_controlled or unclear) [catalog-bad-value]");
+}
+
+TEST(CatalogIndexTest, UnknownTier) {
+  CatalogBuilder b;
+  b.Add("destinations", "CN", Attrs{{"country", "China"}, {"tier", "license-required"}});
+  EXPECT_EQ(OnlyError(b.defs),
+            "3:7: destinations entry 'CN': unknown tier 'license-required' (expected embargoed or "
+            "licence-required) [catalog-bad-value]");
+}
+
+TEST(CatalogIndexTest, InstanceTypeNamingAnUnknownAccelerator) {
+  CatalogBuilder b;
+  AddH100(b);
+  b.Add("instance_types", "p5.48xlarge", Attrs{{"accelerator", "H1OO"}, {"count", "8"}});
+  EXPECT_EQ(OnlyError(b.defs),
+            "5:7: instance_types entry 'p5.48xlarge': accelerator 'H1OO' is not an accelerators "
+            "entry [catalog-unknown-accelerator]");
+}
+
+TEST(CatalogIndexTest, BadCounts) {
+  for (const char* count : {"eight", "0", "-1", "8x", "", "99999999"}) {
+    CatalogBuilder b;
+    AddH100(b);
+    b.Add("instance_types", "p5.48xlarge", Attrs{{"accelerator", "H100"}, {"count", count}});
+    EXPECT_EQ(OnlyError(b.defs), "6:7: instance_types entry 'p5.48xlarge': count '" +
+                                     std::string(count) +
+                                     "' is not a whole number from 1 to 65536 [catalog-bad-value]")
+        << count;
+  }
+}
+
+TEST(CatalogIndexTest, RegexThatDoesNotCompile) {
+  CatalogBuilder b;
+  b.Add("accelerators", "H100", Attrs{{"status", "restricted"}}, {R"(\bh100\b)", "h1(00"});
+  std::string error = OnlyError(b.defs);
+  EXPECT_EQ(error.rfind("3:7: accelerators entry 'H100': regex 'h1(00' does not compile: ", 0), 0u)
+      << error;
+  EXPECT_NE(error.find("[catalog-bad-regex]"), std::string::npos);
+}
+
+TEST(CatalogIndexTest, RegexMatchingEverything) {
+  CatalogBuilder b;
+  b.Add("frontier_models", "all", Attrs{{"vendor", "Everyone"}}, {"x*"});
+  EXPECT_EQ(OnlyError(b.defs),
+            "3:7: frontier_models entry 'all': regex 'x*' matches the empty string (every name) "
+            "[catalog-bad-regex]");
+}
+
+TEST(CatalogIndexTest, WholeNamePatternCannotEscapeItsAnchors) {
+  // Wrapped naively as \A(?:a)|(b)\z this would compile and match any name containing "b".
+  CatalogBuilder b;
+  AddH100(b);
+  b.Add("instance_types", "odd", Attrs{{"accelerator", "H100"}}, {"a)|(b"});
+  std::string error = OnlyError(b.defs);
+  EXPECT_NE(error.find("regex 'a)|(b' does not compile"), std::string::npos) << error;
+}
+
+TEST(CatalogIndexTest, MissingSource) {
+  CatalogBuilder b;
+  AddH100(b);
+  b.defs.catalogs["accelerators"].back()->source.clear();
+  EXPECT_EQ(OnlyError(b.defs),
+            "1:5: accelerators entry 'H100': no `source` (every catalog entry must say where it "
+            "comes from) [catalog-missing-source]");
+}
+
+TEST(CatalogIndexTest, UnknownAttributeKey) {
+  CatalogBuilder b;
+  b.Add("frontier_models", "claude", Attrs{{"vendr", "Anthropic"}, {"vendor", "Anthropic"}},
+        {"anthropic"});
+  EXPECT_EQ(OnlyError(b.defs),
+            "2:7: frontier_models entry 'claude': unknown key 'vendr' (frontier_models entries "
+            "take vendor, description, notes, plus name, source, effective_from, effective_until, "
+            "override, match) "
+            "[catalog-unknown-key]");
+}
+
+TEST(CatalogIndexTest, UnknownCatalog) {
+  CatalogBuilder b;
+  b.Add("acelerators", "H100", Attrs{{"status", "restricted"}}, {"h100"});
+  EXPECT_EQ(OnlyError(b.defs),
+            "1:5: unknown catalog 'acelerators' (expected accelerators, instance_types, "
+            "destinations, regions or frontier_models) [unknown-catalog]");
+}
+
+TEST(CatalogIndexTest, MissingRequiredKeys) {
+  CatalogBuilder b;
+  b.Add("accelerators", "H100", Attrs{{"classification", "3A090.a"}});
+  b.Add("instance_types", "p5.48xlarge", Attrs{{"count", "8"}});
+  b.Add("regions", "cn-north-1", Attrs{{"provider", "aws"}});
+  b.Add("frontier_models", "claude", Attrs{}, {"claude"});
+  Diagnostics diags;
+  EXPECT_EQ(CatalogIndex::Build(b.defs, diags), nullptr);
+  std::vector<std::string> messages;
+  for (const auto& d : diags.items()) messages.push_back(d.pos.ToString() + " " + d.message);
+  EXPECT_EQ(messages, (std::vector<std::string>{
+                          "catalog.yaml:1:5 accelerators entry 'H100': missing `status`",
+                          "catalog.yaml:1:5 accelerators entry 'H100': missing `match` (regexes "
+                          "over the normalized accelerator name)",
+                          "catalog.yaml:3:5 instance_types entry 'p5.48xlarge': missing "
+                          "`accelerator`",
+                          "catalog.yaml:5:5 regions entry 'cn-north-1': missing `country`",
+                          "catalog.yaml:7:5 frontier_models entry 'claude': missing `vendor`",
+                      }));
+}
+
+TEST(CatalogIndexTest, BadCountryProviderAndDates) {
+  CatalogBuilder b;
+  b.Add("destinations", "China", Attrs{{"tier", "embargoed"}});                       // 1-2
+  b.Add("regions", "cn-north-1", Attrs{{"provider", "amazon"}, {"country", "CHN"}});  // 3-5
+  b.Add("regions", "x", Attrs{{"provider", "AWS"}, {"country", "cn"}}, {}, Day("2024-01-01"),
+        Day("2023-01-01"));  // 6-8
+  Diagnostics diags;
+  EXPECT_EQ(CatalogIndex::Build(b.defs, diags), nullptr);
+  std::vector<std::string> messages;
+  for (const auto& d : diags.items()) messages.push_back(d.pos.ToString() + " " + d.message);
+  // Catalogs are checked in a fixed order (accelerators, instance_types, destinations, ...).
+  EXPECT_EQ(messages,
+            (std::vector<std::string>{
+                "catalog.yaml:1:5 destinations entry 'China': a destination's name must be an ISO "
+                "3166 alpha-2 code (e.g. CN)",
+                "catalog.yaml:4:7 regions entry 'cn-north-1': unknown provider 'amazon' (expected "
+                "aws, gcp, azure, oci or alibaba)",
+                "catalog.yaml:5:7 regions entry 'cn-north-1': country 'CHN' is not an ISO 3166 "
+                "alpha-2 code (e.g. CN)",
+                "catalog.yaml:6:5 regions entry 'x': effective_until must be after "
+                "effective_from",
+                "catalog.yaml:7:7 regions entry 'x': unknown provider 'AWS' (expected aws, gcp, "
+                "azure, oci or alibaba)",
+            }));
+}
+
+TEST(CatalogIndexTest, DuplicateNameNeedsOverride) {
+  CatalogBuilder b;
+  AddH100(b);
+  b.Add("accelerators", "h100", Attrs{{"status", "unclear"}}, {"h100"});
+  EXPECT_EQ(OnlyError(b.defs),
+            "4:5: accelerators entry 'h100' is already defined at catalog.yaml:1:5 (add "
+            "`override: true` to replace its keys) [duplicate-catalog-entry]");
+}
+
+TEST(CatalogIndexTest, OverrideWithoutEarlierEntry) {
+  CatalogBuilder b;
+  b.Add("accelerators", "L4", Attrs{{"status", "restricted"}, {"override", "true"}});
+  EXPECT_EQ(OnlyError(b.defs),
+            "3:7: accelerators entry 'L4' has `override: true` but no earlier entry of that name "
+            "[catalog-override-unknown]");
+}
+
+// The operator's switch from docs/rules.md: `{name: L4, status: restricted, override: true}`.
+TEST(CatalogIndexTest, OverrideReplacesKeys) {
+  CatalogBuilder b;
+  b.Add("accelerators", "L4", Attrs{{"status", "unclear"}, {"classification", "none"}},
+        {R"(\bl4\b)"});
+  CatalogEntry& over =
+      b.Add("accelerators", "L4", Attrs{{"status", "restricted"}, {"override", "true"}});
+  over.source.clear();  // inherits the earlier entry's source
+  Diagnostics diags;
+  auto index = CatalogIndex::Build(b.defs, diags);
+  for (const auto& d : diags.items()) ADD_FAILURE() << d.ToString();
+  ASSERT_NE(index, nullptr);
+  EXPECT_EQ(index->entry_count("accelerators"), 1u);
+
+  auto scratch = index->NewScratch();
+  Arena arena;
+  Event event;
+  event.SetStr(FieldId::kAcceleratorModel, "NVIDIA L4");
+  index->Enrich(event, *scratch, arena);
+  EXPECT_EQ(event.Str(FieldId::kAcceleratorStatus), "restricted");
+  ASSERT_NE(event.accelerator_entry, nullptr);
+  EXPECT_EQ(event.accelerator_entry->Attr("classification") != nullptr, true);
+  EXPECT_EQ(*event.accelerator_entry->Attr("classification"), "none");
+  EXPECT_EQ(event.accelerator_entry->source, "test source");
+  EXPECT_EQ(event.accelerator_entry->Attr("override"), nullptr);
+}
+
+TEST(CatalogIndexTest, ReportsEveryProblemAtOnce) {
+  CatalogBuilder b;
+  b.Add("accelerators", "A", Attrs{{"status", "x"}}, {"("});
+  b.Add("accelerators", "B", Attrs{{"status", "restricted"}, {"colour", "green"}}, {"[z-a]"});
+  b.Add("instance_types", "i", Attrs{{"accelerator", "C"}, {"count", "many"}});
+  b.Add("destinations", "CN", Attrs{{"tier", "nope"}}, {"cn"});
+  Diagnostics diags;
+  EXPECT_EQ(CatalogIndex::Build(b.defs, diags), nullptr);
+  EXPECT_EQ(diags.error_count(), 8u);
+  for (const auto& d : diags.items()) EXPECT_GT(d.pos.line, 0) << d.ToString();
+}
+
+// As the policy reader gives them: unnamed pattern-only entries, free-text description/notes.
+TEST(CatalogIndexTest, ReaderShapesAreAccepted) {
+  CatalogBuilder b;
+  b.Add("accelerators", "L40S", Attrs{{"status", "restricted"}, {"notes", "density rule"}},
+        {R"(\bl40s\b)"});
+  b.Add("instance_types", "", Attrs{{"accelerator", "L40S"}, {"description", "AWS g6e"}},
+        {R"(g6e\..*)"});
+  b.Add("regions", "", Attrs{{"country", "CN"}}, {"cn-.*"});
+  b.Add("accelerators", "", Attrs{{"status", "restricted"}}, {"x"});  // still needs a name
+  Diagnostics diags;
+  EXPECT_EQ(CatalogIndex::Build(b.defs, diags), nullptr);
+  ASSERT_EQ(diags.error_count(), 1u);
+  EXPECT_EQ(diags.items()[0].message, "accelerators entry without a name");
+  b.defs.catalogs["accelerators"].pop_back();
+
+  Diagnostics ok;
+  auto index = CatalogIndex::Build(b.defs, ok);
+  ASSERT_NE(index, nullptr);
+  auto scratch = index->NewScratch();
+  Arena arena;
+  Event event;
+  event.SetStr(FieldId::kInstanceType, "g6e.48xlarge");
+  event.SetStr(FieldId::kRegion, "cn-shanghai");
+  index->Enrich(event, *scratch, arena);
+  EXPECT_EQ(event.Str(FieldId::kAcceleratorFamily), "L40S");
+  EXPECT_EQ(event.Str(FieldId::kAcceleratorModel), "L40S");
+  EXPECT_EQ(event.Str(FieldId::kRegionCountry), "CN");
+}
+
+TEST(CatalogIndexTest, IndexOutlivesDefinitions) {
+  std::unique_ptr<const CatalogIndex> index;
+  {
+    CatalogBuilder b;
+    testing::AddDefaultCatalog(b);
+    Diagnostics diags;
+    index = CatalogIndex::Build(b.defs, diags);
+  }
+  ASSERT_NE(index, nullptr);
+  auto scratch = index->NewScratch();
+  Arena arena;
+  Event event;
+  event.SetStr(FieldId::kInstanceType, "p4d.24xlarge");
+  index->Enrich(event, *scratch, arena);
+  EXPECT_EQ(event.Str(FieldId::kAcceleratorModel), "NVIDIA A100-SXM4-40GB");
+  EXPECT_EQ(event.Str(FieldId::kAcceleratorFamily), "A100");
+}
+
+}  // namespace
+}  // namespace chipwatch
