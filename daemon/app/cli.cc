@@ -240,7 +240,8 @@ int Test(int argc, char** argv) {
 
 int Version() {
   std::printf("chipwatch %s\n", CHIPWATCH_VERSION);
-  std::printf("  simdjson %s (%s)\n", SIMDJSON_VERSION,
+  std::printf("  simdjson %d.%d.%d (%s)\n", simdjson::SIMDJSON_VERSION_MAJOR,
+              simdjson::SIMDJSON_VERSION_MINOR, simdjson::SIMDJSON_VERSION_REVISION,
               simdjson::get_active_implementation()->name().c_str());
   std::printf("  hyperscan %s\n", hs_version());
   std::printf("  librdkafka %s\n", rd_kafka_version_str());

@@ -22,6 +22,8 @@ for id in CW-HW-001 CW-HW-002 CW-HW-003 CW-HW-004 CW-AI-001 CW-AI-002; do
   grep -q "^PASS $id " "$WORK/out" || fail "rule $id not tested and passing"
 done
 expect_exit 2 "test unknown rule id" -- "$CHIPWATCH" test --rules rules --rule CW-NOPE-1
+expect_exit 0 "watch-list example with populated lists" -- "$CHIPWATCH" test --rules rules --rules docs/examples/watchlist-example.yaml
+grep -q "^PASS EXAMPLE-WATCHLIST-001 " "$WORK/out" || fail "watch-list example: $(grep FAIL "$WORK/out" | head)"
 
 # A broken rule file: check reports file:line:col and exits 2; replay refuses to run.
 cat >"$WORK/bad.yaml" <<'YAML'
