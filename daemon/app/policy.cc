@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "match/regex_checker.h"
 #include "policy/loader.h"
 
 #ifndef CHIPWATCH_DEFAULT_RULES_DIR
@@ -27,12 +28,12 @@ std::shared_ptr<const LoadedPolicy> Compile(std::unique_ptr<PolicyDefinitions> d
 
 std::shared_ptr<const LoadedPolicy> LoadPolicy(const std::vector<std::string>& paths,
                                                Diagnostics& diags) {
-  return Compile(LoadDefinitions(paths, diags), diags);
+  return Compile(LoadDefinitions(paths, diags, LoadOptions{HyperscanRegexChecker()}), diags);
 }
 
 std::shared_ptr<const LoadedPolicy> LoadPolicyFromStrings(
     const std::vector<std::pair<std::string, std::string>>& files, Diagnostics& diags) {
-  return Compile(LoadDefinitionsFromStrings(files, diags), diags);
+  return Compile(LoadDefinitionsFromStrings(files, diags, LoadOptions{HyperscanRegexChecker()}), diags);
 }
 
 std::vector<std::string> DefaultRulePaths() {

@@ -250,7 +250,10 @@ int RunReplay(const ReplayOptions& options, std::FILE* out, std::FILE* err) {
   }
   Diagnostics diags;
   auto policy = LoadPolicy(options.rules.empty() ? DefaultRulePaths() : options.rules, diags);
-  for (const Diagnostic& d : diags.items()) std::fprintf(err, "%s\n", d.ToString().c_str());
+  // Warnings are `chipwatch check`'s business; a replay only shows what stops it.
+  for (const Diagnostic& d : diags.items()) {
+    if (d.level == Diagnostic::Level::kError) std::fprintf(err, "%s\n", d.ToString().c_str());
+  }
   if (policy == nullptr) {
     std::fprintf(err, "chipwatch replay: the rules have %zu error(s); nothing was replayed\n",
                  diags.error_count());

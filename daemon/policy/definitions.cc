@@ -25,4 +25,51 @@ const ListDef* PolicyDefinitions::FindList(const std::string& name) const {
   return nullptr;
 }
 
+const MacroDef* PolicyDefinitions::FindMacro(const std::string& name) const {
+  for (const auto& macro : macros) {
+    if (macro.name == name) return &macro;
+  }
+  return nullptr;
+}
+
+std::string ParseReasonTemplate(std::string_view text, std::vector<ReasonPart>& parts) {
+  parts.clear();
+  std::string literal;
+  auto flush = [&] {
+    if (!literal.empty()) parts.push_back({std::move(literal), std::nullopt});
+    literal.clear();
+  };
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '}') {
+      if (i + 1 < text.size() && text[i + 1] == '}') ++i;
+      literal += '}';
+      continue;
+    }
+    if (c != '{') {
+      literal += c;
+      continue;
+    }
+    if (i + 1 < text.size() && text[i + 1] == '{') {
+      literal += '{';
+      ++i;
+      continue;
+    }
+    size_t close = text.find('}', i + 1);
+    if (close == std::string_view::npos) {
+      return "unterminated placeholder at offset " + std::to_string(i) +
+             " (use {{ for a literal {)";
+    }
+    std::string_view name = text.substr(i + 1, close - i - 1);
+    if (name.empty()) return "empty placeholder {} at offset " + std::to_string(i);
+    auto field = FieldByName(name);
+    if (!field) return "unknown field {" + std::string(name) + "} in placeholder";
+    flush();
+    parts.push_back({std::string(), *field});
+    i = close;
+  }
+  flush();
+  return std::string();
+}
+
 }  // namespace chipwatch

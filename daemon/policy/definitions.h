@@ -34,10 +34,12 @@ struct ListDef {
 
 // One condition node. Exactly one kind; children for all/any/not.
 struct ConditionDef {
+  // clang-format off
   enum class Kind : uint8_t {
     kAll, kAny, kNot, kMacro,
     kEquals, kIn, kRegex, kContains, kCidr, kGt, kGte, kLt, kLte, kExists
   };
+  // clang-format on
   Kind kind = Kind::kAll;
   std::vector<ConditionDef> children;  // all / any / not (one child)
   std::string field;                   // operator's field name as written ("source.ip")
@@ -48,6 +50,10 @@ struct ConditionDef {
   enum class ValueType : uint8_t { kString, kNumber, kBool } value_type = ValueType::kString;
   bool ignore_case = false;
   SourcePos pos;
+  // Filled by the collector (policy/loader.h) once the load has no errors:
+  FieldId field_id = FieldId::kCount;  // `field` resolved (kCount when the node has no field)
+  int64_t number = 0;               // numeric/bool value of equals/gt/gte/lt/lte on number fields
+  std::vector<SourcePos> item_pos;  // parallel to inline `items`
 };
 
 struct MacroDef {
@@ -61,6 +67,13 @@ struct SeverityFromDef {
   std::string field;
   std::vector<std::pair<std::string, Severity>> map;
   SourcePos pos;
+  FieldId field_id = FieldId::kCount;  // `field` resolved by the collector
+};
+
+// One piece of a parsed `reason` template: literal text, or a field's value when `field` is set.
+struct ReasonPart {
+  std::string literal;
+  std::optional<FieldId> field;
 };
 
 // A test event carried by a rule (`tests:`).
@@ -84,7 +97,8 @@ struct RuleDef {
   bool enabled = true;
   std::optional<int64_t> effective_from_ms;   // against event time
   std::optional<int64_t> effective_until_ms;  // exclusive
-  std::string reason;  // template: "{accelerator.family} from {source.country}"
+  std::string reason;                    // template: "{accelerator.family} from {source.country}"
+  std::vector<ReasonPart> reason_parts;  // `reason` parsed by the collector
   ConditionDef condition;
   std::vector<RuleTestDef> tests;
   SourcePos pos;
@@ -117,7 +131,7 @@ struct CatalogEntry {
 };
 
 struct PolicyDefinitions {
-  std::vector<ListDef> lists;    // after appends: one per name
+  std::vector<ListDef> lists;  // after appends: one per name
   std::vector<MacroDef> macros;
   std::vector<RuleDef> rules;
   // Catalog name -> entries, in load order. Entries are heap-allocated so that Event can point at
@@ -126,6 +140,11 @@ struct PolicyDefinitions {
   std::vector<std::string> files;  // files read, in order
 
   const ListDef* FindList(const std::string& name) const;
+  const MacroDef* FindMacro(const std::string& name) const;
 };
+
+// Parses a `reason` template: "{field}" placeholders ("{{" and "}}" are literal braces). Returns an
+// empty string on success, else what is wrong (unknown field, unterminated placeholder, ...).
+std::string ParseReasonTemplate(std::string_view text, std::vector<ReasonPart>& parts);
 
 }  // namespace chipwatch

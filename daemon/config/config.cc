@@ -1,0 +1,876 @@
+// The config loader: YAML -> Config, every problem reported with its position and key path.
+#include "config/config.h"
+
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <sstream>
+#include <thread>
+
+namespace chipwatch {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::initializer_list<std::string_view> kTopKeys = {
+    "rules",   "enrich", "sources",          "sinks", "dead_letter", "metrics",
+    "workers", "limits", "shutdown_timeout", "log"};
+const std::initializer_list<std::string_view> kKafkaSourceKeys = {
+    "type", "brokers", "group", "topics", "start_from", "properties"};
+const std::initializer_list<std::string_view> kFileSourceKeys = {"type", "path", "format", "follow",
+                                                                 "start_at"};
+const std::initializer_list<std::string_view> kKafkaSinkKeys = {"type", "brokers", "topic",
+                                                                "properties"};
+const std::initializer_list<std::string_view> kFileSinkKeys = {"type", "path", "fsync"};
+const std::initializer_list<std::string_view> kStdoutSinkKeys = {"type"};
+
+// Properties chipwatch sets itself from its own keys; setting them twice would be ambiguous.
+const std::initializer_list<std::string_view> kSourceReservedProperties = {
+    "bootstrap.servers", "metadata.broker.list", "group.id", "auto.offset.reset"};
+const std::initializer_list<std::string_view> kSinkReservedProperties = {"bootstrap.servers",
+                                                                         "metadata.broker.list"};
+
+struct Entry {
+  std::string key;
+  YAML::Node key_node;
+  YAML::Node value;
+};
+
+std::string Join(std::initializer_list<std::string_view> names) {
+  std::string out;
+  for (auto name : names) {
+    if (!out.empty()) out += ", ";
+    out += name;
+  }
+  return out;
+}
+
+std::string FormatNames() {
+  std::string out;
+  for (int i = 0; i < kFormatCount; ++i) {
+    if (i > 0) out += ", ";
+    out += FormatName(static_cast<Format>(i));
+  }
+  return out;
+}
+
+std::string KindName(const YAML::Node& n) {
+  if (!n.IsDefined() || n.IsNull()) return "nothing";
+  if (n.IsScalar()) return "a scalar";
+  if (n.IsSequence()) return "a sequence";
+  if (n.IsMap()) return "a mapping";
+  return "an unknown node";
+}
+
+// A value quoted for a message: at most 80 bytes, control characters replaced. Only ever used on
+// values that are not secrets (enumerations, addresses, topic names, paths).
+std::string Quote(std::string_view s) {
+  std::string out = "'";
+  for (size_t i = 0; i < s.size() && i < 80; ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    out += c < 0x20 || c == 0x7f ? '?' : static_cast<char>(c);
+  }
+  if (s.size() > 80) out += "...";
+  out += '\'';
+  return out;
+}
+
+std::string Child(const std::string& path, std::string_view key) {
+  return path.empty() ? std::string(key) : path + "." + std::string(key);
+}
+
+std::string Index(const std::string& path, size_t i) {
+  return path + "[" + std::to_string(i) + "]";
+}
+
+std::string Trim(std::string_view s) {
+  size_t b = 0, e = s.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+  return std::string(s.substr(b, e - b));
+}
+
+bool ParsePort(std::string_view s, uint16_t& port) {
+  if (s.empty() || s.size() > 5) return false;
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+  if (ec != std::errc() || end != s.data() + s.size() || value == 0 || value > 65535) return false;
+  port = static_cast<uint16_t>(value);
+  return true;
+}
+
+bool IsHostChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_';
+}
+
+// Splits "host:port" or "[v6]:port"; the host is a name, an IPv4 address or a bracketed IPv6 one.
+bool ParseHostPort(std::string_view s, std::string& host, uint16_t& port) {
+  size_t colon = s.rfind(':');
+  if (colon == std::string_view::npos || !ParsePort(s.substr(colon + 1), port)) return false;
+  std::string_view h = s.substr(0, colon);
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') {
+    h = h.substr(1, h.size() - 2);
+    IpAddress ip = ParseIp(h);
+    if (!ip.valid || ip.is_v4) return false;
+    host = std::string(h);
+    return true;
+  }
+  if (h.empty() || !std::all_of(h.begin(), h.end(), IsHostChar)) return false;
+  host = std::string(h);
+  return true;
+}
+
+// Kafka's legal topic names: [a-zA-Z0-9._-], 1 to 249 characters.
+bool IsValidTopic(std::string_view t) {
+  return !t.empty() && t.size() <= 249 && t != "." && t != ".." &&
+         std::all_of(t.begin(), t.end(), IsHostChar);
+}
+
+class Parser {
+ public:
+  Parser(const std::string& name, Diagnostics& diags) : file_(name), diags_(diags) {
+    fs::path parent = fs::path(name).parent_path();
+    std::error_code ec;
+    base_dir_ = parent.empty() ? fs::current_path(ec) : fs::absolute(parent, ec);
+    if (ec) base_dir_ = parent;
+  }
+
+  void Parse(std::string_view text, Config& cfg) {
+    std::vector<YAML::Node> docs;
+    try {
+      docs = YAML::LoadAll(std::string(text));
+    } catch (const YAML::Exception& e) {
+      diags_.Error(MarkPos(e.mark), "yaml-syntax", "YAML syntax error: " + e.msg);
+      return;
+    } catch (const std::exception& e) {
+      diags_.Error({file_, 0, 0}, "yaml-syntax", std::string("YAML error: ") + e.what());
+      return;
+    }
+    try {
+      YAML::Node root;
+      for (const auto& doc : docs) {
+        if (!doc.IsDefined() || doc.IsNull()) continue;
+        if (root.IsDefined() && !root.IsNull()) {
+          Error(doc, "multiple-documents", "the config must be a single YAML document");
+          break;
+        }
+        root = doc;
+      }
+      ReadTop(root, cfg);
+    } catch (const std::exception& e) {  // defensive: yaml-cpp accessors may throw
+      diags_.Error({file_, 0, 0}, "internal", std::string("unexpected YAML error: ") + e.what());
+    }
+  }
+
+ private:
+  SourcePos MarkPos(const YAML::Mark& m) const {
+    return {file_, m.line >= 0 ? m.line + 1 : 0, m.column >= 0 ? m.column + 1 : 0};
+  }
+  SourcePos Pos(const YAML::Node& n) const { return MarkPos(n.Mark()); }
+  // The value's position, or its key's when the value is empty (`group:` with nothing after it).
+  SourcePos ValuePos(const Entry& e) const {
+    return e.value.IsDefined() && !e.value.IsNull() ? Pos(e.value) : Pos(e.key_node);
+  }
+  void Error(const YAML::Node& n, std::string code, std::string message) {
+    diags_.Error(Pos(n), std::move(code), std::move(message));
+  }
+
+  // Reads a mapping's entries, reporting unknown and duplicate keys. `path` names the mapping in
+  // messages. Returns false (after an error) when `n` is not a mapping.
+  bool ReadMap(const YAML::Node& n, const std::string& path,
+               std::initializer_list<std::string_view> allowed, std::vector<Entry>& out) {
+    out.clear();
+    if (!n.IsMap()) {
+      Error(n, "wrong-type", Where(path) + "must be a mapping, got " + KindName(n));
+      return false;
+    }
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      const YAML::Node key = it->first;
+      const YAML::Node value = it->second;
+      if (!key.IsScalar()) {
+        Error(key, "wrong-type", Where(path) + "keys must be scalars, got " + KindName(key));
+        continue;
+      }
+      const std::string& name = key.Scalar();
+      if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
+        Error(key, "unknown-key",
+              "unknown key " + Quote(name) + (path.empty() ? " at the top level" : " in " + path) +
+                  " (allowed: " + Join(allowed) + ")");
+        continue;
+      }
+      if (Find(out, name)) {
+        Error(key, "duplicate-key", "duplicate key " + Child(path, name));
+        continue;
+      }
+      out.push_back({name, key, value});
+    }
+    return true;
+  }
+
+  static std::string Where(const std::string& path) {
+    return path.empty() ? "the config " : path + " ";
+  }
+
+  static const Entry* Find(const std::vector<Entry>& entries, std::string_view key) {
+    for (const auto& e : entries) {
+      if (e.key == key) return &e;
+    }
+    return nullptr;
+  }
+
+  // Reports each of `keys` missing from `entries` at the mapping `n`. Returns true when all exist.
+  bool Require(const YAML::Node& n, const std::vector<Entry>& entries, const std::string& path,
+               std::initializer_list<std::string_view> keys) {
+    bool ok = true;
+    for (auto key : keys) {
+      if (!Find(entries, key)) {
+        diags_.Error(n.IsDefined() ? Pos(n) : SourcePos{file_, 1, 1}, "missing-key",
+                     "missing required key " + Child(path, key));
+        ok = false;
+      }
+    }
+    return ok;
+  }
+
+  // A non-empty string.
+  bool GetString(const Entry& e, const std::string& path, std::string& out) {
+    if (!e.value.IsScalar()) {
+      diags_.Error(ValuePos(e), "wrong-type", path + " must be a string, got " + KindName(e.value));
+      return false;
+    }
+    if (e.value.Scalar().empty()) {
+      diags_.Error(ValuePos(e), "empty-value", path + " must not be empty");
+      return false;
+    }
+    out = e.value.Scalar();
+    return true;
+  }
+
+  bool GetBool(const Entry& e, const std::string& path, bool& out) {
+    const std::string s = e.value.IsScalar() ? e.value.Scalar() : std::string();
+    if (s == "true" || s == "True" || s == "TRUE") {
+      out = true;
+    } else if (s == "false" || s == "False" || s == "FALSE") {
+      out = false;
+    } else {
+      diags_.Error(ValuePos(e), "wrong-type", path + " must be true or false");
+      return false;
+    }
+    return true;
+  }
+
+  bool GetInt(const Entry& e, const std::string& path, int64_t min, int64_t max, int64_t& out) {
+    int64_t value = 0;
+    bool ok = e.value.IsScalar() && !e.value.Scalar().empty();
+    if (ok) {
+      const std::string& s = e.value.Scalar();
+      auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+      ok = ec == std::errc() && end == s.data() + s.size();
+      if (ec == std::errc::result_out_of_range) {
+        ok = true;
+        value = s[0] == '-' ? min - 1 : max + 1;
+      }
+    }
+    if (!ok) {
+      diags_.Error(ValuePos(e), "wrong-type", path + " must be an integer");
+      return false;
+    }
+    if (value < min || value > max) {
+      diags_.Error(ValuePos(e), "out-of-range",
+                   path + " must be between " + std::to_string(min) + " and " +
+                       std::to_string(max) + ", got " + e.value.Scalar());
+      return false;
+    }
+    out = value;
+    return true;
+  }
+
+  // One of `names`; returns its index.
+  bool GetEnum(const Entry& e, const std::string& path,
+               std::initializer_list<std::string_view> names, size_t& out) {
+    std::string s;
+    if (!GetString(e, path, s)) return false;
+    size_t i = 0;
+    for (auto name : names) {
+      if (name == s) {
+        out = i;
+        return true;
+      }
+      ++i;
+    }
+    diags_.Error(Pos(e.value), "unknown-value",
+                 path + ": unknown value " + Quote(s) + " (allowed: " + Join(names) + ")");
+    return false;
+  }
+
+  bool GetFormat(const Entry& e, const std::string& path, Format& out) {
+    std::string s;
+    if (!GetString(e, path, s)) return false;
+    auto format = ParseFormat(s);
+    if (!format) {
+      diags_.Error(Pos(e.value), "unknown-format",
+                   path + ": unknown format " + Quote(s) + " (allowed: " + FormatNames() + ")");
+      return false;
+    }
+    out = *format;
+    return true;
+  }
+
+  // A path, resolved against the config's directory.
+  bool GetPath(const Entry& e, const std::string& path, ConfigPath& out) {
+    std::string s;
+    if (!GetString(e, path, s)) return false;
+    out.pos = Pos(e.value);
+    fs::path p(s);
+    if (p.is_relative()) p = base_dir_ / p;
+    out.path = p.lexically_normal().string();
+    return true;
+  }
+
+  // `brokers`: host:port[,host:port...], each optionally with a scheme (SSL://host:port).
+  bool GetBrokers(const Entry& e, const std::string& path, std::string& out, SourcePos& pos) {
+    std::string s;
+    if (!GetString(e, path, s)) return false;
+    pos = Pos(e.value);
+    std::string normalized;
+    size_t start = 0;
+    while (start <= s.size()) {
+      size_t comma = s.find(',', start);
+      if (comma == std::string::npos) comma = s.size();
+      std::string broker = Trim(std::string_view(s).substr(start, comma - start));
+      std::string_view address = broker;
+      if (size_t scheme = address.find("://"); scheme != std::string_view::npos) {
+        address.remove_prefix(scheme + 3);
+      }
+      std::string host;
+      uint16_t port = 0;
+      if (!ParseHostPort(address, host, port)) {
+        diags_.Error(pos, "invalid-brokers",
+                     path + ": " + Quote(broker) +
+                         " is not host:port (expected host:port[,host:port...], e.g. "
+                         "127.0.0.1:9092)");
+        return false;
+      }
+      if (!normalized.empty()) normalized += ',';
+      normalized += broker;
+      start = comma + 1;
+    }
+    out = std::move(normalized);
+    return true;
+  }
+
+  bool GetTopic(const Entry& e, const std::string& path, std::string& out) {
+    if (!GetString(e, path, out)) return false;
+    if (!IsValidTopic(out)) {
+      diags_.Error(
+          Pos(e.value), "invalid-topic",
+          path + ": " + Quote(out) + " is not a Kafka topic name (1 to 249 of [a-zA-Z0-9._-])");
+      return false;
+    }
+    return true;
+  }
+
+  // `properties`: a mapping of librdkafka property names to scalar values. Values are never quoted
+  // in messages: some are secrets.
+  void GetProperties(const Entry& e, const std::string& path,
+                     std::initializer_list<std::string_view> reserved,
+                     std::vector<KafkaProperty>& out) {
+    if (e.value.IsNull()) return;
+    if (!e.value.IsMap()) {
+      diags_.Error(ValuePos(e), "wrong-type",
+                   path + " must be a mapping, got " + KindName(e.value));
+      return;
+    }
+    for (auto it = e.value.begin(); it != e.value.end(); ++it) {
+      const YAML::Node key = it->first;
+      const YAML::Node value = it->second;
+      if (!key.IsScalar() || key.Scalar().empty()) {
+        Error(key, "wrong-type", path + " keys must be property names");
+        continue;
+      }
+      const std::string& name = key.Scalar();
+      const std::string prop_path = Child(path, name);
+      if (std::find(reserved.begin(), reserved.end(), name) != reserved.end()) {
+        Error(key, "reserved-property",
+              prop_path + " is set by chipwatch (use 'brokers', 'group' or 'start_from')");
+        continue;
+      }
+      bool duplicate = false;
+      for (const auto& p : out) duplicate |= p.name == name;
+      if (duplicate) {
+        Error(key, "duplicate-key", "duplicate key " + prop_path);
+        continue;
+      }
+      if (!value.IsScalar()) {
+        Error(value.IsDefined() && !value.IsNull() ? value : key, "wrong-type",
+              prop_path + " must be a scalar, got " + KindName(value));
+        continue;
+      }
+      out.push_back({name, value.Scalar(), Pos(key)});
+    }
+  }
+
+  // Reports `path` missing or of the wrong kind. A missing parent directory is named as such.
+  void CheckExists(const ConfigPath& p, const std::string& path, bool must_be_regular_file) {
+    std::error_code ec;
+    fs::file_status st = fs::status(p.path, ec);
+    if (!fs::exists(st)) {
+      diags_.Error(p.pos, "missing-file", path + ": " + p.path + " does not exist");
+    } else if (must_be_regular_file && !fs::is_regular_file(st)) {
+      diags_.Error(p.pos, "not-a-file", path + ": " + p.path + " is not a regular file");
+    } else if (access(p.path.c_str(), R_OK) != 0) {
+      diags_.Error(p.pos, "not-readable", path + ": " + p.path + " is not readable");
+    }
+  }
+
+  // A file chipwatch appends to: it need not exist, but its directory must, and be writable.
+  void CheckWritable(const ConfigPath& p, const std::string& path) {
+    std::error_code ec;
+    fs::file_status st = fs::status(p.path, ec);
+    if (fs::exists(st)) {
+      if (fs::is_directory(st)) {
+        diags_.Error(p.pos, "not-a-file", path + ": " + p.path + " is a directory");
+      } else if (access(p.path.c_str(), W_OK) != 0) {
+        diags_.Error(p.pos, "not-writable", path + ": " + p.path + " is not writable");
+      }
+      return;
+    }
+    const fs::path dir = fs::path(p.path).parent_path();
+    fs::file_status dst = fs::status(dir, ec);
+    if (!fs::exists(dst)) {
+      diags_.Error(p.pos, "missing-directory",
+                   path + ": directory " + dir.string() + " does not exist");
+    } else if (!fs::is_directory(dst)) {
+      diags_.Error(p.pos, "missing-directory", path + ": " + dir.string() + " is not a directory");
+    } else if (access(dir.c_str(), W_OK | X_OK) != 0) {
+      diags_.Error(p.pos, "not-writable",
+                   path + ": directory " + dir.string() + " is not writable");
+    }
+  }
+
+  void ReadTop(const YAML::Node& root, Config& cfg) {
+    if (!root.IsDefined() || root.IsNull()) {
+      diags_.Error({file_, 1, 1}, "empty-config",
+                   "the config is empty (required: rules, sources, sinks)");
+      return;
+    }
+    std::vector<Entry> top;
+    if (!ReadMap(root, "", kTopKeys, top)) return;
+    Require(root, top, "", {"rules", "sources", "sinks"});
+    for (const auto& e : top) {
+      int64_t n = 0;
+      if (e.key == "rules") {
+        ReadRules(e, cfg);
+      } else if (e.key == "enrich") {
+        ReadEnrich(e, cfg);
+      } else if (e.key == "sources") {
+        ReadSources(e, cfg);
+      } else if (e.key == "sinks") {
+        ReadSinks(e, cfg);
+      } else if (e.key == "dead_letter") {
+        ReadDeadLetter(e, cfg);
+      } else if (e.key == "metrics") {
+        ReadMetrics(e, cfg);
+      } else if (e.key == "workers") {
+        if (GetInt(e, "workers", 1, 1024, n)) cfg.workers = static_cast<int>(n);
+        workers_set_ = true;
+      } else if (e.key == "limits") {
+        ReadLimits(e, cfg);
+      } else if (e.key == "shutdown_timeout") {
+        if (GetInt(e, "shutdown_timeout", 1, 3600, n))
+          cfg.shutdown_timeout = std::chrono::seconds(n);
+      } else if (e.key == "log") {
+        ReadLog(e, cfg);
+      }
+    }
+    if (!workers_set_) cfg.workers = std::max(1u, std::thread::hardware_concurrency());
+  }
+
+  void ReadRules(const Entry& e, Config& cfg) {
+    std::vector<YAML::Node> items;
+    if (e.value.IsScalar()) {
+      items.push_back(e.value);
+    } else if (e.value.IsSequence()) {
+      for (const auto& item : e.value) items.push_back(item);
+    } else {
+      diags_.Error(ValuePos(e), "wrong-type",
+                   "rules must be a sequence of paths, got " + KindName(e.value));
+      return;
+    }
+    if (items.empty()) {
+      diags_.Error(ValuePos(e), "no-rules", "rules must name at least one file or directory");
+      return;
+    }
+    for (size_t i = 0; i < items.size(); ++i) {
+      const std::string path = e.value.IsSequence() ? Index("rules", i) : "rules";
+      ConfigPath p;
+      if (!GetPath({e.key, e.key_node, items[i]}, path, p)) continue;
+      CheckExists(p, path, /*must_be_regular_file=*/false);
+      cfg.rules.push_back(std::move(p));
+    }
+  }
+
+  void ReadEnrich(const Entry& e, Config& cfg) {
+    if (e.value.IsNull()) return;
+    std::vector<Entry> entries;
+    if (!ReadMap(e.value, "enrich", {"geoip", "directory"}, entries)) return;
+    for (const auto& f : entries) {
+      const std::string path = Child("enrich", f.key);
+      ConfigPath p;
+      if (!GetPath(f, path, p)) continue;
+      CheckExists(p, path, /*must_be_regular_file=*/true);
+      (f.key == "geoip" ? cfg.geoip : cfg.directory) = std::move(p);
+    }
+  }
+
+  // The `type` of a source/sink mapping `n`, or "" after reporting why there is none.
+  std::string ReadType(const YAML::Node& n, const std::string& path,
+                       std::initializer_list<std::string_view> types) {
+    if (!n.IsMap()) {
+      Error(n, "wrong-type", path + " must be a mapping, got " + KindName(n));
+      return "";
+    }
+    const YAML::Node type = n["type"];
+    if (!type.IsDefined()) {
+      Error(n, "missing-key",
+            "missing required key " + path + ".type (one of: " + Join(types) + ")");
+      return "";
+    }
+    if (!type.IsScalar()) {
+      Error(type.IsNull() ? n : type, "wrong-type", path + ".type must be a string");
+      return "";
+    }
+    const std::string& s = type.Scalar();
+    if (std::find(types.begin(), types.end(), s) == types.end()) {
+      Error(type, "unknown-type",
+            path + ".type: unknown type " + Quote(s) + " (allowed: " + Join(types) + ")");
+      return "";
+    }
+    return s;
+  }
+
+  // A non-empty sequence; reports `empty_code` for an empty one.
+  bool GetSequence(const Entry& e, const std::string& path, const char* empty_code,
+                   const std::string& empty_message) {
+    if (!e.value.IsSequence()) {
+      diags_.Error(ValuePos(e), "wrong-type",
+                   path + " must be a sequence, got " + KindName(e.value));
+      return false;
+    }
+    if (e.value.size() == 0) {
+      diags_.Error(Pos(e.value), empty_code, empty_message);
+      return false;
+    }
+    return true;
+  }
+
+  void ReadSources(const Entry& e, Config& cfg) {
+    if (!GetSequence(e, "sources", "no-sources",
+                     "sources is empty: configure at least one source")) {
+      return;
+    }
+    for (size_t i = 0; i < e.value.size(); ++i) {
+      const YAML::Node n = e.value[i];
+      const std::string path = Index("sources", i);
+      std::string type = ReadType(n, path, {"kafka", "file"});
+      if (type == "kafka") {
+        ReadKafkaSource(n, path, cfg);
+      } else if (type == "file") {
+        ReadFileSource(n, path, cfg);
+      }
+    }
+  }
+
+  void ReadKafkaSource(const YAML::Node& n, const std::string& path, Config& cfg) {
+    std::vector<Entry> entries;
+    if (!ReadMap(n, path, kKafkaSourceKeys, entries)) return;
+    KafkaSourceConfig k;
+    k.pos = Pos(n);
+    bool ok = Require(n, entries, path, {"brokers", "group", "topics"});
+    for (const auto& e : entries) {
+      const std::string key_path = Child(path, e.key);
+      size_t index = 0;
+      if (e.key == "brokers") {
+        ok &= GetBrokers(e, key_path, k.brokers, k.brokers_pos);
+      } else if (e.key == "group") {
+        ok &= GetString(e, key_path, k.group);
+        k.group_pos = ValuePos(e);
+      } else if (e.key == "topics") {
+        ok &= ReadTopics(e, key_path, k.topics);
+      } else if (e.key == "start_from") {
+        if (GetEnum(e, key_path, {"earliest", "latest"}, index)) {
+          k.start_from = static_cast<StartFrom>(index);
+        }
+      } else if (e.key == "properties") {
+        GetProperties(e, key_path, kSourceReservedProperties, k.properties);
+      }
+    }
+    if (ok) cfg.sources.push_back(std::move(k));
+  }
+
+  bool ReadTopics(const Entry& e, const std::string& path, std::vector<KafkaTopicConfig>& out) {
+    if (!GetSequence(e, path, "no-topics", path + " is empty: list at least one topic")) {
+      return false;
+    }
+    bool ok = true;
+    for (size_t i = 0; i < e.value.size(); ++i) {
+      const YAML::Node n = e.value[i];
+      const std::string item_path = Index(path, i);
+      std::vector<Entry> entries;
+      if (!ReadMap(n, item_path, {"topic", "format"}, entries)) {
+        ok = false;
+        continue;
+      }
+      KafkaTopicConfig t;
+      t.pos = Pos(n);
+      ok &= Require(n, entries, item_path, {"topic"});
+      for (const auto& f : entries) {
+        if (f.key == "topic") {
+          if (!GetTopic(f, Child(item_path, "topic"), t.topic)) {
+            ok = false;
+            continue;
+          }
+          for (size_t j = 0; j < out.size(); ++j) {
+            if (out[j].topic == t.topic) {
+              diags_.Error(Pos(f.value), "duplicate-topic",
+                           Child(item_path, "topic") + ": topic " + Quote(t.topic) +
+                               " is already listed at " + path + "[" + std::to_string(j) +
+                               "] (line " + std::to_string(out[j].pos.line) + ")");
+              ok = false;
+            }
+          }
+        } else if (f.key == "format") {
+          ok &= GetFormat(f, Child(item_path, "format"), t.format);
+        }
+      }
+      if (!t.topic.empty()) out.push_back(std::move(t));
+    }
+    return ok;
+  }
+
+  void ReadFileSource(const YAML::Node& n, const std::string& path, Config& cfg) {
+    std::vector<Entry> entries;
+    if (!ReadMap(n, path, kFileSourceKeys, entries)) return;
+    FileSourceConfig f;
+    f.pos = Pos(n);
+    bool ok = Require(n, entries, path, {"path"});
+    const Entry* start_at = nullptr;
+    std::optional<StartAt> start;
+    for (const auto& e : entries) {
+      const std::string key_path = Child(path, e.key);
+      size_t index = 0;
+      if (e.key == "path") {
+        ok &= GetPath(e, key_path, f.path);
+      } else if (e.key == "format") {
+        ok &= GetFormat(e, key_path, f.format);
+      } else if (e.key == "follow") {
+        ok &= GetBool(e, key_path, f.follow);
+      } else if (e.key == "start_at") {
+        start_at = &e;
+        if (GetEnum(e, key_path, {"beginning", "end"}, index)) start = static_cast<StartAt>(index);
+      }
+    }
+    f.start_at = start.value_or(f.follow ? StartAt::kEnd : StartAt::kBeginning);
+    if (start_at && start == StartAt::kEnd && !f.follow) {
+      diags_.Error(Pos(start_at->value), "invalid-value",
+                   Child(path, "start_at") +
+                       ": 'end' needs follow: true (a file read once from its end yields nothing)");
+      ok = false;
+    }
+    if (ok) {
+      std::error_code ec;
+      if (!f.follow) {
+        CheckExists(f.path, Child(path, "path"), /*must_be_regular_file=*/false);
+      } else if (fs::is_directory(f.path.path, ec)) {
+        diags_.Error(f.path.pos, "not-a-file",
+                     Child(path, "path") + ": " + f.path.path + " is a directory");
+      } else if (!fs::is_directory(fs::path(f.path.path).parent_path(), ec)) {
+        // A followed file may appear later, but not in a directory that does not exist.
+        diags_.Warning(f.path.pos, "missing-directory",
+                       Child(path, "path") + ": directory " +
+                           fs::path(f.path.path).parent_path().string() +
+                           " does not exist (yet); the file will be followed once it appears");
+      }
+      cfg.sources.push_back(std::move(f));
+    }
+  }
+
+  void ReadSinks(const Entry& e, Config& cfg) {
+    if (!GetSequence(e, "sinks", "no-sinks", "sinks is empty: configure at least one sink")) return;
+    for (size_t i = 0; i < e.value.size(); ++i) {
+      const YAML::Node n = e.value[i];
+      const std::string path = Index("sinks", i);
+      std::string type = ReadType(n, path, {"kafka", "file", "stdout"});
+      if (type == "kafka") {
+        KafkaSinkConfig k;
+        if (ReadKafkaSink(n, path, k)) cfg.sinks.push_back(std::move(k));
+      } else if (type == "file") {
+        FileSinkConfig f;
+        if (ReadFileSink(n, path, f)) cfg.sinks.push_back(std::move(f));
+      } else if (type == "stdout") {
+        std::vector<Entry> entries;
+        if (ReadMap(n, path, kStdoutSinkKeys, entries))
+          cfg.sinks.push_back(StdoutSinkConfig{Pos(n)});
+      }
+    }
+  }
+
+  void ReadDeadLetter(const Entry& e, Config& cfg) {
+    if (e.value.IsNull()) return;
+    std::string type = ReadType(e.value, "dead_letter", {"kafka", "file"});
+    if (type == "kafka") {
+      KafkaSinkConfig k;
+      if (ReadKafkaSink(e.value, "dead_letter", k)) cfg.dead_letter = std::move(k);
+    } else if (type == "file") {
+      FileSinkConfig f;
+      if (ReadFileSink(e.value, "dead_letter", f)) cfg.dead_letter = std::move(f);
+    }
+  }
+
+  bool ReadKafkaSink(const YAML::Node& n, const std::string& path, KafkaSinkConfig& k) {
+    std::vector<Entry> entries;
+    if (!ReadMap(n, path, kKafkaSinkKeys, entries)) return false;
+    k.pos = Pos(n);
+    bool ok = Require(n, entries, path, {"brokers", "topic"});
+    for (const auto& e : entries) {
+      const std::string key_path = Child(path, e.key);
+      if (e.key == "brokers") {
+        ok &= GetBrokers(e, key_path, k.brokers, k.brokers_pos);
+      } else if (e.key == "topic") {
+        ok &= GetTopic(e, key_path, k.topic);
+        k.topic_pos = ValuePos(e);
+      } else if (e.key == "properties") {
+        GetProperties(e, key_path, kSinkReservedProperties, k.properties);
+      }
+    }
+    return ok;
+  }
+
+  bool ReadFileSink(const YAML::Node& n, const std::string& path, FileSinkConfig& f) {
+    std::vector<Entry> entries;
+    if (!ReadMap(n, path, kFileSinkKeys, entries)) return false;
+    f.pos = Pos(n);
+    bool ok = Require(n, entries, path, {"path"});
+    for (const auto& e : entries) {
+      const std::string key_path = Child(path, e.key);
+      if (e.key == "path") {
+        if (GetPath(e, key_path, f.path)) {
+          CheckWritable(f.path, key_path);
+        } else {
+          ok = false;
+        }
+      } else if (e.key == "fsync") {
+        ok &= GetBool(e, key_path, f.fsync);
+      }
+    }
+    return ok;
+  }
+
+  void ReadMetrics(const Entry& e, Config& cfg) {
+    if (e.value.IsNull()) return;
+    std::vector<Entry> entries;
+    if (!ReadMap(e.value, "metrics", {"enabled", "listen"}, entries)) return;
+    for (const auto& f : entries) {
+      const std::string key_path = Child("metrics", f.key);
+      if (f.key == "enabled") {
+        GetBool(f, key_path, cfg.metrics.enabled);
+      } else if (f.key == "listen") {
+        std::string listen;
+        if (!GetString(f, key_path, listen)) continue;
+        std::string host;
+        uint16_t port = 0;
+        if (!ParseHostPort(listen, host, port)) {
+          diags_.Error(Pos(f.value), "invalid-listen",
+                       key_path + ": " + Quote(listen) +
+                           " is not host:port (e.g. 127.0.0.1:9464 or [::1]:9464)");
+          continue;
+        }
+        cfg.metrics.listen = listen;
+        cfg.metrics.host = host;
+        cfg.metrics.port = port;
+        cfg.metrics.pos = Pos(f.value);
+      }
+    }
+  }
+
+  void ReadLimits(const Entry& e, Config& cfg) {
+    if (e.value.IsNull()) return;
+    std::vector<Entry> entries;
+    if (!ReadMap(e.value, "limits", {"max_record_bytes"}, entries)) return;
+    for (const auto& f : entries) {
+      int64_t n = 0;
+      if (GetInt(f, "limits.max_record_bytes", 1024, int64_t{1} << 30, n)) {
+        cfg.limits.max_record_bytes = static_cast<uint32_t>(n);
+      }
+    }
+  }
+
+  void ReadLog(const Entry& e, Config& cfg) {
+    if (e.value.IsNull()) return;
+    std::vector<Entry> entries;
+    if (!ReadMap(e.value, "log", {"level", "format"}, entries)) return;
+    for (const auto& f : entries) {
+      size_t index = 0;
+      if (f.key == "level") {
+        if (GetEnum(f, "log.level", {"trace", "debug", "info", "warn", "error"}, index)) {
+          cfg.log.level = static_cast<LogLevel>(index);
+        }
+      } else if (f.key == "format") {
+        if (GetEnum(f, "log.format", {"text", "json"}, index)) {
+          cfg.log.format = static_cast<LogFormat>(index);
+        }
+      }
+    }
+  }
+
+  const std::string file_;
+  Diagnostics& diags_;
+  fs::path base_dir_;
+  bool workers_set_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Config> LoadConfigFromString(std::string_view yaml, const std::string& name,
+                                             Diagnostics& diags) {
+  const size_t errors_before = diags.error_count();
+  auto cfg = std::make_unique<Config>();
+  cfg->file = name;
+  try {
+    Parser(name, diags).Parse(yaml, *cfg);
+  } catch (const std::exception& e) {  // std::bad_alloc, filesystem errors: never escape
+    diags.Error({name, 0, 0}, "internal", std::string("cannot load the config: ") + e.what());
+  }
+  if (diags.error_count() > errors_before) return nullptr;
+  return cfg;
+}
+
+std::unique_ptr<Config> LoadConfig(const std::string& path, Diagnostics& diags) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    diags.Error({path, 0, 0}, "read-error", "cannot read the config: " + path + " is a directory");
+    return nullptr;
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    diags.Error({path, 0, 0}, "read-error", "cannot read the config file " + path);
+    return nullptr;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) {
+    diags.Error({path, 0, 0}, "read-error", "error reading the config file " + path);
+    return nullptr;
+  }
+  return LoadConfigFromString(text.str(), path, diags);
+}
+
+}  // namespace chipwatch

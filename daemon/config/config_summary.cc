@@ -1,0 +1,137 @@
+// Names of the config enums, the secret-property test and Config::Redacted().
+#include <array>
+#include <cctype>
+#include <string>
+
+#include "config/config.h"
+
+namespace chipwatch {
+
+namespace {
+
+constexpr std::string_view kRedacted = "<redacted>";
+
+void AppendProperties(std::string& out, const std::vector<KafkaProperty>& properties) {
+  out += " properties={";
+  bool first = true;
+  for (const auto& p : properties) {
+    if (!first) out += ", ";
+    first = false;
+    out += p.name;
+    out += '=';
+    if (IsSecretPropertyName(p.name)) {
+      out += kRedacted;
+    } else {
+      out += p.value;
+    }
+  }
+  out += '}';
+}
+
+void AppendKafkaSink(std::string& out, const KafkaSinkConfig& k) {
+  out += "kafka brokers=" + k.brokers + " topic=" + k.topic;
+  AppendProperties(out, k.properties);
+}
+
+void AppendFileSink(std::string& out, const FileSinkConfig& f) {
+  out += "file path=" + f.path.path + " fsync=" + (f.fsync ? "true" : "false");
+}
+
+}  // namespace
+
+bool IsSecretPropertyName(std::string_view name) {
+  std::string lower(name);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  // Deliberately broad: redacting a harmless value (ssl.keystore.location) costs nothing, printing
+  // a password costs a rotation.
+  static constexpr std::array<std::string_view, 9> kMarkers = {
+      "password",           "passwd", "secret", "token", "key", "jaas", "credential",
+      "oauthbearer.config", "private"};
+  for (auto marker : kMarkers) {
+    if (lower.find(marker) != std::string::npos) return true;
+  }
+  return false;
+}
+
+std::string_view StartFromName(StartFrom s) {
+  return s == StartFrom::kEarliest ? "earliest" : "latest";
+}
+
+std::string_view StartAtName(StartAt s) { return s == StartAt::kBeginning ? "beginning" : "end"; }
+
+std::string_view LogLevelName(LogLevel l) {
+  switch (l) {
+    case LogLevel::kTrace:
+      return "trace";
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarn:
+      return "warn";
+    case LogLevel::kError:
+      return "error";
+  }
+  return "info";
+}
+
+std::string_view LogFormatName(LogFormat f) { return f == LogFormat::kText ? "text" : "json"; }
+
+std::string Config::Redacted() const {
+  std::string out = "config: " + file + "\n";
+  out += "rules:";
+  for (const auto& r : rules) out += " " + r.path;
+  out += "\nenrich.geoip: " + (geoip ? geoip->path : std::string("none"));
+  out += "\nenrich.directory: " + (directory ? directory->path : std::string("none"));
+  out += '\n';
+  for (size_t i = 0; i < sources.size(); ++i) {
+    out += "sources[" + std::to_string(i) + "]: ";
+    if (const auto* k = std::get_if<KafkaSourceConfig>(&sources[i])) {
+      out += "kafka brokers=" + k->brokers + " group=" + k->group + " start_from=";
+      out += StartFromName(k->start_from);
+      out += " topics=";
+      for (size_t t = 0; t < k->topics.size(); ++t) {
+        if (t > 0) out += ',';
+        out += k->topics[t].topic + "(" + std::string(FormatName(k->topics[t].format)) + ")";
+      }
+      AppendProperties(out, k->properties);
+    } else {
+      const auto& f = std::get<FileSourceConfig>(sources[i]);
+      out += "file path=" + f.path.path + " format=" + std::string(FormatName(f.format)) +
+             " follow=" + (f.follow ? "true" : "false") + " start_at=";
+      out += StartAtName(f.start_at);
+    }
+    out += '\n';
+  }
+  for (size_t i = 0; i < sinks.size(); ++i) {
+    out += "sinks[" + std::to_string(i) + "]: ";
+    if (const auto* k = std::get_if<KafkaSinkConfig>(&sinks[i])) {
+      AppendKafkaSink(out, *k);
+    } else if (const auto* f = std::get_if<FileSinkConfig>(&sinks[i])) {
+      AppendFileSink(out, *f);
+    } else {
+      out += "stdout";
+    }
+    out += '\n';
+  }
+  out += "dead_letter: ";
+  if (!dead_letter) {
+    out += "none";
+  } else if (const auto* k = std::get_if<KafkaSinkConfig>(&*dead_letter)) {
+    AppendKafkaSink(out, *k);
+  } else {
+    AppendFileSink(out, std::get<FileSinkConfig>(*dead_letter));
+  }
+  out += "\nmetrics: " + (metrics.enabled ? metrics.listen : std::string("disabled"));
+  out += "\nworkers: " + std::to_string(workers);
+  out += "\nlimits.max_record_bytes: " + std::to_string(limits.max_record_bytes);
+  out += "\nshutdown_timeout: " + std::to_string(shutdown_timeout.count()) + "s";
+  out += "\nlog: level=";
+  out += LogLevelName(log.level);
+  out += " format=";
+  out += LogFormatName(log.format);
+  out += '\n';
+  return out;
+}
+
+}  // namespace chipwatch

@@ -1,0 +1,816 @@
+#include "match/compiled_rules.h"
+
+#include <hs/hs.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+#include "match/regex_checker.h"
+
+namespace chipwatch {
+
+static_assert(kFieldCount <= 64, "MatchScratch::scanned_ is a 64-bit field mask");
+
+namespace match_internal {
+void HsDatabaseDeleter::operator()(hs_database* db) const { hs_free_database(db); }
+void HsScratchDeleter::operator()(hs_scratch* scratch) const { hs_free_scratch(scratch); }
+}  // namespace match_internal
+
+namespace {
+
+using Kind = ConditionDef::Kind;
+constexpr int kMaxExpansionDepth = 256;
+constexpr int kMaxReportedHsErrors = 20;
+
+char AsciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+std::string Lowered(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = AsciiLower(c);
+  return out;
+}
+
+bool Less(const std::array<uint8_t, 16>& a, const std::array<uint8_t, 16>& b) {
+  return std::memcmp(a.data(), b.data(), 16) < 0;
+}
+
+// a + 1 == b (for merging adjacent ranges).
+bool Adjacent(std::array<uint8_t, 16> a, const std::array<uint8_t, 16>& b) {
+  for (int i = 15; i >= 0; --i) {
+    if (++a[i] != 0) break;
+    if (i == 0) return false;  // a was the maximum address
+  }
+  return a == b;
+}
+
+std::vector<IpRange> SortedMerged(std::vector<IpRange> ranges) {
+  std::sort(ranges.begin(), ranges.end(),
+            [](const IpRange& x, const IpRange& y) { return Less(x.first, y.first); });
+  std::vector<IpRange> out;
+  for (const auto& r : ranges) {
+    if (!out.empty() && (!Less(out.back().last, r.first) || Adjacent(out.back().last, r.first))) {
+      if (Less(out.back().last, r.last)) out.back().last = r.last;
+    } else {
+      out.push_back(r);
+    }
+  }
+  return out;
+}
+
+struct MatchContext {
+  const uint32_t* offsets;
+  const uint32_t* preds;
+  uint64_t* bits;
+};
+
+int OnMatch(unsigned int id, unsigned long long /*from*/, unsigned long long /*to*/,
+            unsigned int /*flags*/, void* ctx) {
+  auto* m = static_cast<MatchContext*>(ctx);
+  for (uint32_t k = m->offsets[id]; k < m->offsets[id + 1]; ++k) {
+    uint32_t p = m->preds[k];
+    m->bits[p >> 6] |= uint64_t{1} << (p & 63);
+  }
+  return 0;
+}
+
+}  // namespace
+
+// Builds a CompiledRules from definitions; the one friend that writes its internals.
+class RulesCompiler {
+ public:
+  RulesCompiler(const PolicyDefinitions& defs, Diagnostics& diags) : defs_(defs), diags_(diags) {}
+
+  std::unique_ptr<const CompiledRules> Run() {
+    out_.reset(new CompiledRules());
+    nodes_.push_back({CompiledRules::Op::kFalse});  // node 0: constant false (disabled rules)
+    nodes_.push_back({CompiledRules::Op::kTrue});   // node 1: constant true (index-implied)
+    for (const auto& def : defs_.rules) CompileRule(def);
+    if (ok_) FinishPredicates();
+    if (ok_) BuildDatabases();
+    if (!ok_) return nullptr;
+    // Flatten the tree: children of each all/any node are stored contiguously.
+    out_->nodes_.reserve(nodes_.size());
+    for (auto& n : nodes_) {
+      CompiledRules::Node node{n.op, n.field, n.a, n.b, n.value};
+      if (n.op == CompiledRules::Op::kAll || n.op == CompiledRules::Op::kAny) {
+        node.a = static_cast<uint32_t>(out_->children_.size());
+        node.b = static_cast<uint32_t>(n.kids.size());
+        out_->children_.insert(out_->children_.end(), n.kids.begin(), n.kids.end());
+      } else if (n.op == CompiledRules::Op::kStrPred) {
+        node.a = pred_ids_[n.a];
+      }
+      out_->nodes_.push_back(node);
+    }
+    for (auto& [key, rules] : out_->by_action_) Dedupe(rules);
+    for (auto& [key, rules] : out_->by_action_folded_) Dedupe(rules);
+    return std::move(out_);
+  }
+
+ private:
+  using Op = CompiledRules::Op;
+  struct BuildNode {
+    Op op = Op::kFalse;
+    FieldId field = FieldId::kCount;
+    uint32_t a = 0;
+    uint32_t b = 0;
+    int64_t value = 0;
+    std::vector<uint32_t> kids;
+  };
+  // A string predicate before numbering: its field, patterns and where it was written.
+  struct StringPredicate {
+    FieldId field;
+    std::vector<std::pair<std::string, unsigned>> patterns;  // Hyperscan expression, flags
+    std::vector<std::string> literals;  // equals/in values (lowercased when folded)
+    bool folded = false;
+    SourcePos pos;
+  };
+
+  static void Dedupe(std::vector<uint32_t>& v) {
+    std::sort(v.begin(), v.end());
+    v.erase(std::unique(v.begin(), v.end()), v.end());
+  }
+
+  void Error(const SourcePos& pos, std::string code, std::string message) {
+    diags_.Error(pos, std::move(code), std::move(message));
+    ok_ = false;
+  }
+
+  uint32_t Add(BuildNode n) {
+    nodes_.push_back(std::move(n));
+    return static_cast<uint32_t>(nodes_.size() - 1);
+  }
+
+  const std::vector<std::string>* Items(const ConditionDef& c) {
+    if (c.list.empty()) return &c.items;
+    const ListDef* list = defs_.FindList(c.list);
+    if (!list) {
+      Error(c.pos, "unknown-list", "unknown list '" + c.list + "'");
+      return nullptr;
+    }
+    return &list->items;
+  }
+
+  uint32_t StringPredicateId(const ConditionDef& c) {
+    unsigned flags = HS_FLAG_SINGLEMATCH | HS_FLAG_ALLOWEMPTY;
+    if (c.ignore_case) flags |= HS_FLAG_CASELESS;
+    std::string key = std::to_string(static_cast<int>(c.kind)) + '|' +
+                      std::to_string(static_cast<int>(c.field_id)) + '|' +
+                      (c.ignore_case ? "i|" : "c|");
+    StringPredicate pred{c.field_id, {}, {}, c.ignore_case, c.pos};
+    switch (c.kind) {
+      case Kind::kEquals:
+        key += c.value;
+        pred.literals.push_back(c.ignore_case ? Lowered(c.value) : c.value);
+        break;
+      case Kind::kContains:
+        key += c.value;
+        pred.patterns.emplace_back(EscapeHyperscanLiteral(c.value), flags);
+        break;
+      case Kind::kRegex:
+        key += c.value;
+        pred.patterns.emplace_back(c.value, flags);
+        break;
+      default: {  // kIn
+        const auto* items = Items(c);
+        if (!items) return 0;
+        if (c.list.empty()) {
+          for (const auto& item : *items) key += item + '\x1f';
+        } else {
+          key += "list:" + c.list;
+        }
+        for (const auto& item : *items) {
+          pred.literals.push_back(c.ignore_case ? Lowered(item) : item);
+        }
+      }
+    }
+    auto [it, inserted] = pred_by_key_.emplace(key, static_cast<uint32_t>(preds_.size()));
+    if (inserted) preds_.push_back(std::move(pred));
+    return it->second;
+  }
+
+  uint32_t IpSet(const ConditionDef& c) {
+    std::vector<IpRange> ranges;
+    auto add = [&](const std::string& text, const SourcePos& pos) {
+      std::string err;
+      auto r = ParseCidr(text, &err);
+      if (!r) {
+        Error(pos, "invalid-cidr", "invalid CIDR '" + text + "': " + err);
+        return;
+      }
+      ranges.push_back(*r);
+    };
+    if (c.kind == Kind::kEquals) {
+      add(c.value, c.pos);
+    } else if (const auto* items = Items(c)) {
+      for (const auto& item : *items) add(item, c.pos);
+    }
+    out_->ip_sets_.push_back(SortedMerged(std::move(ranges)));
+    return static_cast<uint32_t>(out_->ip_sets_.size() - 1);
+  }
+
+  // `on_path`: `c` is the root or reached from it through `all` and macros only, so the action
+  // constraint chosen for the index (index_cond_) is known to hold there and compiles to true.
+  uint32_t CompileCondition(const ConditionDef& c, int depth, bool on_path) {
+    if (depth > kMaxExpansionDepth) {
+      Error(c.pos, "macro-cycle", "condition too deep after macro expansion (a macro cycle?)");
+      return 0;
+    }
+    if (on_path && &c == index_cond_) return true_node_;
+    BuildNode n;
+    switch (c.kind) {
+      case Kind::kAll:
+      case Kind::kAny: {
+        n.op = c.kind == Kind::kAll ? Op::kAll : Op::kAny;
+        std::vector<uint32_t> kids;
+        for (const auto& child : c.children) {
+          kids.push_back(CompileCondition(child, depth + 1, on_path && c.kind == Kind::kAll));
+        }
+        if (kids.size() == 1) return kids[0];
+        n.kids = std::move(kids);
+        return Add(std::move(n));
+      }
+      case Kind::kNot:
+        if (c.children.size() != 1) {
+          Error(c.pos, "internal", "'not' needs exactly one condition");
+          return 0;
+        }
+        n.op = Op::kNot;
+        n.a = CompileCondition(c.children[0], depth + 1, false);
+        return Add(std::move(n));
+      case Kind::kMacro: {
+        const MacroDef* macro = defs_.FindMacro(c.macro);
+        if (!macro) {
+          Error(c.pos, "unknown-macro", "unknown macro '" + c.macro + "'");
+          return 0;
+        }
+        return CompileCondition(macro->condition, depth + 1, on_path);
+      }
+      default:
+        break;
+    }
+    if (c.field_id == FieldId::kCount) {
+      Error(c.pos, "unknown-field",
+            "unresolved field '" + c.field + "' (compile only definitions loaded without errors)");
+      return 0;
+    }
+    n.field = c.field_id;
+    const FieldType type = TypeOf(c.field_id);
+    switch (c.kind) {
+      case Kind::kExists:
+        n.op = Op::kExists;
+        break;
+      case Kind::kEquals:
+        if (type == FieldType::kString) {
+          n.op = Op::kStrPred;
+          n.a = StringPredicateId(c);
+        } else if (type == FieldType::kIp) {
+          n.op = Op::kIpSet;
+          n.a = IpSet(c);
+        } else {
+          n.op = Op::kNumEq;
+          n.value = c.number;
+        }
+        break;
+      case Kind::kIn:
+      case Kind::kRegex:
+      case Kind::kContains:
+        if (type != FieldType::kString) {
+          Error(c.pos, "type-mismatch", "'" + c.field + "' is not a string field");
+          return 0;
+        }
+        n.op = Op::kStrPred;
+        n.a = StringPredicateId(c);
+        break;
+      case Kind::kCidr:
+        if (type != FieldType::kIp) {
+          Error(c.pos, "type-mismatch", "'" + c.field + "' is not an ip field");
+          return 0;
+        }
+        n.op = Op::kIpSet;
+        n.a = IpSet(c);
+        break;
+      case Kind::kGt:
+        n.op = Op::kGt;
+        n.value = c.number;
+        break;
+      case Kind::kGte:
+        n.op = Op::kGte;
+        n.value = c.number;
+        break;
+      case Kind::kLt:
+        n.op = Op::kLt;
+        n.value = c.number;
+        break;
+      case Kind::kLte:
+        n.op = Op::kLte;
+        n.value = c.number;
+        break;
+      default:
+        return 0;
+    }
+    return Add(std::move(n));
+  }
+
+  // The action values the condition requires (equals/in on `action` in the top-level `all`,
+  // through macros), choosing the smallest such set; nullopt when there is none.
+  struct ActionKeys {
+    std::vector<std::string> keys;
+    bool folded = false;
+    const ConditionDef* cond = nullptr;  // the equals/in node giving the keys
+  };
+  std::optional<ActionKeys> RequiredActions(const ConditionDef& c, int depth) {
+    if (depth > kMaxExpansionDepth) return std::nullopt;
+    if (c.kind == Kind::kMacro) {
+      const MacroDef* macro = defs_.FindMacro(c.macro);
+      return macro ? RequiredActions(macro->condition, depth + 1) : std::nullopt;
+    }
+    if (c.kind == Kind::kAll) {
+      std::optional<ActionKeys> best;
+      for (const auto& child : c.children) {
+        auto keys = RequiredActions(child, depth + 1);
+        if (keys && (!best || keys->keys.size() < best->keys.size())) best = std::move(keys);
+      }
+      return best;
+    }
+    if (c.field_id != FieldId::kAction || (c.kind != Kind::kEquals && c.kind != Kind::kIn)) {
+      return std::nullopt;
+    }
+    ActionKeys keys;
+    keys.folded = c.ignore_case;
+    keys.cond = &c;
+    if (c.kind == Kind::kEquals) {
+      keys.keys.push_back(c.value);
+    } else {
+      const ListDef* list = c.list.empty() ? nullptr : defs_.FindList(c.list);
+      keys.keys = list ? list->items : c.items;
+    }
+    if (keys.folded) {
+      for (auto& k : keys.keys) k = Lowered(k);
+    }
+    return keys;
+  }
+
+  // A string predicate (equals/in preferred over regex/contains) that the condition requires:
+  // reached from the root through `all` and macros only.
+  const ConditionDef* RequiredStringPredicate(const ConditionDef& c, int depth) {
+    if (depth > kMaxExpansionDepth) return nullptr;
+    if (c.kind == Kind::kMacro) {
+      const MacroDef* macro = defs_.FindMacro(c.macro);
+      return macro ? RequiredStringPredicate(macro->condition, depth + 1) : nullptr;
+    }
+    if (c.kind == Kind::kAll) {
+      const ConditionDef* best = nullptr;
+      for (const auto& child : c.children) {
+        const ConditionDef* p = RequiredStringPredicate(child, depth + 1);
+        if (p && (!best || ((best->kind == Kind::kRegex || best->kind == Kind::kContains) &&
+                            (p->kind == Kind::kEquals || p->kind == Kind::kIn)))) {
+          best = p;
+        }
+      }
+      return best;
+    }
+    const bool string_op = c.kind == Kind::kEquals || c.kind == Kind::kIn ||
+                           c.kind == Kind::kRegex || c.kind == Kind::kContains;
+    if (!string_op || c.field_id == FieldId::kCount || TypeOf(c.field_id) != FieldType::kString) {
+      return nullptr;
+    }
+    return &c;
+  }
+
+  void CompileRule(const RuleDef& def) {
+    const uint32_t index = static_cast<uint32_t>(out_->rules_.size());
+    CompiledRule rule;
+    rule.id = def.id;
+    rule.title = def.title;
+    rule.description = def.description;
+    rule.severity = def.severity;
+    rule.tags = def.tags;
+    rule.def = &def;
+    rule.enabled = def.enabled;
+    rule.effective_from_ms = def.effective_from_ms;
+    rule.effective_until_ms = def.effective_until_ms;
+    if (!def.reason.empty()) {
+      std::string err = ParseReasonTemplate(def.reason, rule.reason);
+      if (!err.empty()) Error(def.pos, "invalid-reason", "rule '" + def.id + "': " + err);
+    }
+    if (def.severity_from) {
+      auto field = FieldByName(def.severity_from->field);
+      if (!field) {
+        Error(def.severity_from->pos, "unknown-field",
+              "unknown field '" + def.severity_from->field + "' in 'severity_from'");
+      } else {
+        rule.severity_field = *field;
+        rule.severity_map = def.severity_from->map;
+      }
+    }
+    if (def.enabled) {
+      auto actions = RequiredActions(def.condition, 0);
+      index_cond_ = actions ? actions->cond : nullptr;
+      rule.root = CompileCondition(def.condition, 0, true);
+      index_cond_ = nullptr;
+      if (actions) {
+        auto& index_map = actions->folded ? out_->by_action_folded_ : out_->by_action_;
+        for (const auto& key : actions->keys) index_map[key].push_back(index);
+        ++out_->indexed_rule_count_;
+      } else if (const ConditionDef* trigger = RequiredStringPredicate(def.condition, 0)) {
+        triggers_.emplace_back(StringPredicateId(*trigger), index);
+      } else {
+        out_->always_.push_back(index);
+      }
+    }
+    out_->rules_.push_back(std::move(rule));
+  }
+
+  // Numbers string predicates so that each field's bits are whole 64-bit words.
+  void FinishPredicates() {
+    pred_ids_.assign(preds_.size(), 0);
+    uint32_t next = 0;
+    for (size_t f = 0; f < kFieldCount; ++f) {
+      const uint32_t begin = next;
+      for (size_t p = 0; p < preds_.size(); ++p) {
+        if (static_cast<size_t>(preds_[p].field) == f) pred_ids_[p] = next++;
+      }
+      auto& fdb = out_->databases_[f];
+      fdb.first_word = begin / 64;
+      next = (next + 63) / 64 * 64;
+      fdb.end_word = next / 64;
+    }
+    out_->bit_words_ = next / 64;
+    out_->string_predicate_count_ = preds_.size();
+    // Trigger index, in CSR form over final predicate ids; rules stay in load order per predicate.
+    std::vector<uint32_t> counts(next + 1, 0);
+    for (const auto& [pred, rule] : triggers_) {
+      ++counts[pred_ids_[pred] + 1];
+      out_->trigger_fields_ |= uint64_t{1} << static_cast<size_t>(preds_[pred].field);
+    }
+    for (size_t i = 1; i < counts.size(); ++i) counts[i] += counts[i - 1];
+    out_->trigger_offsets_ = counts;
+    out_->trigger_rules_.resize(triggers_.size());
+    for (const auto& [pred, rule] : triggers_)
+      out_->trigger_rules_[counts[pred_ids_[pred]]++] = rule;
+    out_->trigger_rule_count_ = triggers_.size();
+  }
+
+  void BuildDatabases() {
+    out_->pattern_offsets_.push_back(0);
+    for (size_t f = 0; f < kFieldCount; ++f) {
+      // Unique patterns of this field -> global pattern ids.
+      std::vector<std::string> exprs;
+      std::vector<unsigned> flags;
+      std::vector<unsigned> ids;
+      std::vector<std::vector<uint32_t>> pattern_preds;  // per local pattern
+      std::vector<uint32_t> pattern_source;              // local pattern -> first predicate
+      std::map<std::pair<std::string, unsigned>, size_t> seen;
+      auto& fdb = out_->databases_[f];
+      for (size_t p = 0; p < preds_.size(); ++p) {
+        if (static_cast<size_t>(preds_[p].field) != f) continue;
+        for (const auto& literal : preds_[p].literals) {
+          auto& v = (preds_[p].folded ? fdb.folded : fdb.exact)[literal];
+          if (v.empty() || v.back() != pred_ids_[p]) v.push_back(pred_ids_[p]);
+          ++out_->literal_count_;
+        }
+        for (const auto& pat : preds_[p].patterns) {
+          auto [it, inserted] = seen.emplace(pat, exprs.size());
+          if (inserted) {
+            exprs.push_back(pat.first);
+            flags.push_back(pat.second);
+            pattern_preds.emplace_back();
+            pattern_source.push_back(static_cast<uint32_t>(p));
+          }
+          auto& v = pattern_preds[it->second];
+          if (v.empty() || v.back() != pred_ids_[p]) v.push_back(pred_ids_[p]);
+        }
+      }
+      if (exprs.empty()) continue;
+      const unsigned base = static_cast<unsigned>(out_->pattern_offsets_.size() - 1);
+      for (size_t i = 0; i < exprs.size(); ++i) {
+        ids.push_back(base + static_cast<unsigned>(i));
+        out_->pattern_preds_.insert(out_->pattern_preds_.end(), pattern_preds[i].begin(),
+                                    pattern_preds[i].end());
+        out_->pattern_offsets_.push_back(static_cast<uint32_t>(out_->pattern_preds_.size()));
+      }
+      out_->pattern_count_ += exprs.size();
+      CompileFieldDatabase(static_cast<FieldId>(f), exprs, flags, ids, pattern_source);
+    }
+    if (!ok_) return;
+    hs_scratch_t* scratch = nullptr;
+    for (const auto& fdb : out_->databases_) {
+      if (!fdb.db) continue;
+      if (hs_alloc_scratch(fdb.db.get(), &scratch) != HS_SUCCESS) {
+        Error({}, "hyperscan", "cannot allocate Hyperscan scratch");
+        return;
+      }
+    }
+    out_->prototype_scratch_.reset(scratch);
+  }
+
+  // Compiles one field's patterns; on failure reports the offending pattern at its rule's position
+  // and retries without it, so that every bad pattern is reported once.
+  void CompileFieldDatabase(FieldId field, std::vector<std::string> exprs,
+                            std::vector<unsigned> flags, std::vector<unsigned> ids,
+                            std::vector<uint32_t> source) {
+    for (int attempt = 0; attempt <= kMaxReportedHsErrors; ++attempt) {
+      std::vector<const char*> ptrs;
+      for (const auto& e : exprs) ptrs.push_back(e.c_str());
+      hs_database_t* db = nullptr;
+      hs_compile_error_t* err = nullptr;
+      hs_error_t rc =
+          hs_compile_multi(ptrs.data(), flags.data(), ids.data(),
+                           static_cast<unsigned>(exprs.size()), HS_MODE_BLOCK, nullptr, &db, &err);
+      if (rc == HS_SUCCESS) {
+        if (ok_)
+          out_->databases_[static_cast<size_t>(field)].db.reset(db);
+        else
+          hs_free_database(db);
+        return;
+      }
+      std::string message = err && err->message ? err->message : "compile failed";
+      int bad = err ? err->expression : -1;
+      hs_free_compile_error(err);
+      if (bad < 0 || static_cast<size_t>(bad) >= exprs.size()) {
+        Error({}, "hyperscan",
+              "Hyperscan cannot compile the patterns of field '" + std::string(FieldName(field)) +
+                  "': " + message);
+        return;
+      }
+      const StringPredicate& pred = preds_[source[bad]];
+      Error(pred.pos, "invalid-regex",
+            "Hyperscan cannot compile pattern '" + exprs[bad] + "' on '" +
+                std::string(FieldName(field)) + "': " + message);
+      exprs.erase(exprs.begin() + bad);
+      flags.erase(flags.begin() + bad);
+      ids.erase(ids.begin() + bad);
+      source.erase(source.begin() + bad);
+      if (exprs.empty()) return;
+    }
+  }
+
+  const PolicyDefinitions& defs_;
+  Diagnostics& diags_;
+  bool ok_ = true;
+  std::unique_ptr<CompiledRules> out_;
+  std::vector<BuildNode> nodes_;
+  std::vector<StringPredicate> preds_;
+  std::unordered_map<std::string, uint32_t> pred_by_key_;
+  std::vector<uint32_t> pred_ids_;            // build predicate -> final predicate (bit) id
+  const ConditionDef* index_cond_ = nullptr;  // action constraint implied by the index
+  std::vector<std::pair<uint32_t, uint32_t>> triggers_;  // (build predicate, rule)
+  static constexpr uint32_t true_node_ = 1;
+};
+
+CompiledRules::~CompiledRules() = default;
+
+std::unique_ptr<const CompiledRules> CompiledRules::Compile(const PolicyDefinitions& defs,
+                                                            Diagnostics& diags) {
+  return RulesCompiler(defs, diags).Run();
+}
+
+std::unique_ptr<MatchScratch> CompiledRules::NewScratch() const {
+  std::unique_ptr<MatchScratch> scratch(new MatchScratch());
+  if (prototype_scratch_) {
+    hs_scratch_t* clone = nullptr;
+    if (hs_clone_scratch(prototype_scratch_.get(), &clone) != HS_SUCCESS) return nullptr;
+    scratch->hs_.reset(clone);
+  }
+  scratch->bits_.assign(bit_words_, 0);
+  scratch->folded_action_.reserve(256);
+  scratch->folded_value_.reserve(1024);
+  scratch->triggered_.reserve(trigger_rule_count_);
+  return scratch;
+}
+
+const CompiledRule* CompiledRules::FindRule(std::string_view id) const {
+  for (const auto& rule : rules_) {
+    if (rule.id == id) return &rule;
+  }
+  return nullptr;
+}
+
+size_t CompiledRules::hyperscan_database_count() const {
+  size_t n = 0;
+  for (const auto& fdb : databases_) n += fdb.db ? 1 : 0;
+  return n;
+}
+
+bool CompiledRules::has_database(FieldId field) const {
+  return field < FieldId::kCount && databases_[static_cast<size_t>(field)].db != nullptr;
+}
+
+bool CompiledRules::has_string_index(FieldId field) const {
+  if (field >= FieldId::kCount) return false;
+  const FieldDatabase& fdb = databases_[static_cast<size_t>(field)];
+  return fdb.db || !fdb.exact.empty() || !fdb.folded.empty();
+}
+
+void CompiledRules::ScanField(FieldId field, const Event& event, MatchScratch& scratch) const {
+  const size_t f = static_cast<size_t>(field);
+  scratch.scanned_ |= uint64_t{1} << f;
+  const FieldDatabase& fdb = databases_[f];
+  if (fdb.end_word > fdb.first_word) {
+    std::memset(scratch.bits_.data() + fdb.first_word, 0,
+                (fdb.end_word - fdb.first_word) * sizeof(uint64_t));
+  }
+  if (!event.Has(field)) return;
+  std::string_view value = event.str[f];
+  uint64_t* bits = scratch.bits_.data();
+  auto set_bits = [bits](const std::vector<uint32_t>& preds) {
+    for (uint32_t p : preds) bits[p >> 6] |= uint64_t{1} << (p & 63);
+  };
+  if (!fdb.exact.empty()) {
+    auto it = fdb.exact.find(value);
+    if (it != fdb.exact.end()) set_bits(it->second);
+  }
+  if (!fdb.folded.empty()) {
+    std::string& lower = scratch.folded_value_;
+    lower.assign(value);
+    for (char& c : lower) c = AsciiLower(c);
+    auto it = fdb.folded.find(std::string_view(lower));
+    if (it != fdb.folded.end()) set_bits(it->second);
+  }
+  if (!fdb.db || !scratch.hs_) return;
+  MatchContext ctx{pattern_offsets_.data(), pattern_preds_.data(), scratch.bits_.data()};
+  ++scratch.stats_.fields_scanned;
+  hs_error_t rc = hs_scan(fdb.db.get(), value.empty() ? "" : value.data(),
+                          static_cast<unsigned>(value.size()), 0, scratch.hs_.get(), OnMatch, &ctx);
+  if (rc != HS_SUCCESS) {
+    ++scratch.stats_.scan_errors;
+    std::memset(scratch.bits_.data() + fdb.first_word, 0,
+                (fdb.end_word - fdb.first_word) * sizeof(uint64_t));
+  }
+}
+
+bool CompiledRules::EvalNode(uint32_t index, const Event& event, MatchScratch& scratch) const {
+  const Node& n = nodes_[index];
+  switch (n.op) {
+    case Op::kFalse:
+      return false;
+    case Op::kTrue:
+      return true;
+    case Op::kAll:
+      for (uint32_t i = 0; i < n.b; ++i) {
+        if (!EvalNode(children_[n.a + i], event, scratch)) return false;
+      }
+      return true;
+    case Op::kAny:
+      for (uint32_t i = 0; i < n.b; ++i) {
+        if (EvalNode(children_[n.a + i], event, scratch)) return true;
+      }
+      return false;
+    case Op::kNot:
+      return !EvalNode(n.a, event, scratch);
+    case Op::kStrPred: {
+      if (!(scratch.scanned_ >> static_cast<size_t>(n.field) & 1))
+        ScanField(n.field, event, scratch);
+      return (scratch.bits_[n.a >> 6] >> (n.a & 63)) & 1;
+    }
+    case Op::kExists:
+      return event.Has(n.field);
+    case Op::kIpSet: {
+      if (!event.Has(n.field) || !event.source_addr.valid) return false;
+      const auto& set = ip_sets_[n.a];
+      const auto& addr = event.source_addr.bytes;
+      // First range whose last address is >= addr.
+      auto it = std::lower_bound(set.begin(), set.end(), addr,
+                                 [](const IpRange& r, const auto& a) { return Less(r.last, a); });
+      return it != set.end() && !Less(addr, it->first);
+    }
+    default:
+      break;
+  }
+  if (!event.Has(n.field)) return false;
+  const int64_t v = event.num[static_cast<size_t>(n.field)];
+  switch (n.op) {
+    case Op::kNumEq:
+      return v == n.value;
+    case Op::kGt:
+      return v > n.value;
+    case Op::kGte:
+      return v >= n.value;
+    case Op::kLt:
+      return v < n.value;
+    case Op::kLte:
+      return v <= n.value;
+    default:
+      return false;
+  }
+}
+
+void CompiledRules::EvalRule(uint32_t rule_index, const Event& event, MatchScratch& scratch,
+                             std::vector<RuleMatch>& out) const {
+  const CompiledRule& rule = rules_[rule_index];
+  if ((rule.effective_from_ms || rule.effective_until_ms) && event.Has(FieldId::kEventTime)) {
+    const int64_t t = event.num[static_cast<size_t>(FieldId::kEventTime)];
+    if (rule.effective_from_ms && t < *rule.effective_from_ms) return;
+    if (rule.effective_until_ms && t >= *rule.effective_until_ms) return;
+  }
+  ++scratch.stats_.candidates;
+  ++scratch.stats_.last_candidates;
+  if (!EvalNode(rule.root, event, scratch)) return;
+  Severity severity = rule.severity;
+  if (rule.severity_field != FieldId::kCount && event.Has(rule.severity_field)) {
+    std::string_view value = event.str[static_cast<size_t>(rule.severity_field)];
+    for (const auto& [key, s] : rule.severity_map) {
+      if (key == value) {
+        severity = s;
+        break;
+      }
+    }
+  }
+  out.push_back({&rule, severity});
+}
+
+void CompiledRules::Evaluate(const Event& event, MatchScratch& scratch,
+                             std::vector<RuleMatch>& out) const {
+  ++scratch.stats_.events;
+  scratch.stats_.last_candidates = 0;
+  scratch.scanned_ = 0;
+  static const std::vector<uint32_t> kNone;
+  const std::vector<uint32_t>* exact = &kNone;
+  const std::vector<uint32_t>* folded = &kNone;
+  if (event.Has(FieldId::kAction)) {
+    std::string_view action = event.str[static_cast<size_t>(FieldId::kAction)];
+    if (!by_action_.empty()) {
+      auto it = by_action_.find(action);
+      if (it != by_action_.end()) exact = &it->second;
+    }
+    if (!by_action_folded_.empty()) {
+      std::string& lower = scratch.folded_action_;
+      lower.assign(action);
+      for (char& c : lower) c = AsciiLower(c);
+      auto it = by_action_folded_.find(std::string_view(lower));
+      if (it != by_action_folded_.end()) folded = &it->second;
+    }
+  }
+  // Rules triggered by a predicate: scan the trigger fields that are present, collect set bits.
+  std::vector<uint32_t>& triggered = scratch.triggered_;
+  triggered.clear();
+  for (uint64_t fields = trigger_fields_; fields != 0; fields &= fields - 1) {
+    const FieldId field = static_cast<FieldId>(__builtin_ctzll(fields));
+    if (!event.Has(field)) continue;
+    ScanField(field, event, scratch);
+    const FieldDatabase& fdb = databases_[static_cast<size_t>(field)];
+    for (uint32_t w = fdb.first_word; w < fdb.end_word; ++w) {
+      for (uint64_t bits = scratch.bits_[w]; bits != 0; bits &= bits - 1) {
+        const uint32_t p = w * 64 + static_cast<uint32_t>(__builtin_ctzll(bits));
+        for (uint32_t r = trigger_offsets_[p]; r < trigger_offsets_[p + 1]; ++r) {
+          triggered.push_back(trigger_rules_[r]);  // within reserved capacity
+        }
+      }
+    }
+  }
+  if (triggered.size() > 1) std::sort(triggered.begin(), triggered.end());
+  // Four sorted, disjoint lists of rule indexes, merged to keep load order.
+  size_t i = 0, j = 0, k = 0, l = 0;
+  const size_t ni = always_.size(), nj = exact->size(), nk = folded->size(), nl = triggered.size();
+  constexpr uint32_t kEnd = UINT32_MAX;
+  while (i < ni || j < nj || k < nk || l < nl) {
+    uint32_t a = i < ni ? always_[i] : kEnd;
+    uint32_t b = j < nj ? (*exact)[j] : kEnd;
+    uint32_t c = k < nk ? (*folded)[k] : kEnd;
+    uint32_t d = l < nl ? triggered[l] : kEnd;
+    uint32_t next = std::min({a, b, c, d});
+    if (next == a) ++i;
+    if (next == b) ++j;
+    if (next == c) ++k;
+    if (next == d) ++l;
+    EvalRule(next, event, scratch, out);
+  }
+}
+
+std::string RenderReason(const CompiledRule& rule, const Event& event) {
+  std::string out;
+  for (const auto& part : rule.reason) {
+    if (!part.field) {
+      out += part.literal;
+      continue;
+    }
+    const FieldId f = *part.field;
+    if (!event.Has(f)) {
+      out += '-';
+      continue;
+    }
+    const size_t i = static_cast<size_t>(f);
+    switch (TypeOf(f)) {
+      case FieldType::kString:
+      case FieldType::kIp:
+        out += event.str[i];
+        break;
+      case FieldType::kBool:
+        out += event.num[i] ? "true" : "false";
+        break;
+      case FieldType::kNumber:
+        if (f == FieldId::kEventTime && !event.str[i].empty()) {
+          out += event.str[i];
+        } else {
+          out += std::to_string(event.num[i]);
+        }
+        break;
+    }
+  }
+  return out;
+}
+
+}  // namespace chipwatch

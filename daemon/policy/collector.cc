@@ -1,0 +1,420 @@
+#include "policy/collector.h"
+
+#include <charconv>
+#include <functional>
+#include <set>
+#include <string_view>
+#include <unordered_map>
+
+#include "policy/cidr.h"
+
+namespace chipwatch::policy_internal {
+
+namespace {
+
+using Kind = ConditionDef::Kind;
+
+std::string_view OperatorName(Kind kind) {
+  switch (kind) {
+    case Kind::kAll:
+      return "all";
+    case Kind::kAny:
+      return "any";
+    case Kind::kNot:
+      return "not";
+    case Kind::kMacro:
+      return "macro";
+    case Kind::kEquals:
+      return "equals";
+    case Kind::kIn:
+      return "in";
+    case Kind::kRegex:
+      return "regex";
+    case Kind::kContains:
+      return "contains";
+    case Kind::kCidr:
+      return "cidr";
+    case Kind::kGt:
+      return "gt";
+    case Kind::kGte:
+      return "gte";
+    case Kind::kLt:
+      return "lt";
+    case Kind::kLte:
+      return "lte";
+    case Kind::kExists:
+      return "exists";
+  }
+  return "?";
+}
+
+std::string_view TypeName(FieldType type) {
+  switch (type) {
+    case FieldType::kString:
+      return "a string";
+    case FieldType::kNumber:
+      return "a number";
+    case FieldType::kBool:
+      return "a bool";
+    case FieldType::kIp:
+      return "an ip";
+  }
+  return "?";
+}
+
+std::optional<int64_t> ParseInteger(std::string_view text) {
+  if (!text.empty() && text[0] == '+') text.remove_prefix(1);
+  int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+class Collector {
+ public:
+  Collector(const LoadOptions& options, Diagnostics& diags)
+      : options_(options), diags_(diags), defs_(std::make_unique<PolicyDefinitions>()) {}
+
+  std::unique_ptr<PolicyDefinitions> Run(std::vector<RawFile> files) {
+    for (auto& file : files) {
+      defs_->files.push_back(file.name);
+      CollectLists(file);
+      CollectMacros(file);
+      CollectRules(file);
+      CollectCatalog(file);
+    }
+    for (const auto& list : defs_->lists) {
+      if (list.items.empty()) {
+        diags_.Warning(list.pos, "empty-list", "list '" + list.name + "' has no items");
+      }
+    }
+    CheckMacroCycles();
+    for (auto& macro : defs_->macros) CheckCondition(macro.condition);
+    for (auto& rule : defs_->rules) CheckRule(rule);
+    return std::move(defs_);
+  }
+
+ private:
+  void CollectLists(RawFile& file) {
+    for (auto& raw : file.lists) {
+      ListDef* existing = nullptr;
+      for (auto& list : defs_->lists) {
+        if (list.name == raw.def.name) existing = &list;
+      }
+      if (raw.append) {
+        if (!existing) {
+          diags_.Error(
+              raw.def.pos, "unknown-list",
+              "'append: true' for list '" + raw.def.name + "', which no earlier file defines");
+          continue;
+        }
+        existing->items.insert(existing->items.end(), raw.def.items.begin(), raw.def.items.end());
+        existing->item_pos.insert(existing->item_pos.end(), raw.def.item_pos.begin(),
+                                  raw.def.item_pos.end());
+        continue;
+      }
+      if (existing) {
+        diags_.Error(raw.def.pos, "duplicate-list",
+                     "list '" + raw.def.name + "' is already defined at " +
+                         existing->pos.ToString() + " (use 'append: true' to extend it)");
+        continue;
+      }
+      defs_->lists.push_back(std::move(raw.def));
+    }
+  }
+
+  void CollectMacros(RawFile& file) {
+    for (auto& macro : file.macros) {
+      if (const MacroDef* existing = defs_->FindMacro(macro.name)) {
+        diags_.Error(
+            macro.pos, "duplicate-macro",
+            "macro '" + macro.name + "' is already defined at " + existing->pos.ToString());
+        continue;
+      }
+      defs_->macros.push_back(std::move(macro));
+    }
+  }
+
+  void CollectRules(RawFile& file) {
+    for (auto& rule : file.rules) {
+      if (!rule.id.empty()) {
+        auto [it, inserted] = rule_ids_.emplace(rule.id, rule.pos);
+        if (!inserted) {
+          diags_.Error(rule.pos, "duplicate-rule-id",
+                       "rule id '" + rule.id + "' is already used at " + it->second.ToString());
+          continue;
+        }
+      }
+      defs_->rules.push_back(std::move(rule));
+    }
+  }
+
+  static std::string EntryKey(const CatalogEntry& e) {
+    if (!e.name.empty()) return e.name;
+    std::string key = "pattern:";
+    for (const auto& p : e.patterns) key += p + "\n";
+    return key;
+  }
+
+  void CollectCatalog(RawFile& file) {
+    for (auto& raw : file.catalog_entries) {
+      auto& entries = defs_->catalogs[raw.entry->catalog];
+      const std::string key = EntryKey(*raw.entry);
+      CatalogEntry* existing = nullptr;
+      for (auto& e : entries) {
+        if (EntryKey(*e) == key) existing = e.get();
+      }
+      const std::string label = "'" + raw.entry->catalog + "' entry '" + raw.entry->name + "'";
+      if (!existing) {
+        if (raw.override_entry) {
+          diags_.Error(raw.entry->pos, "override-unknown-entry",
+                       "'override: true' for " + label + ", which no earlier entry defines");
+          continue;
+        }
+        entries.push_back(std::move(raw.entry));
+        continue;
+      }
+      if (!raw.override_entry) {
+        diags_.Error(raw.entry->pos, "duplicate-catalog-entry",
+                     label + " is already defined at " + existing->pos.ToString() +
+                         " (use 'override: true' to replace its keys)");
+        continue;
+      }
+      const CatalogEntry& over = *raw.entry;
+      for (const auto& [k, v] : over.attrs) existing->attrs[k] = v;
+      for (const auto& [k, p] : over.attr_pos) existing->attr_pos[k] = p;
+      if (!over.patterns.empty()) existing->patterns = over.patterns;
+      if (over.effective_from_ms) existing->effective_from_ms = over.effective_from_ms;
+      if (over.effective_until_ms) existing->effective_until_ms = over.effective_until_ms;
+      if (!over.source.empty()) existing->source = over.source;
+    }
+  }
+
+  // Reports unknown macro references (in macros) and cycles among macros.
+  void CheckMacroCycles() {
+    enum class Color { kWhite, kGrey, kBlack };
+    std::unordered_map<std::string, Color> color;
+    std::vector<std::string> stack;
+    std::function<void(const MacroDef&)> visit;
+    std::function<void(const ConditionDef&)> walk = [&](const ConditionDef& c) {
+      if (c.kind == Kind::kMacro) {
+        const MacroDef* target = defs_->FindMacro(c.macro);
+        if (!target) return;  // reported by CheckCondition
+        Color& col = color[target->name];
+        if (col == Color::kGrey) {
+          std::string path;
+          bool in_cycle = false;
+          for (const auto& name : stack) {
+            in_cycle |= name == target->name;
+            if (in_cycle) path += name + " -> ";
+          }
+          path += target->name;
+          diags_.Error(c.pos, "macro-cycle", "macro cycle: " + path);
+          cyclic_.insert(target->name);
+        } else if (col == Color::kWhite) {
+          visit(*target);
+        }
+        return;
+      }
+      for (const auto& child : c.children) walk(child);
+    };
+    visit = [&](const MacroDef& m) {
+      color[m.name] = Color::kGrey;
+      stack.push_back(m.name);
+      walk(m.condition);
+      stack.pop_back();
+      color[m.name] = Color::kBlack;
+    };
+    for (const auto& m : defs_->macros) {
+      if (color[m.name] == Color::kWhite) visit(m);
+    }
+  }
+
+  void CheckRule(RuleDef& rule) {
+    CheckCondition(rule.condition);
+    if (!rule.reason.empty()) {
+      std::string err = ParseReasonTemplate(rule.reason, rule.reason_parts);
+      if (!err.empty()) {
+        diags_.Error(rule.pos, "invalid-reason", "rule '" + rule.id + "': bad 'reason': " + err);
+      }
+    }
+    if (rule.severity_from) {
+      auto& sf = *rule.severity_from;
+      if (!sf.field.empty()) {
+        auto field = FieldByName(sf.field);
+        if (!field) {
+          diags_.Error(sf.pos, "unknown-field",
+                       "unknown field '" + sf.field + "' in 'severity_from'");
+        } else if (TypeOf(*field) != FieldType::kString) {
+          diags_.Error(sf.pos, "type-mismatch",
+                       "'severity_from' needs a string field; '" + sf.field + "' is " +
+                           std::string(TypeName(TypeOf(*field))));
+        } else {
+          sf.field_id = *field;
+        }
+      }
+    }
+    if (!rule.enabled) {
+      diags_.Warning(rule.pos, "rule-disabled", "rule '" + rule.id + "' is disabled");
+    } else if (rule.tests.empty()) {
+      diags_.Warning(rule.pos, "rule-without-tests", "rule '" + rule.id + "' has no tests");
+    }
+  }
+
+  bool ResolveField(ConditionDef& c) {
+    auto field = FieldByName(c.field);
+    if (!field) {
+      diags_.Error(c.pos, "unknown-field",
+                   "unknown field '" + c.field + "' in '" + std::string(OperatorName(c.kind)) +
+                       "' (see the field table in docs/rules.md)");
+      return false;
+    }
+    c.field_id = *field;
+    return true;
+  }
+
+  void TypeMismatch(const ConditionDef& c, std::string_view needs) {
+    diags_.Error(c.pos, "type-mismatch",
+                 "'" + std::string(OperatorName(c.kind)) + "' needs " + std::string(needs) + "; '" +
+                     c.field + "' is " + std::string(TypeName(TypeOf(c.field_id))));
+  }
+
+  void ParseNumberValue(ConditionDef& c) {
+    std::optional<int64_t> n = ParseInteger(c.value);
+    if (!n && c.field_id == FieldId::kEventTime) {
+      n = ParseDateMs(c.value);
+      if (!n) n = ParseTimestampMs(c.value);
+    }
+    if (!n) {
+      diags_.Error(
+          c.pos, "invalid-number",
+          "'" + std::string(OperatorName(c.kind)) + "' on '" + c.field +
+              "' needs an integer value" +
+              (c.field_id == FieldId::kEventTime ? " (unix ms, a date or a timestamp)" : "") +
+              ", got '" + c.value + "'");
+      return;
+    }
+    c.number = *n;
+  }
+
+  void CheckCidrItems(const std::vector<std::string>& items, const std::vector<SourcePos>& pos,
+                      const SourcePos& fallback) {
+    for (size_t i = 0; i < items.size(); ++i) {
+      std::string err;
+      if (!ParseCidr(items[i], &err)) {
+        diags_.Error(i < pos.size() ? pos[i] : fallback, "invalid-cidr",
+                     "invalid CIDR '" + items[i] + "': " + err);
+      }
+    }
+  }
+
+  const ListDef* ResolveList(const ConditionDef& c) {
+    const ListDef* list = defs_->FindList(c.list);
+    if (!list) {
+      diags_.Error(c.pos, "unknown-list",
+                   "unknown list '" + c.list + "' in '" + std::string(OperatorName(c.kind)) + "'");
+    }
+    return list;
+  }
+
+  void CheckCondition(ConditionDef& c) {
+    switch (c.kind) {
+      case Kind::kAll:
+      case Kind::kAny:
+      case Kind::kNot:
+        for (auto& child : c.children) CheckCondition(child);
+        return;
+      case Kind::kMacro:
+        if (!defs_->FindMacro(c.macro)) {
+          diags_.Error(c.pos, "unknown-macro", "unknown macro '" + c.macro + "'");
+        }
+        return;
+      case Kind::kExists:
+        ResolveField(c);
+        return;
+      default:
+        break;
+    }
+    if (!ResolveField(c)) return;
+    const FieldType type = TypeOf(c.field_id);
+    if (c.ignore_case && type != FieldType::kString) {
+      TypeMismatch(c, "a string field for 'ignore_case'");
+      return;
+    }
+    switch (c.kind) {
+      case Kind::kEquals:
+        if (type == FieldType::kNumber) {
+          ParseNumberValue(c);
+        } else if (type == FieldType::kBool) {
+          if (c.value != "true" && c.value != "false") {
+            diags_.Error(c.pos, "invalid-bool",
+                         "'equals' on bool field '" + c.field + "' needs true or false, got '" +
+                             c.value + "'");
+          }
+          c.number = c.value == "true" ? 1 : 0;
+        } else if (type == FieldType::kIp) {
+          std::string err;
+          if (!ParseCidr(c.value, &err)) {
+            diags_.Error(c.pos, "invalid-cidr", "invalid address '" + c.value + "': " + err);
+          }
+        }
+        return;
+      case Kind::kIn:
+      case Kind::kContains:
+      case Kind::kRegex:
+        if (type != FieldType::kString) {
+          TypeMismatch(c, "a string field");
+          return;
+        }
+        if (c.kind == Kind::kIn && !c.list.empty()) ResolveList(c);
+        if (c.kind == Kind::kRegex && options_.check_regex) {
+          std::string err = options_.check_regex(c.value, c.ignore_case);
+          if (!err.empty()) {
+            diags_.Error(c.pos, "invalid-regex", "invalid regex '" + c.value + "': " + err);
+          }
+        }
+        return;
+      case Kind::kCidr:
+        if (type != FieldType::kIp) {
+          TypeMismatch(c, "an ip field");
+          return;
+        }
+        if (c.list.empty()) {
+          CheckCidrItems(c.items, c.item_pos, c.pos);
+        } else if (const ListDef* list = ResolveList(c)) {
+          if (cidr_checked_lists_.insert(list->name).second) {
+            CheckCidrItems(list->items, list->item_pos, list->pos);
+          }
+        }
+        return;
+      case Kind::kGt:
+      case Kind::kGte:
+      case Kind::kLt:
+      case Kind::kLte:
+        if (type != FieldType::kNumber) {
+          TypeMismatch(c, "a number field");
+          return;
+        }
+        ParseNumberValue(c);
+        return;
+      default:
+        return;
+    }
+  }
+
+  const LoadOptions& options_;
+  Diagnostics& diags_;
+  std::unique_ptr<PolicyDefinitions> defs_;
+  std::unordered_map<std::string, SourcePos> rule_ids_;
+  std::set<std::string> cidr_checked_lists_;
+  std::set<std::string> cyclic_;
+};
+
+}  // namespace
+
+std::unique_ptr<PolicyDefinitions> Collect(std::vector<RawFile> files, const LoadOptions& options,
+                                           Diagnostics& diags) {
+  return Collector(options, diags).Run(std::move(files));
+}
+
+}  // namespace chipwatch::policy_internal

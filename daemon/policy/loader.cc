@@ -1,0 +1,86 @@
+#include "policy/loader.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <system_error>
+
+#include "policy/collector.h"
+#include "policy/reader.h"
+
+namespace chipwatch {
+
+namespace {
+
+namespace fs = std::filesystem;
+using policy_internal::RawFile;
+
+bool IsRuleFile(const fs::path& p) {
+  const std::string ext = p.extension().string();
+  return ext == ".yaml" || ext == ".yml";
+}
+
+// Expands `paths` into files, in load order. Problems go to `diags`.
+std::vector<std::string> ExpandPaths(const std::vector<std::string>& paths, Diagnostics& diags) {
+  std::vector<std::string> files;
+  for (const auto& path : paths) {
+    std::error_code ec;
+    fs::file_status st = fs::status(path, ec);
+    if (ec || !fs::exists(st)) {
+      diags.Error({path, 0, 0}, "missing-path", "rules path '" + path + "' does not exist");
+      continue;
+    }
+    if (!fs::is_directory(st)) {
+      files.push_back(path);
+      continue;
+    }
+    std::vector<std::pair<std::string, std::string>> found;  // relative, full
+    fs::recursive_directory_iterator it(path, fs::directory_options::follow_directory_symlink, ec);
+    for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      std::error_code file_ec;
+      if (!it->is_regular_file(file_ec) || !IsRuleFile(it->path())) continue;
+      found.emplace_back(it->path().lexically_relative(path).generic_string(), it->path().string());
+    }
+    if (ec) {
+      diags.Error({path, 0, 0}, "io-error",
+                  "cannot read directory '" + path + "': " + ec.message());
+    }
+    std::sort(found.begin(), found.end());
+    if (found.empty() && !ec) {
+      diags.Warning({path, 0, 0}, "no-rule-files", "directory '" + path + "' has no *.yaml files");
+    }
+    for (auto& f : found) files.push_back(std::move(f.second));
+  }
+  return files;
+}
+
+}  // namespace
+
+std::unique_ptr<PolicyDefinitions> LoadDefinitions(const std::vector<std::string>& paths,
+                                                   Diagnostics& diags, const LoadOptions& options) {
+  std::vector<RawFile> raw;
+  for (const auto& file : ExpandPaths(paths, diags)) {
+    std::ifstream in(file, std::ios::binary);
+    std::stringstream text;
+    if (in) text << in.rdbuf();
+    if (!in || in.bad()) {
+      diags.Error({file, 0, 0}, "io-error", "cannot read '" + file + "'");
+      continue;
+    }
+    raw.push_back(policy_internal::ReadPolicyFile(file, text.str(), diags));
+  }
+  return policy_internal::Collect(std::move(raw), options, diags);
+}
+
+std::unique_ptr<PolicyDefinitions> LoadDefinitionsFromStrings(
+    const std::vector<std::pair<std::string, std::string>>& files, Diagnostics& diags,
+    const LoadOptions& options) {
+  std::vector<RawFile> raw;
+  for (const auto& [name, text] : files) {
+    raw.push_back(policy_internal::ReadPolicyFile(name, text, diags));
+  }
+  return policy_internal::Collect(std::move(raw), options, diags);
+}
+
+}  // namespace chipwatch
