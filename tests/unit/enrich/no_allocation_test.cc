@@ -16,6 +16,10 @@ std::atomic<bool> counting{false};
 std::atomic<long> allocations{0};
 }  // namespace
 
+// This file replaces the global allocation functions with malloc/free pairs; GCC cannot see that
+// the replaced new and delete match and warns about its own inlined view of them.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
 void* operator new(std::size_t size) {
   if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1);
   if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
