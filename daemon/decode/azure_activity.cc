@@ -1,0 +1,326 @@
+// Azure Activity Log records: the diagnostic-settings export (storage / Event Hub) and the REST
+// EventData shape (docs/formats/azure_activity.md). Keys are matched case-insensitively because
+// exports differ in case (operationName / OperationName, requestbody / requestBody).
+#include "decode/internal.h"
+
+namespace chipwatch::decode_internal {
+
+namespace {
+
+constexpr int kMaxBodyDepth = 8;
+
+struct AzureScratch {
+  std::string_view caller, upn, claim_name, name_claim, appid;
+  std::string_view ip, http_ip;
+  std::string_view location;
+  std::string_view body_location;
+  std::string_view vm_size;
+  int vm_size_depth = 1 << 30;
+  std::string_view sku_name;
+  std::string_view provider;
+  std::string_view resource_id;
+  std::string_view subscription;
+  std::string_view result_type, result_signature, status_value, status_code, status_message;
+  std::string_view event_timestamp;
+};
+
+// A string, or `{"value": "...", "localizedValue": "..."}` as in the REST shape.
+std::optional<std::string_view> StringOrValue(od::value& v) {
+  od::json_type type;
+  if (v.type().get(type)) return std::nullopt;
+  if (type == od::json_type::string) return AsString(v);
+  od::object object;
+  if (type != od::json_type::object || !AsObject(v, object)) return std::nullopt;
+  for (auto field_result : object) {
+    od::field field;
+    if (std::move(field_result).get(field)) return std::nullopt;
+    if (EqualsLower(KeyOf(field), "value")) return AsString(field.value());
+  }
+  return std::nullopt;
+}
+
+bool ReadClaims(RecordContext& ctx, od::value& v, AzureScratch& s) {
+  od::object claims;
+  if (!AsObject(v, claims)) return true;
+  return ForEachField(ctx, claims, [&](std::string_view key, od::value& value) {
+    if (key == "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn") {
+      s.upn = AsString(value).value_or(s.upn);
+    } else if (key == "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name") {
+      s.claim_name = AsString(value).value_or(s.claim_name);
+    } else if (key == "name") {
+      s.name_claim = AsString(value).value_or(s.name_claim);
+    } else if (key == "appid") {
+      s.appid = AsString(value).value_or(s.appid);
+    }
+    return true;
+  });
+}
+
+bool ReadIdentity(RecordContext& ctx, od::value& v, AzureScratch& s) {
+  od::object identity;
+  if (!AsObject(v, identity)) return true;
+  return ForEachField(ctx, identity, [&](std::string_view key, od::value& value) {
+    if (EqualsLower(key, "claims")) return ReadClaims(ctx, value, s);
+    return true;
+  });
+}
+
+bool WalkBody(RecordContext& ctx, od::value& v, int depth, AzureScratch& s);
+
+// Reads a request body (the resource's ARM PUT/PATCH body): `location`, any `vmSize`
+// (VM hardwareProfile, AML compute properties.properties, AKS agent pools) and top-level `sku.name`
+// (virtual machine scale sets).
+bool WalkBodyObject(RecordContext& ctx, od::object& object, int depth, AzureScratch& s) {
+  return ForEachField(ctx, object, [&](std::string_view key, od::value& value) {
+    if (EqualsLower(key, "vmsize")) {
+      if (auto size = AsString(value); size && depth < s.vm_size_depth) {
+        s.vm_size = *size;
+        s.vm_size_depth = depth;
+      }
+      return true;
+    }
+    if (depth == 0 && EqualsLower(key, "location")) {
+      if (auto l = AsString(value)) s.body_location = *l;
+      return true;
+    }
+    if (depth == 0 && EqualsLower(key, "sku")) {
+      od::object sku;
+      if (!AsObject(value, sku)) return true;
+      return ForEachField(ctx, sku, [&](std::string_view k, od::value& name) {
+        if (EqualsLower(k, "name")) s.sku_name = AsString(name).value_or(s.sku_name);
+        return true;
+      });
+    }
+    return WalkBody(ctx, value, depth + 1, s);
+  });
+}
+
+bool WalkBody(RecordContext& ctx, od::value& v, int depth, AzureScratch& s) {
+  if (depth > kMaxBodyDepth) return true;
+  od::json_type type;
+  if (v.type().get(type)) return true;
+  if (type == od::json_type::object) {
+    od::object object;
+    if (!AsObject(v, object)) return true;
+    return WalkBodyObject(ctx, object, depth, s);
+  }
+  if (type == od::json_type::array) {
+    od::array array;
+    if (!AsArray(v, array)) return true;
+    return ForEachElement(ctx, array,
+                          [&](size_t, od::value& e) { return WalkBody(ctx, e, depth, s); });
+  }
+  return true;
+}
+
+// The request body is usually a JSON document inside a string: it is unescaped by simdjson, copied
+// into a padded buffer and walked with the nested parser. A body that is not valid JSON (Azure
+// truncates long ones) is ignored rather than failing the record.
+void ReadBodyString(RecordContext& ctx, std::string_view text, AzureScratch& s) {
+  std::string_view padded = ctx.nested_buffer.Assign(text);
+  od::document doc;
+  od::object object;
+  if (ctx.nested_parser.iterate(padded.data(), padded.size(), ctx.nested_buffer.capacity())
+          .get(doc) ||
+      doc.get_object().get(object)) {
+    return;
+  }
+  // Strings of the nested document live in the nested parser, which the next body reuses: copy
+  // what is kept into the arena.
+  // A JSON error inside the body is recorded in nested_ctx only and does not fail the record.
+  AzureScratch nested;
+  RecordContext nested_ctx{ctx.event, ctx.arena, ctx.nested_parser, ctx.nested_buffer, ctx.message};
+  if (!WalkBodyObject(nested_ctx, object, 0, nested)) return;
+  if (!nested.vm_size.empty()) s.vm_size = ctx.arena.Copy(nested.vm_size);
+  if (!nested.body_location.empty()) s.body_location = ctx.arena.Copy(nested.body_location);
+  if (!nested.sku_name.empty()) s.sku_name = ctx.arena.Copy(nested.sku_name);
+}
+
+bool ReadProperties(RecordContext& ctx, od::value& v, AzureScratch& s) {
+  od::object properties;
+  if (!AsObject(v, properties)) return true;
+  return ForEachField(ctx, properties, [&](std::string_view key, od::value& value) {
+    if (EqualsLower(key, "requestbody")) {
+      od::json_type type;
+      if (value.type().get(type)) return true;
+      if (type == od::json_type::string) {
+        if (auto text = AsString(value)) ReadBodyString(ctx, *text, s);
+        return true;
+      }
+      return WalkBody(ctx, value, 0, s);  // some exports already hold it as an object
+    }
+    if (EqualsLower(key, "statuscode")) {
+      od::json_type type;
+      if (value.type().get(type)) return true;
+      if (type == od::json_type::number) {
+        int64_t code;
+        if (!value.get_int64().get(code)) s.status_code = NumberText(ctx.arena, code);
+      } else {
+        s.status_code = AsString(value).value_or(s.status_code);
+      }
+    } else if (EqualsLower(key, "statusmessage")) {
+      s.status_message = AsString(value).value_or(s.status_message);
+    }
+    return true;
+  });
+}
+
+bool ReadHttpRequest(RecordContext& ctx, od::value& v, AzureScratch& s) {
+  od::object request;
+  if (!AsObject(v, request)) return true;
+  return ForEachField(ctx, request, [&](std::string_view key, od::value& value) {
+    if (EqualsLower(key, "clientipaddress")) s.http_ip = AsString(value).value_or(s.http_ip);
+    return true;
+  });
+}
+
+// HTTP status names and numbers (as text) that mean the request failed.
+bool IsFailureStatus(std::string_view code) {
+  if (code.size() == 3 && (code[0] == '4' || code[0] == '5')) return true;
+  static constexpr std::string_view kFailures[] = {
+      "badrequest", "unauthorized",       "forbidden",       "notfound",
+      "conflict",   "preconditionfailed", "toomanyrequests", "internalservererror",
+      "badgateway", "serviceunavailable", "gatewaytimeout",  "methodnotallowed"};
+  for (auto f : kFailures) {
+    if (EqualsLower(code, f)) return true;
+  }
+  return false;
+}
+
+// "/subscriptions/<id>/resourceGroups/..." -> <id>, any case.
+std::string_view SubscriptionOf(std::string_view resource_id) {
+  constexpr std::string_view kPrefix = "/subscriptions/";
+  if (resource_id.size() <= kPrefix.size() ||
+      !EqualsLower(resource_id.substr(0, kPrefix.size()), kPrefix)) {
+    return {};
+  }
+  std::string_view rest = resource_id.substr(kPrefix.size());
+  return rest.substr(0, rest.find('/'));
+}
+
+}  // namespace
+
+bool DecodeAzureActivity(od::object& record, RecordContext& ctx) {
+  Event& event = ctx.event;
+  AzureScratch s;
+  bool ok = ForEachField(ctx, record, [&](std::string_view key, od::value& v) {
+    switch (key.size()) {
+      case 4:
+        if (EqualsLower(key, "time")) {
+          auto t = RequireString(ctx, v, "time");
+          return t && SetTime(ctx, "time", *t);
+        }
+        break;
+      case 6:
+        if (EqualsLower(key, "caller")) s.caller = AsString(v).value_or(s.caller);
+        if (EqualsLower(key, "claims")) return ReadClaims(ctx, v, s);
+        if (EqualsLower(key, "status")) s.status_value = StringOrValue(v).value_or(s.status_value);
+        break;
+      case 8:
+        if (EqualsLower(key, "identity")) return ReadIdentity(ctx, v, s);
+        if (EqualsLower(key, "location")) s.location = AsString(v).value_or(s.location);
+        break;
+      case 10:
+        if (EqualsLower(key, "resourceid")) s.resource_id = AsString(v).value_or(s.resource_id);
+        if (EqualsLower(key, "resulttype")) s.result_type = AsString(v).value_or(s.result_type);
+        if (EqualsLower(key, "properties")) return ReadProperties(ctx, v, s);
+        break;
+      case 11:
+        if (EqualsLower(key, "httprequest")) return ReadHttpRequest(ctx, v, s);
+        break;
+      case 13:
+        if (EqualsLower(key, "operationname")) {
+          auto name = StringOrValue(v);
+          if (!name) return ctx.WrongType("operationName", "a string or {\"value\": string}");
+          event.SetStr(FieldId::kAction, *name);
+        } else if (EqualsLower(key, "correlationid")) {
+          auto id = RequireString(ctx, v, "correlationId");
+          if (!id) return false;
+          event.SetStr(FieldId::kEventId, *id);
+        } else if (EqualsLower(key, "timegenerated")) {
+          s.event_timestamp = AsString(v).value_or(s.event_timestamp);
+        }
+        break;
+      case 14:
+        if (EqualsLower(key, "eventtimestamp")) {
+          s.event_timestamp = AsString(v).value_or(s.event_timestamp);
+        } else if (EqualsLower(key, "subscriptionid")) {
+          s.subscription = AsString(v).value_or(s.subscription);
+        }
+        break;
+      case 15:
+        if (EqualsLower(key, "calleripaddress")) s.ip = AsString(v).value_or(s.ip);
+        if (EqualsLower(key, "resultsignature")) {
+          s.result_signature = AsString(v).value_or(s.result_signature);
+        }
+        break;
+      case 20:
+        if (EqualsLower(key, "resourceprovidername")) {
+          s.provider = StringOrValue(v).value_or(s.provider);
+        }
+        break;
+      default:
+        break;
+    }
+    return true;
+  });
+  if (!ok) return false;
+  if (!event.Has(FieldId::kEventId)) return ctx.MissingField("correlationId");
+  if (!event.Has(FieldId::kAction)) return ctx.MissingField("operationName");
+  if (!event.Has(FieldId::kEventTime) && !s.event_timestamp.empty() &&
+      !SetTime(ctx, "eventTimestamp", s.event_timestamp)) {
+    return false;
+  }
+
+  std::string_view action = event.Str(FieldId::kAction);
+  if (s.provider.empty()) s.provider = action.substr(0, action.find('/'));
+  if (!s.provider.empty()) event.SetStr(FieldId::kEventSource, s.provider);
+
+  if (s.subscription.empty()) s.subscription = SubscriptionOf(s.resource_id);
+  if (!s.subscription.empty()) {
+    event.SetStr(FieldId::kAccount, s.subscription);
+    event.SetStr(FieldId::kTenant, s.subscription);
+  }
+  if (!s.resource_id.empty()) {
+    std::string_view id = s.resource_id;
+    while (!id.empty() && id.back() == '/') id.remove_suffix(1);
+    if (!LastSegment(id).empty()) event.SetStr(FieldId::kResourceName, LastSegment(id));
+  }
+
+  for (std::string_view p : {s.caller, s.upn, s.claim_name, s.name_claim, s.appid}) {
+    if (!p.empty()) {
+      event.SetStr(FieldId::kPrincipal, p);
+      break;
+    }
+  }
+  if (!s.ip.empty()) {
+    SetSourceIp(event, s.ip);
+  } else if (!s.http_ip.empty()) {
+    SetSourceIp(event, s.http_ip);
+  }
+
+  if (!s.body_location.empty()) {
+    event.SetStr(FieldId::kRegion, s.body_location);
+  } else if (!s.location.empty() && !EqualsLower(s.location, "global")) {
+    event.SetStr(FieldId::kRegion, s.location);
+  }
+  if (!s.vm_size.empty()) {
+    event.SetStr(FieldId::kInstanceType, s.vm_size);
+  } else if (!s.sku_name.empty() && (ContainsLower(action, "virtualmachinescalesets") ||
+                                     ContainsLower(s.resource_id, "virtualmachinescalesets"))) {
+    event.SetStr(FieldId::kInstanceType, s.sku_name);
+  }
+
+  bool failed = EqualsLower(s.result_type, "failure") || EqualsLower(s.result_type, "failed") ||
+                EqualsLower(s.status_value, "failed") || EqualsLower(s.status_value, "failure") ||
+                StartsWith(s.result_signature, "Failed") || IsFailureStatus(s.status_code);
+  SetOutcome(event, failed);
+  if (failed) {
+    std::string_view code = !s.status_code.empty() ? s.status_code : s.result_signature;
+    if (!code.empty()) event.SetStr(FieldId::kErrorCode, code);
+    if (!s.status_message.empty()) event.SetStr(FieldId::kErrorMessage, s.status_message);
+  }
+  return true;
+}
+
+}  // namespace chipwatch::decode_internal

@@ -1,0 +1,279 @@
+// GCP Cloud Audit Logs LogEntry records with an AuditLog protoPayload (docs/formats/gcp_audit.md).
+#include "decode/internal.h"
+
+namespace chipwatch::decode_internal {
+
+namespace {
+
+constexpr std::string_view kAuditLogType = "type.googleapis.com/google.cloud.audit.AuditLog";
+// How deep the search for machine and accelerator types goes below protoPayload.request (Vertex AI:
+// request.customJob.jobSpec.workerPoolSpecs[].machineSpec.acceleratorType).
+constexpr int kMaxRequestDepth = 8;
+
+struct GcpScratch {
+  std::string_view machine_type;
+  std::string_view accelerator_type;
+  int64_t accelerator_count = -1;
+  std::string_view zone, location, region, project;
+  std::string_view log_name;
+  std::string_view response_name;
+  int64_t status_code = 0;
+  std::string_view status_message;
+  bool severity_error = false;
+  bool has_payload = false;
+};
+
+// True for "us-central1-a" (a zone) as opposed to "us-central1" (a region).
+bool LooksLikeZone(std::string_view s) {
+  size_t dash = s.rfind('-');
+  if (dash == std::string_view::npos || dash + 2 != s.size()) return false;
+  char c = s.back();
+  return c >= 'a' && c <= 'z' && s.find('-') < dash;
+}
+
+std::string_view RegionOfZone(std::string_view zone) { return zone.substr(0, zone.rfind('-')); }
+
+bool WalkRequest(RecordContext& ctx, od::value& v, int depth, GcpScratch& s);
+
+// One object of the request: machineType / acceleratorType / acceleratorCount are read as a group,
+// so that a count belongs to the accelerator type written next to it.
+bool WalkRequestObject(RecordContext& ctx, od::object& object, int depth, GcpScratch& s) {
+  std::string_view accelerator_type;
+  int64_t accelerator_count = -1;
+  bool ok = ForEachField(ctx, object, [&](std::string_view key, od::value& v) {
+    if (key == "machineType") {
+      if (auto t = AsString(v); t && s.machine_type.empty()) s.machine_type = LastSegment(*t);
+      return true;
+    }
+    if (key == "acceleratorType") {
+      if (auto t = AsString(v)) accelerator_type = LastSegment(*t);
+      return true;
+    }
+    if (key == "acceleratorCount") {
+      if (auto n = AsCount(v)) accelerator_count = *n;
+      return true;
+    }
+    return WalkRequest(ctx, v, depth + 1, s);
+  });
+  // CPU-only pools say ACCELERATOR_TYPE_UNSPECIFIED / count 0.
+  if (ok && s.accelerator_type.empty() && !accelerator_type.empty() &&
+      accelerator_type != "ACCELERATOR_TYPE_UNSPECIFIED" && accelerator_count != 0) {
+    s.accelerator_type = accelerator_type;
+    s.accelerator_count = accelerator_count;
+  }
+  return ok;
+}
+
+bool WalkRequest(RecordContext& ctx, od::value& v, int depth, GcpScratch& s) {
+  if (depth > kMaxRequestDepth) return true;
+  od::json_type type;
+  if (v.type().get(type)) return true;
+  if (type == od::json_type::object) {
+    od::object object;
+    if (!AsObject(v, object)) return true;
+    return WalkRequestObject(ctx, object, depth, s);
+  }
+  if (type == od::json_type::array) {
+    od::array array;
+    if (!AsArray(v, array)) return true;
+    return ForEachElement(ctx, array,
+                          [&](size_t, od::value& e) { return WalkRequest(ctx, e, depth, s); });
+  }
+  return true;
+}
+
+bool ReadStringFields(
+    RecordContext& ctx, od::value& v,
+    std::initializer_list<std::pair<std::string_view, std::string_view*>> wanted) {
+  od::object object;
+  if (!AsObject(v, object)) return true;
+  return ForEachField(ctx, object, [&](std::string_view key, od::value& value) {
+    for (const auto& [name, out] : wanted) {
+      if (key == name) {
+        if (auto str = AsString(value)) *out = *str;
+        break;
+      }
+    }
+    return true;
+  });
+}
+
+bool ReadPayload(RecordContext& ctx, od::value& v, GcpScratch& s) {
+  Event& event = ctx.event;
+  od::object payload;
+  if (!AsObject(v, payload)) return ctx.WrongType("protoPayload", "an object");
+  s.has_payload = true;
+  return ForEachField(ctx, payload, [&](std::string_view key, od::value& value) {
+    switch (key.size()) {
+      case 5:
+        if (key == "@type") {
+          auto t = AsString(value);
+          if (!t || *t != kAuditLogType) {
+            return ctx.WrongType("protoPayload.@type",
+                                 "type.googleapis.com/google.cloud.audit.AuditLog");
+          }
+        }
+        break;
+      case 6:
+        if (key == "status") {
+          od::object status;
+          if (!AsObject(value, status)) return true;
+          return ForEachField(ctx, status, [&](std::string_view k, od::value& sv) {
+            if (k == "code") {
+              int64_t code;
+              if (!sv.get_int64().get(code)) s.status_code = code;
+            } else if (k == "message") {
+              if (auto m = AsString(sv)) s.status_message = *m;
+            }
+            return true;
+          });
+        }
+        break;
+      case 7:
+        if (key == "request") return WalkRequest(ctx, value, 0, s);
+        break;
+      case 8:
+        if (key == "response") {
+          return ReadStringFields(ctx, value, {{"name", &s.response_name}});
+        }
+        break;
+      case 10:
+        if (key == "methodName") {
+          auto m = RequireString(ctx, value, "protoPayload.methodName");
+          if (!m) return false;
+          event.SetStr(FieldId::kAction, *m);
+        }
+        break;
+      case 11:
+        if (key == "serviceName") {
+          if (auto n = AsString(value)) event.SetStr(FieldId::kEventSource, *n);
+        }
+        break;
+      case 12:
+        if (key == "resourceName") {
+          if (auto n = AsString(value)) event.SetStr(FieldId::kResourceName, *n);
+        }
+        break;
+      case 15:
+        if (key == "requestMetadata") {
+          std::string_view ip, agent;
+          if (!ReadStringFields(ctx, value,
+                                {{"callerIp", &ip}, {"callerSuppliedUserAgent", &agent}})) {
+            return false;
+          }
+          if (!ip.empty()) SetSourceIp(event, ip);
+          if (!agent.empty()) event.SetStr(FieldId::kUserAgent, agent);
+        }
+        break;
+      case 18:
+        if (key == "authenticationInfo") {
+          std::string_view email, subject;
+          if (!ReadStringFields(ctx, value,
+                                {{"principalEmail", &email}, {"principalSubject", &subject}})) {
+            return false;
+          }
+          if (!email.empty()) {
+            event.SetStr(FieldId::kPrincipal, email);
+          } else if (!subject.empty()) {
+            event.SetStr(FieldId::kPrincipal, subject);
+          }
+        }
+        break;
+      default:
+        break;
+    }
+    return true;
+  });
+}
+
+bool ReadResource(RecordContext& ctx, od::value& v, GcpScratch& s) {
+  od::object resource;
+  if (!AsObject(v, resource)) return true;
+  return ForEachField(ctx, resource, [&](std::string_view key, od::value& value) {
+    if (key != "labels") return true;
+    return ReadStringFields(ctx, value,
+                            {{"project_id", &s.project},
+                             {"zone", &s.zone},
+                             {"location", &s.location},
+                             {"region", &s.region}});
+  });
+}
+
+}  // namespace
+
+bool DecodeGcpAudit(od::object& record, RecordContext& ctx) {
+  Event& event = ctx.event;
+  GcpScratch s;
+  bool ok = ForEachField(ctx, record, [&](std::string_view key, od::value& v) {
+    switch (key.size()) {
+      case 7:
+        if (key == "logName") s.log_name = AsString(v).value_or(std::string_view());
+        break;
+      case 8:
+        if (key == "insertId") {
+          auto id = RequireString(ctx, v, "insertId");
+          if (!id) return false;
+          event.SetStr(FieldId::kEventId, *id);
+        } else if (key == "resource") {
+          return ReadResource(ctx, v, s);
+        } else if (key == "severity") {
+          auto sev = AsString(v);
+          s.severity_error = sev && (*sev == "ERROR" || *sev == "CRITICAL" || *sev == "ALERT" ||
+                                     *sev == "EMERGENCY");
+        }
+        break;
+      case 9:
+        if (key == "timestamp") {
+          auto t = RequireString(ctx, v, "timestamp");
+          return t && SetTime(ctx, "timestamp", *t);
+        }
+        break;
+      case 12:
+        if (key == "protoPayload") return ReadPayload(ctx, v, s);
+        break;
+      default:
+        break;
+    }
+    return true;
+  });
+  if (!ok) return false;
+  if (!event.Has(FieldId::kEventId)) return ctx.MissingField("insertId");
+  if (!s.has_payload) return ctx.MissingField("protoPayload");
+  if (!event.Has(FieldId::kAction)) return ctx.MissingField("protoPayload.methodName");
+
+  bool failed = s.status_code != 0 || s.severity_error;
+  SetOutcome(event, failed);
+  if (s.status_code != 0) event.SetStr(FieldId::kErrorCode, NumberText(ctx.arena, s.status_code));
+  if (failed && !s.status_message.empty()) event.SetStr(FieldId::kErrorMessage, s.status_message);
+
+  if (s.project.empty() && StartsWith(s.log_name, "projects/")) {
+    std::string_view rest = s.log_name.substr(9);
+    s.project = rest.substr(0, rest.find('/'));
+  }
+  if (!s.project.empty()) {
+    event.SetStr(FieldId::kAccount, s.project);
+    event.SetStr(FieldId::kTenant, s.project);
+  }
+  if (s.zone.empty() && LooksLikeZone(s.location)) s.zone = s.location;
+  if (!s.zone.empty()) {
+    event.SetStr(FieldId::kZone, s.zone);
+    event.SetStr(FieldId::kRegion, RegionOfZone(s.zone));
+  } else if (!s.region.empty()) {
+    event.SetStr(FieldId::kRegion, s.region);
+  } else if (!s.location.empty() && s.location != "global") {
+    event.SetStr(FieldId::kRegion, s.location);
+  }
+  if (!s.machine_type.empty()) event.SetStr(FieldId::kInstanceType, s.machine_type);
+  if (!s.accelerator_type.empty()) {
+    event.SetStr(FieldId::kAcceleratorModel, s.accelerator_type);
+    if (s.accelerator_count > 0) event.SetNum(FieldId::kAcceleratorCount, s.accelerator_count);
+  }
+  // Vertex AI and other job APIs return the new job's resource name.
+  if (s.response_name.find("Jobs/") != std::string_view::npos ||
+      s.response_name.find("/trainingPipelines/") != std::string_view::npos) {
+    event.SetStr(FieldId::kJobId, s.response_name);
+  }
+  return true;
+}
+
+}  // namespace chipwatch::decode_internal

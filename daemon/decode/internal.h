@@ -1,0 +1,227 @@
+// Internal to daemon/decode/: the per-record context and the small simdjson On-Demand helpers that
+// the per-format decoders share. Not part of the public API (decoder.h is). Everything here runs on
+// the thread that owns the Decoder; nothing is shared.
+#pragma once
+
+#include <simdjson.h>
+
+#include <charconv>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/arena.h"
+#include "core/event.h"
+#include "decode/decoder.h"
+
+namespace chipwatch::decode_internal {
+
+namespace od = simdjson::ondemand;
+
+// A growable buffer whose readable size always exceeds its content by SIMDJSON_PADDING. Grows
+// geometrically and is reused, so steady-state decoding does not allocate.
+class PaddedBuffer {
+ public:
+  // Copies `text` in and returns a view of the copy; the bytes after it are readable padding.
+  std::string_view Assign(std::string_view text) {
+    Reserve(text.size());
+    if (!text.empty()) std::memcpy(data_.get(), text.data(), text.size());
+    std::memset(data_.get() + text.size(), 0, simdjson::SIMDJSON_PADDING);
+    return {data_.get(), text.size()};
+  }
+  size_t capacity() const { return capacity_; }  // readable bytes from data()
+
+ private:
+  void Reserve(size_t n) {
+    size_t need = n + simdjson::SIMDJSON_PADDING;
+    if (need <= capacity_) return;
+    size_t cap = capacity_ ? capacity_ : 4096;
+    while (cap < need) cap *= 2;
+    data_ = std::make_unique<char[]>(cap);
+    capacity_ = cap;
+  }
+  std::unique_ptr<char[]> data_;
+  size_t capacity_ = 0;
+};
+
+// State for decoding one record. A format decoder fills `event` and returns true, or calls Fail()
+// (which records the reason and message) and returns false.
+struct RecordContext {
+  Event& event;
+  Arena& arena;
+  od::parser& nested_parser;    // for JSON documents inside strings (Azure requestbody)
+  PaddedBuffer& nested_buffer;  // padded copy of such a string
+  std::string& message;         // error message storage, reused
+  DecodeErrorReason reason = DecodeErrorReason::kInvalidJson;
+
+  bool Fail(DecodeErrorReason r, std::string_view a, std::string_view b = {},
+            std::string_view c = {}, std::string_view d = {}) {
+    reason = r;
+    message.assign(a).append(b).append(c).append(d);
+    return false;
+  }
+  // A simdjson error met while walking the record.
+  bool FailJson(simdjson::error_code e, std::string_view where = {}) {
+    DecodeErrorReason r = e == simdjson::UTF8_ERROR    ? DecodeErrorReason::kInvalidUtf8
+                          : e == simdjson::DEPTH_ERROR ? DecodeErrorReason::kTooDeep
+                                                       : DecodeErrorReason::kInvalidJson;
+    if (where.empty()) return Fail(r, simdjson::error_message(e));
+    return Fail(r, where, ": ", simdjson::error_message(e));
+  }
+  bool MissingField(std::string_view field) {
+    return Fail(DecodeErrorReason::kMissingField, "missing required field '", field, "'");
+  }
+  bool WrongType(std::string_view field, std::string_view expected) {
+    return Fail(DecodeErrorReason::kWrongType, "field '", field, "' must be ", expected);
+  }
+};
+
+// The key of an object field as written (no copy) unless it contains escapes, in which case it is
+// unescaped into the parser's string buffer.
+inline std::string_view KeyOf(od::field& field) {
+  const char* begin = field.key().raw();
+  const char* p = begin;
+  while (*p != '"' && *p != '\\') ++p;  // stage 1 guarantees a closing quote
+  if (*p == '"') return {begin, static_cast<size_t>(p - begin)};
+  std::string_view key;
+  if (field.unescaped_key().get(key)) return {};
+  return key;
+}
+
+// Calls fn(key, value) for every field of `object` in document order. fn returns false to abort
+// (having called ctx.Fail). Returns false on abort or on a JSON error (ctx.FailJson).
+template <typename Fn>
+inline bool ForEachField(RecordContext& ctx, od::object& object, Fn&& fn) {
+  for (auto field_result : object) {
+    od::field field;
+    if (auto e = std::move(field_result).get(field)) return ctx.FailJson(e);
+    std::string_view key = KeyOf(field);
+    if (!fn(key, field.value())) return false;
+  }
+  return true;
+}
+
+// Calls fn(index, value) for every element of `array`. fn returns false to abort (ctx failed).
+template <typename Fn>
+inline bool ForEachElement(RecordContext& ctx, od::array& array, Fn&& fn) {
+  size_t i = 0;
+  for (auto element_result : array) {
+    od::value element;
+    if (auto e = std::move(element_result).get(element)) return ctx.FailJson(e);
+    if (!fn(i++, element)) return false;
+  }
+  return true;
+}
+
+// Optional-field accessors: nullopt / false when the value has another type (the field is then
+// ignored; structural errors surface when the enclosing iteration continues).
+inline std::optional<std::string_view> AsString(od::value& v) {
+  std::string_view s;
+  if (v.get_string().get(s)) return std::nullopt;
+  return s;
+}
+inline bool AsObject(od::value& v, od::object& out) { return !v.get_object().get(out); }
+inline bool AsArray(od::value& v, od::array& out) { return !v.get_array().get(out); }
+
+// A required string: fails the record with kWrongType for another type, kInvalidJson for a
+// malformed string (bad escape).
+inline std::optional<std::string_view> RequireString(RecordContext& ctx, od::value& v,
+                                                     std::string_view name) {
+  std::string_view s;
+  auto e = v.get_string().get(s);
+  if (!e) return s;
+  if (e == simdjson::INCORRECT_TYPE) {
+    ctx.WrongType(name, "a string");
+  } else {
+    ctx.FailJson(e, name);
+  }
+  return std::nullopt;
+}
+
+// A non-negative count given as a JSON integer, an integral double or a decimal string ("8").
+inline std::optional<int64_t> AsCount(od::value& v) {
+  od::json_type type;
+  if (v.type().get(type)) return std::nullopt;
+  if (type == od::json_type::number) {
+    int64_t n;
+    if (!v.get_int64().get(n)) return n >= 0 ? std::optional<int64_t>(n) : std::nullopt;
+    double d;
+    if (!v.get_double().get(d) && d >= 0 && d < 9e15 && d == static_cast<double>(int64_t(d))) {
+      return static_cast<int64_t>(d);
+    }
+    return std::nullopt;
+  }
+  if (type == od::json_type::string) {
+    std::string_view s;
+    if (v.get_string().get(s) || s.empty()) return std::nullopt;
+    int64_t n = 0;
+    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+    if (ec != std::errc() || ptr != s.data() + s.size() || n < 0) return std::nullopt;
+    return n;
+  }
+  return std::nullopt;
+}
+
+// ASCII case-insensitive equality; `lower` must be lower case.
+inline bool EqualsLower(std::string_view s, std::string_view lower) {
+  if (s.size() != lower.size()) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
+    if (c != lower[i]) return false;
+  }
+  return true;
+}
+inline bool StartsWith(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
+}
+inline bool ContainsLower(std::string_view s, std::string_view lower) {
+  if (lower.size() > s.size()) return false;
+  for (size_t i = 0; i + lower.size() <= s.size(); ++i) {
+    if (EqualsLower(s.substr(i, lower.size()), lower)) return true;
+  }
+  return false;
+}
+
+// The text after the last '/' (the whole string when there is none).
+inline std::string_view LastSegment(std::string_view s) {
+  size_t slash = s.rfind('/');
+  return slash == std::string_view::npos ? s : s.substr(slash + 1);
+}
+
+// Decimal text of `n` in arena storage.
+inline std::string_view NumberText(Arena& arena, int64_t n) {
+  char buf[24];
+  auto [ptr, ec] = std::to_chars(buf, buf + sizeof(buf), n);
+  return arena.Copy(std::string_view(buf, static_cast<size_t>(ptr - buf)));
+}
+
+// Sets event.time from an RFC 3339 text; fails the record (kWrongType) when it does not parse.
+inline bool SetTime(RecordContext& ctx, std::string_view field, std::string_view text) {
+  auto ms = ParseTimestampMs(text);
+  if (!ms) return ctx.WrongType(field, "an RFC 3339 timestamp");
+  ctx.event.str[static_cast<size_t>(FieldId::kEventTime)] = text;
+  ctx.event.SetNum(FieldId::kEventTime, *ms);
+  return true;
+}
+
+// Sets source.ip (text) and event.source_addr (parsed; stays invalid for "AWS Internal" etc.).
+inline void SetSourceIp(Event& event, std::string_view text) {
+  event.SetStr(FieldId::kSourceIp, text);
+  event.source_addr = ParseIp(text);
+}
+
+inline void SetOutcome(Event& event, bool failure) {
+  event.SetStr(FieldId::kOutcome, failure ? std::string_view("failure") : "success");
+}
+
+// Per-format decoders (one .cc each). `record` is the record's top-level object, positioned at its
+// start. They set every field but origin, event.format and kFormat (set by the caller).
+bool DecodeCloudTrail(od::object& record, RecordContext& ctx);
+bool DecodeGcpAudit(od::object& record, RecordContext& ctx);
+bool DecodeAzureActivity(od::object& record, RecordContext& ctx);
+bool DecodeK8sAudit(od::object& record, RecordContext& ctx);
+bool DecodeGpuAlloc(od::object& record, RecordContext& ctx);
+
+}  // namespace chipwatch::decode_internal

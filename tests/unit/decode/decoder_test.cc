@@ -1,0 +1,372 @@
+// Envelopes, error reasons and hostile input.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "decode_test_util.h"
+
+namespace chipwatch::testing {
+namespace {
+
+constexpr std::string_view kGoodA =
+    R"({"eventVersion":"1.09","eventID":"a","eventName":"RunInstances","eventSource":"ec2.amazonaws.com","eventTime":"2024-01-01T00:00:00Z","requestParameters":{"instanceType":"p5.48xlarge"}})";
+constexpr std::string_view kGoodB =
+    R"({"eventVersion":"1.09","eventID":"b","eventName":"DescribeInstances","eventSource":"ec2.amazonaws.com","eventTime":"2024-01-01T00:00:01Z"})";
+
+TEST(DecodeErrorReason, MetricLabelNames) {
+  const char* expected[] = {"invalid_json",  "invalid_utf8",   "too_large",     "too_deep",
+                            "not_an_object", "unknown_format", "missing_field", "wrong_type"};
+  for (int i = 0; i < kDecodeErrorReasonCount; ++i) {
+    EXPECT_EQ(DecodeErrorReasonName(static_cast<DecodeErrorReason>(i)), expected[i]);
+  }
+}
+
+TEST(Decoder, BadFixtureGivesOneErrorPerLineAndNoEvents) {
+  const DecodeErrorReason kExpected[] = {
+      DecodeErrorReason::kInvalidJson,    // truncated
+      DecodeErrorReason::kInvalidUtf8,    // \xff\xfe
+      DecodeErrorReason::kInvalidJson,    // NUL inside a string
+      DecodeErrorReason::kWrongType,      // "eventName": 5
+      DecodeErrorReason::kWrongType,      // {"Records": "x"}
+      DecodeErrorReason::kNotAnObject,    // [1]
+      DecodeErrorReason::kNotAnObject,    // 42
+      DecodeErrorReason::kUnknownFormat,  // {"hello": ...}
+      DecodeErrorReason::kMissingField,   // no eventID
+      DecodeErrorReason::kWrongType,      // gpu-alloc/v2
+      DecodeErrorReason::kMissingField,   // no gpu_count
+      DecodeErrorReason::kWrongType,      // gpu_count "eight"
+      DecodeErrorReason::kInvalidJson,    // trailing content
+      DecodeErrorReason::kUnknownFormat,  // {}
+      DecodeErrorReason::kWrongType,      // protoPayload.@type not AuditLog
+      DecodeErrorReason::kWrongType,      // k8s kind Pod
+      DecodeErrorReason::kWrongType,      // eventTime 12345
+      DecodeErrorReason::kInvalidJson,    // bad escape in eventName
+      DecodeErrorReason::kTooDeep,        // 200 nested arrays
+      DecodeErrorReason::kInvalidJson,    // broken quoting
+      DecodeErrorReason::kMissingField,   // azure without correlationId
+      DecodeErrorReason::kWrongType,      // gpu_alloc time "yesterday"
+  };
+  Decoder decoder;
+  CapturingHandler handler;
+  DecodeJsonl(decoder, TestData("samples/bad.jsonl"), Format::kAuto, handler);
+  EXPECT_TRUE(handler.events.empty());
+  ASSERT_EQ(handler.errors.size(), std::size(kExpected));
+  for (size_t i = 0; i < std::size(kExpected); ++i) {
+    EXPECT_EQ(handler.errors[i].reason, kExpected[i])
+        << "line " << i + 1 << ": " << DecodeErrorReasonName(handler.errors[i].reason) << " "
+        << handler.errors[i].message;
+    EXPECT_EQ(handler.errors[i].origin.line, i + 1);
+    EXPECT_FALSE(handler.errors[i].message.empty());
+  }
+  EXPECT_NE(handler.errors[3].message.find("eventName"), std::string::npos);
+  EXPECT_NE(handler.errors[8].message.find("eventID"), std::string::npos);
+  EXPECT_NE(handler.errors[10].message.find("gpu_count"), std::string::npos);
+  EXPECT_NE(handler.errors[7].message.find("expected cloudtrail"), std::string::npos);
+  EXPECT_EQ(handler.errors[7].format, Format::kAuto);
+  EXPECT_EQ(handler.errors[3].format, Format::kCloudTrail);
+}
+
+TEST(Decoder, RecordTooLarge) {
+  std::string big =
+      std::string(R"({"eventVersion":"1.09","eventID":"big","eventName":"x","pad":")") +
+      std::string(1100000, 'a') + "\"}";
+  Decoder decoder;
+  CapturingHandler handler;
+  EXPECT_EQ(DecodeText(decoder, big, Format::kAuto, handler), 1u);
+  ASSERT_EQ(handler.errors.size(), 1u);
+  EXPECT_EQ(handler.errors[0].reason, DecodeErrorReason::kTooLarge);
+  EXPECT_NE(handler.errors[0].message.find(std::to_string(big.size())), std::string::npos);
+  EXPECT_NE(handler.errors[0].message.find("1048576"), std::string::npos);
+  // Inside an envelope only that record is lost.
+  std::string envelope =
+      "{\"Records\":[" + std::string(kGoodA) + "," + big + "," + std::string(kGoodB) + "]}";
+  CapturingHandler envelope_handler;
+  EXPECT_EQ(DecodeText(decoder, envelope, Format::kCloudTrail, envelope_handler), 3u);
+  EXPECT_EQ(envelope_handler.events.size(), 2u);
+  ASSERT_EQ(envelope_handler.errors.size(), 1u);
+  EXPECT_EQ(envelope_handler.errors[0].reason, DecodeErrorReason::kTooLarge);
+  EXPECT_EQ(envelope_handler.errors[0].origin.index, 1u);
+}
+
+TEST(Decoder, DocumentTooLarge) {
+  DecoderOptions options;
+  options.max_document_bytes = 1000;
+  Decoder decoder(options);
+  std::string envelope = "[" + std::string(kGoodA);
+  for (int i = 0; i < 10; ++i) envelope += "," + std::string(kGoodB);
+  envelope += "]";
+  CapturingHandler handler;
+  EXPECT_EQ(DecodeText(decoder, envelope, Format::kAuto, handler), 1u);
+  ASSERT_EQ(handler.errors.size(), 1u);
+  EXPECT_EQ(handler.errors[0].reason, DecodeErrorReason::kTooLarge);
+  EXPECT_NE(handler.errors[0].message.find("max_document_bytes"), std::string::npos);
+}
+
+TEST(Decoder, HundredThousandDeepNestingIsTooDeep) {
+  std::string deep = R"({"eventVersion":"1.09","eventID":"deep","eventName":"x","p":)" +
+                     std::string(100000, '[') + std::string(100000, ']') + "}";
+  Decoder decoder;
+  CapturingHandler handler;
+  DecodeText(decoder, deep, Format::kAuto, handler);
+  ASSERT_EQ(handler.errors.size(), 1u);
+  EXPECT_EQ(handler.errors[0].reason, DecodeErrorReason::kTooDeep);
+  // Unbalanced and inside an envelope: the neighbours survive.
+  std::string envelope = "[" + std::string(kGoodA) + "," +
+                         R"({"eventVersion":"1.09","eventID":"deep2","eventName":"x","p":)" +
+                         std::string(100000, '{') + "}," + std::string(kGoodB) + "]";
+  CapturingHandler envelope_handler;
+  DecodeText(decoder, envelope, Format::kAuto, envelope_handler);
+  EXPECT_EQ(envelope_handler.events.size(), 1u);  // kGoodA; the rest is one unclosed element
+  EXPECT_FALSE(envelope_handler.errors.empty());
+  // Brackets inside strings do not count.
+  std::string strings = R"({"eventVersion":"1.09","eventID":"s","eventName":"x","p":")" +
+                        std::string(5000, '[') + "\"}";
+  CapturingHandler string_handler;
+  DecodeText(decoder, strings, Format::kAuto, string_handler);
+  EXPECT_EQ(string_handler.events.size(), 1u);
+}
+
+TEST(Decoder, ManyShallowContainersAreNotTooDeep) {
+  std::string wide = R"({"eventVersion":"1.09","eventID":"wide","eventName":"x","p":[)";
+  for (int i = 0; i < 500; ++i) wide += std::string(i ? "," : "") + R"({"a":[1]})";
+  wide += "]}";
+  Decoder decoder;
+  CapturingHandler handler;
+  DecodeText(decoder, wide, Format::kAuto, handler);
+  EXPECT_EQ(handler.events.size(), 1u);
+}
+
+TEST(Decoder, DepthLimitIsConfigurable) {
+  DecoderOptions options;
+  options.max_depth = 2;
+  Decoder decoder(options);
+  CapturingHandler handler;
+  DecodeText(decoder, kGoodB, Format::kAuto, handler);  // depth 1
+  DecodeText(decoder, kGoodA, Format::kAuto, handler);  // depth 2
+  DecodeText(decoder, R"({"eventID":"x","eventSource":"s","eventName":"n","a":{"b":[1]}})",
+             Format::kAuto, handler);  // depth 3
+  EXPECT_EQ(handler.events.size(), 2u);
+  ASSERT_EQ(handler.errors.size(), 1u);
+  EXPECT_EQ(handler.errors[0].reason, DecodeErrorReason::kTooDeep);
+}
+
+TEST(Envelope, BadRecordInTheMiddleKeepsTheOthers) {
+  std::string doc = "{\"Records\": [\n  " + std::string(kGoodA) +
+                    ",\n  {\"eventVersion\":\"1.09\",\"eventID\":\"bad\",\"eventName\":5},\n  " +
+                    std::string(kGoodB) +
+                    ",\n  {\"eventVersion\":\"1.09\",\"eventName\":\"NoId\"}\n]}";
+  Decoder decoder;
+  CapturingHandler handler;
+  Origin origin;
+  origin.file = "f.json";
+  origin.line = 100;
+  EXPECT_EQ(decoder.DecodeDocument(doc, Format::kAuto, origin, handler), 4u);
+  ASSERT_EQ(handler.events.size(), 2u);
+  EXPECT_EQ(handler.events[0].Str(FieldId::kEventId), "a");
+  EXPECT_EQ(handler.events[0].origin.line, 101u);
+  EXPECT_EQ(handler.events[0].origin.index, 0u);
+  EXPECT_EQ(handler.events[0].origin_file, "f.json");
+  EXPECT_EQ(handler.events[1].Str(FieldId::kEventId), "b");
+  EXPECT_EQ(handler.events[1].origin.line, 103u);
+  EXPECT_EQ(handler.events[1].origin.index, 2u);
+  ASSERT_EQ(handler.errors.size(), 2u);
+  EXPECT_EQ(handler.errors[0].reason, DecodeErrorReason::kWrongType);
+  EXPECT_EQ(handler.errors[0].origin.line, 102u);
+  EXPECT_EQ(handler.errors[0].origin.index, 1u);
+  EXPECT_EQ(handler.errors[1].reason, DecodeErrorReason::kMissingField);
+  EXPECT_EQ(handler.errors[1].origin.line, 104u);
+  EXPECT_EQ(handler.errors[1].origin.index, 3u);
+}
+
+TEST(Envelope, InvalidUtf8AndNulInOneRecordKeepTheOthers) {
+  std::string bad_utf8 = R"({"eventVersion":"1.09","eventID":"u","eventName":"x","userAgent":")" +
+                         std::string("\xff\xfe") + "\"}";
+  std::string nul = R"({"eventVersion":"1.09","eventID":"n","eventName":"x","userAgent":")" +
+                    std::string(1, '\0') + "\"}";
+  std::string doc = "[\n" + std::string(kGoodA) + ",\n" + bad_utf8 + ",\n" + nul + ",\n" +
+                    std::string(kGoodB) + "\n]";
+  Decoder decoder;
+  CapturingHandler handler;
+  EXPECT_EQ(DecodeText(decoder, doc, Format::kAuto, handler), 4u);
+  ASSERT_EQ(handler.events.size(), 2u);
+  EXPECT_EQ(handler.events[0].Str(FieldId::kEventId), "a");
+  EXPECT_EQ(handler.events[1].Str(FieldId::kEventId), "b");
+  EXPECT_EQ(handler.events[1].origin.line, 5u);
+  EXPECT_EQ(handler.events[1].origin.index, 3u);
+  ASSERT_EQ(handler.errors.size(), 2u);
+  EXPECT_EQ(handler.errors[0].reason, DecodeErrorReason::kInvalidUtf8);
+  EXPECT_EQ(handler.errors[0].origin.line, 3u);
+  EXPECT_EQ(handler.errors[1].reason, DecodeErrorReason::kInvalidJson);
+  EXPECT_EQ(handler.errors[1].origin.index, 2u);
+}
+
+TEST(Envelope, ArrayWithNonObjectsAndTruncation) {
+  std::string doc = "[" + std::string(kGoodA) + ", 7, \"x\", null, " + std::string(kGoodB) + "]";
+  Decoder decoder;
+  CapturingHandler handler;
+  EXPECT_EQ(DecodeText(decoder, doc, Format::kCloudTrail, handler), 5u);
+  EXPECT_EQ(handler.events.size(), 2u);
+  ASSERT_EQ(handler.errors.size(), 3u);
+  for (const auto& e : handler.errors) EXPECT_EQ(e.reason, DecodeErrorReason::kNotAnObject);
+  EXPECT_EQ(handler.errors[1].origin.index, 2u);
+
+  std::string truncated = "{\"Records\":[" + std::string(kGoodA) + "," + std::string(kGoodB) +
+                          ",{\"eventVersion\":\"1.09\",\"eventID\":\"c\"";
+  CapturingHandler truncated_handler;
+  DecodeText(decoder, truncated, Format::kAuto, truncated_handler);
+  EXPECT_EQ(truncated_handler.events.size(), 2u);
+  ASSERT_EQ(truncated_handler.errors.size(), 1u);
+  EXPECT_EQ(truncated_handler.errors[0].reason, DecodeErrorReason::kInvalidJson);
+  EXPECT_EQ(truncated_handler.errors[0].origin.index, 2u);
+
+  CapturingHandler empty_handler;
+  EXPECT_EQ(DecodeText(decoder, "{\"Records\": []}", Format::kAuto, empty_handler), 0u);
+  EXPECT_EQ(DecodeText(decoder, "[]", Format::kAuto, empty_handler), 0u);
+  EXPECT_TRUE(empty_handler.errors.empty());
+}
+
+TEST(Envelope, KafkaOriginKeepsOffsetsAndLineZero) {
+  std::string doc = "[" + std::string(kGoodA) + ",\n" + std::string(kGoodB) + "]";
+  Decoder decoder;
+  CapturingHandler handler;
+  Origin origin;
+  origin.file = "cloudtrail-topic";
+  origin.partition = 3;
+  origin.offset = 12345;
+  decoder.DecodeDocument(doc, Format::kAuto, origin, handler);
+  ASSERT_EQ(handler.events.size(), 2u);
+  EXPECT_EQ(handler.events[1].origin.line, 0u);
+  EXPECT_EQ(handler.events[1].origin.partition, 3);
+  EXPECT_EQ(handler.events[1].origin.offset, 12345);
+  EXPECT_EQ(handler.events[1].origin.index, 1u);
+  EXPECT_EQ(handler.events[1].origin_file, "cloudtrail-topic");
+}
+
+TEST(Decoder, PaddedInputIsReadInPlaceAndUnpaddedIsCopied) {
+  std::string buffer(kGoodA);
+  buffer.append(64, ' ');  // padding: the decoder may read it
+  Decoder decoder;
+  CapturingHandler handler;
+  Origin origin;
+  decoder.DecodeDocument(std::string_view(buffer.data(), kGoodA.size()), buffer.size(),
+                         Format::kCloudTrail, origin, handler);
+  // Unpadded: a string_view into a longer string, no capacity beyond its size.
+  std::string joined = std::string(kGoodB) + "GARBAGE";
+  decoder.DecodeDocument(std::string_view(joined.data(), kGoodB.size()), kGoodB.size(),
+                         Format::kCloudTrail, origin, handler);
+  ASSERT_EQ(handler.events.size(), 2u);
+  EXPECT_EQ(handler.events[0].Str(FieldId::kInstanceType), "p5.48xlarge");
+  EXPECT_EQ(handler.events[1].Str(FieldId::kEventId), "b");
+}
+
+TEST(Decoder, FixedFormatDoesNotGuess) {
+  Decoder decoder;
+  CapturingHandler handler;
+  DecodeText(decoder, kGoodA, Format::kGcpAudit, handler);
+  DecodeText(decoder, kGoodA, Format::kGpuAlloc, handler);
+  DecodeText(decoder, kGoodA, Format::kK8sAudit, handler);
+  ASSERT_EQ(handler.errors.size(), 3u);
+  EXPECT_EQ(handler.errors[0].reason, DecodeErrorReason::kMissingField);
+  EXPECT_EQ(handler.errors[0].format, Format::kGcpAudit);
+  EXPECT_NE(handler.errors[0].message.find("insertId"), std::string::npos);
+  EXPECT_NE(handler.errors[1].message.find("schema"), std::string::npos);
+  EXPECT_NE(handler.errors[2].message.find("auditID"), std::string::npos);
+}
+
+TEST(Decoder, EmptyAndWhitespaceDocuments) {
+  Decoder decoder;
+  CapturingHandler handler;
+  DecodeText(decoder, "", Format::kAuto, handler);
+  DecodeText(decoder, "   \t ", Format::kAuto, handler);
+  DecodeText(decoder, "\xEF\xBB\xBF", Format::kAuto, handler);  // BOM only
+  ASSERT_EQ(handler.errors.size(), 3u);
+  for (const auto& e : handler.errors) EXPECT_EQ(e.reason, DecodeErrorReason::kInvalidJson);
+  DecodeText(decoder, "\xEF\xBB\xBF" + std::string(kGoodB), Format::kAuto, handler);
+  DecodeText(decoder, std::string(kGoodB) + "\r", Format::kAuto, handler);  // CRLF file
+  DecodeText(decoder, "  " + std::string(kGoodB) + " \t\n", Format::kAuto, handler);
+  EXPECT_EQ(handler.errors.size(), 3u);
+  EXPECT_EQ(handler.events.size(), 3u);
+}
+
+TEST(Decoder, NonEssentialWrongTypesAreIgnored) {
+  Decoder decoder;
+  CapturingHandler handler;
+  DecodeText(decoder,
+             R"({"eventVersion":"1.09","eventID":"w","eventName":"RunInstances","awsRegion":7,)"
+             R"("sourceIPAddress":["1.2.3.4"],"userIdentity":"root","requestParameters":"x",)"
+             R"("responseElements":{"instancesSet":{"items":"none"}},"errorCode":false})",
+             Format::kAuto, handler);
+  ASSERT_EQ(handler.events.size(), 1u) << handler.errors[0].message;
+  const DecodedEvent& e = handler.events[0];
+  EXPECT_FALSE(e.Has(FieldId::kRegion));
+  EXPECT_FALSE(e.Has(FieldId::kSourceIp));
+  EXPECT_FALSE(e.Has(FieldId::kPrincipal));
+  EXPECT_FALSE(e.Has(FieldId::kInstanceType));
+  EXPECT_EQ(e.Str(FieldId::kOutcome), "success");
+}
+
+TEST(Decoder, EscapedKeysAndValues) {
+  Decoder decoder;
+  CapturingHandler handler;
+  DecodeText(decoder,
+             R"({"eventVersion":"1.09","event\u0049D":"esc","eventName":"Run\u0049nstances",)"
+             R"("requestParameters":{"instanceType":"p5.48xlarge","note":"a\"b"}})",
+             Format::kAuto, handler);
+  ASSERT_EQ(handler.events.size(), 1u) << handler.errors[0].message;
+  EXPECT_EQ(handler.events[0].Str(FieldId::kEventId), "esc");
+  EXPECT_EQ(handler.events[0].Str(FieldId::kAction), "RunInstances");
+}
+
+// Every prefix and many byte-flipped variants of real records: never a crash, and exactly one
+// callback per single-record document.
+TEST(Hostile, TruncationsAndMutationsNeverCrash) {
+  std::vector<std::string> seeds;
+  for (const char* file : {"cloudtrail.jsonl", "gcp_audit.jsonl", "azure_activity.jsonl",
+                           "k8s_audit.jsonl", "gpu_alloc.jsonl"}) {
+    auto lines = ReadLines(TestData(std::string("samples/") + file));
+    seeds.push_back(lines[0]);
+    seeds.push_back(lines.back());
+  }
+  Decoder decoder;
+  std::mt19937 rng(42);
+  size_t documents = 0;
+  for (const std::string& seed : seeds) {
+    for (size_t n = 0; n < seed.size(); n += 7) {
+      CapturingHandler handler;
+      std::string prefix = seed.substr(0, n);
+      size_t seen = DecodeText(decoder, prefix, Format::kAuto, handler);
+      EXPECT_EQ(seen, handler.events.size() + handler.errors.size());
+      ++documents;
+    }
+    for (int round = 0; round < 200; ++round) {
+      std::string mutated = seed;
+      for (int k = 0; k < 3; ++k) {
+        mutated[rng() % mutated.size()] = static_cast<char>(rng() % 256);
+      }
+      CapturingHandler handler;
+      size_t seen = DecodeText(decoder, mutated, Format::kAuto, handler);
+      EXPECT_EQ(seen, handler.events.size() + handler.errors.size());
+      EXPECT_GE(seen, 1u);
+      ++documents;
+    }
+  }
+  EXPECT_GT(documents, 2000u);
+}
+
+TEST(Hostile, EnvelopeMutationsKeepTheCountInvariant) {
+  std::string doc = ReadFile(
+      TestData("real/stratus-detonation-logs/aws.execution.ec2-launch-unusual-instances.json"));
+  Decoder decoder;
+  std::mt19937 rng(7);
+  for (int round = 0; round < 300; ++round) {
+    std::string mutated = doc;
+    for (int k = 0; k < 2; ++k) mutated[rng() % mutated.size()] = static_cast<char>(rng() % 256);
+    if (round % 3 == 0) mutated.resize(rng() % mutated.size());
+    CapturingHandler handler;
+    size_t seen = DecodeText(decoder, mutated, Format::kAuto, handler);
+    EXPECT_EQ(seen, handler.events.size() + handler.errors.size());
+  }
+}
+
+}  // namespace
+}  // namespace chipwatch::testing
