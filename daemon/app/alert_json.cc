@@ -53,19 +53,10 @@ class JsonWriter {
         Quoted(e.Str(f));
     }
   }
-  void Object(std::string_view key) {
-    Key(key);
-    Open();
-  }
-  void Raw(std::string_view key, std::string_view raw) {
-    Key(key);
-    out_ += raw;
-  }
   void Number(std::string_view key, int64_t v) {
     Key(key);
     out_ += std::to_string(v);
   }
-  void Separator() { first_ = false; }
   std::string& out() { return out_; }
 
  private:
@@ -90,8 +81,8 @@ void AppendEntry(JsonWriter& w, bool& first, const CatalogEntry* entry) {
 
 }  // namespace
 
-void AppendAlertJson(std::string& out, const CompiledRule& rule, Severity severity,
-                     const Event& e, std::string_view reason) {
+void AppendAlertJson(std::string& out, const CompiledRule& rule, Severity severity, const Event& e,
+                     std::string_view reason) {
   JsonWriter w(out);
   w.Open();
   w.String("schema", kAlertSchema);

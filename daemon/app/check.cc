@@ -6,8 +6,7 @@
 namespace chipwatch {
 
 int RunCheck(const CheckOptions& options, std::FILE* out, std::FILE* err) {
-  const std::vector<std::string> paths =
-      options.rules.empty() ? DefaultRulePaths() : options.rules;
+  const std::vector<std::string> paths = options.rules.empty() ? DefaultRulePaths() : options.rules;
   Diagnostics diags;
   auto policy = LoadPolicy(paths, diags);
   for (const Diagnostic& d : diags.items()) {

@@ -3,6 +3,7 @@
 #include <hs/hs.h>
 #include <librdkafka/rdkafka.h>
 #include <maxminddb.h>
+#include <simdjson.h>
 #include <spdlog/version.h>
 
 #include <charconv>
@@ -10,7 +11,6 @@
 #include <cstring>
 #include <functional>
 #include <map>
-#include <simdjson.h>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -169,8 +169,8 @@ int Replay(int argc, char** argv) {
   args.Value("--threads", [&](std::string_view v) {
     uint64_t n = 0;
     if (!ParseUnsigned(v, n) || n > 256) return false;
-    options.threads = n == 0 ? std::max(1u, std::thread::hardware_concurrency())
-                             : static_cast<unsigned>(n);
+    options.threads =
+        n == 0 ? std::max(1u, std::thread::hardware_concurrency()) : static_cast<unsigned>(n);
     return true;
   });
   args.Value("--max-record-bytes", [&](std::string_view v) {

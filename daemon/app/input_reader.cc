@@ -106,8 +106,8 @@ bool InputReader::Next(InputDocument& doc) {
         doc.error = "document exceeds the " + std::to_string(max_document_bytes_) +
                     "-byte limit; skipped to the next line";
         for (;;) {
-          const char* p = static_cast<const char*>(
-              std::memchr(buf_.get() + begin_, '\n', end_ - begin_));
+          const char* p =
+              static_cast<const char*>(std::memchr(buf_.get() + begin_, '\n', end_ - begin_));
           if (p != nullptr) {
             begin_ = static_cast<size_t>(p - buf_.get()) + 1;
             ++line_;
@@ -187,13 +187,18 @@ bool InputReader::Next(InputDocument& doc) {
             const char c = buf_[pos];
             if (c == '\n') ++line_;
             if (in_string) {
-              if (escaped) escaped = false;
-              else if (c == '\\') escaped = true;
-              else if (c == '"') in_string = false;
+              if (escaped)
+                escaped = false;
+              else if (c == '\\')
+                escaped = true;
+              else if (c == '"')
+                in_string = false;
               continue;
             }
-            if (c == '"') in_string = true;
-            else if (c == '{' || c == '[') ++depth;
+            if (c == '"')
+              in_string = true;
+            else if (c == '{' || c == '[')
+              ++depth;
             else if ((c == '}' || c == ']') && --depth == 0) {
               ++pos;
               closed = true;

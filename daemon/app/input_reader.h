@@ -1,11 +1,12 @@
-// InputReader: splits a byte stream (file or stdin) into top-level JSON documents with line numbers.
+// InputReader: splits a byte stream (file or stdin) into top-level JSON documents with line
+// numbers.
 //
 // Handles JSON Lines (one record per line, the fast path: memchr for newlines), pretty-printed or
-// concatenated JSON values spanning lines (a string-aware bracket scanner), and whole-file envelopes
-// such as CloudTrail's S3 `{"Records":[...]}`. Reads in chunks, so memory stays flat in the input
-// size; a single document may not exceed `max_document_bytes`. Lines that are not JSON at all are
-// returned as documents too, so that the decoder reports them with their line. Never throws.
-// Not thread-safe: one reader per input.
+// concatenated JSON values spanning lines (a string-aware bracket scanner), and whole-file
+// envelopes such as CloudTrail's S3 `{"Records":[...]}`. Reads in chunks, so memory stays flat in
+// the input size; a single document may not exceed `max_document_bytes`. Lines that are not JSON at
+// all are returned as documents too, so that the decoder reports them with their line. Never
+// throws. Not thread-safe: one reader per input.
 #pragma once
 
 #include <cstdint>
@@ -25,7 +26,7 @@ inline constexpr size_t kInputPadding = 64;
 struct InputDocument {
   std::string_view text;  // the document; text.data() + capacity bytes are readable
   size_t capacity = 0;
-  uint64_t line = 0;      // 1-based line of the document's first byte
+  uint64_t line = 0;  // 1-based line of the document's first byte
   // Set when the document could not be framed (too large); text is then empty and `error` says why.
   std::string error;
 };
@@ -39,7 +40,8 @@ class InputReader {
   InputReader& operator=(const InputReader&) = delete;
 
   // Opens a path ("-" is stdin).
-  static Result<std::unique_ptr<InputReader>> Open(const std::string& path, size_t max_document_bytes);
+  static Result<std::unique_ptr<InputReader>> Open(const std::string& path,
+                                                   size_t max_document_bytes);
 
   // Next document, or false at end of input (check status() for a read error). The returned view is
   // valid until the next call.
@@ -48,8 +50,8 @@ class InputReader {
   uint64_t bytes_read() const { return bytes_read_; }
 
  private:
-  bool Fill();                       // reads more input; false at EOF or error
-  void Compact();                    // moves unconsumed bytes to the buffer's start
+  bool Fill();                        // reads more input; false at EOF or error
+  void Compact();                     // moves unconsumed bytes to the buffer's start
   bool EnsureCapacity(size_t bytes);  // grows the buffer up to the document limit
 
   int fd_;

@@ -33,7 +33,8 @@ std::shared_ptr<const LoadedPolicy> LoadPolicy(const std::vector<std::string>& p
 
 std::shared_ptr<const LoadedPolicy> LoadPolicyFromStrings(
     const std::vector<std::pair<std::string, std::string>>& files, Diagnostics& diags) {
-  return Compile(LoadDefinitionsFromStrings(files, diags, LoadOptions{HyperscanRegexChecker()}), diags);
+  return Compile(LoadDefinitionsFromStrings(files, diags, LoadOptions{HyperscanRegexChecker()}),
+                 diags);
 }
 
 std::vector<std::string> DefaultRulePaths() {

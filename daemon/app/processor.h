@@ -22,7 +22,7 @@
 namespace chipwatch {
 
 struct DecodeFailure {
-  Origin origin;        // origin.file points at a string that outlives the output
+  Origin origin;  // origin.file points at a string that outlives the output
   Format format = Format::kAuto;
   DecodeErrorReason reason = DecodeErrorReason::kInvalidJson;
   std::string message;

@@ -55,8 +55,8 @@ TestOutcome RunOne(EventProcessor& processor, const RuleDef& rule, const RuleTes
 
   if (!output.failures.empty()) {
     const DecodeFailure& f = output.failures.front();
-    outcome.detail = "test event does not decode: " +
-                     std::string(DecodeErrorReasonName(f.reason)) + ": " + f.message;
+    outcome.detail = "test event does not decode: " + std::string(DecodeErrorReasonName(f.reason)) +
+                     ": " + f.message;
     return outcome;
   }
   if (events == 0) {

@@ -11,8 +11,8 @@ namespace chipwatch {
 
 struct SourcePos {
   std::string file;
-  int line = 0;    // 1-based; 0 when unknown
-  int column = 0;  // 1-based; 0 when unknown
+  int line = 0;                  // 1-based; 0 when unknown
+  int column = 0;                // 1-based; 0 when unknown
   std::string ToString() const;  // "file:line:col"
 };
 
@@ -29,11 +29,13 @@ struct Diagnostic {
 class Diagnostics {
  public:
   void Error(SourcePos pos, std::string code, std::string message) {
-    items_.push_back({Diagnostic::Level::kError, std::move(code), std::move(message), std::move(pos)});
+    items_.push_back(
+        {Diagnostic::Level::kError, std::move(code), std::move(message), std::move(pos)});
     ++errors_;
   }
   void Warning(SourcePos pos, std::string code, std::string message) {
-    items_.push_back({Diagnostic::Level::kWarning, std::move(code), std::move(message), std::move(pos)});
+    items_.push_back(
+        {Diagnostic::Level::kWarning, std::move(code), std::move(message), std::move(pos)});
   }
   bool has_errors() const { return errors_ > 0; }
   size_t error_count() const { return errors_; }

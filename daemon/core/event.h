@@ -14,10 +14,17 @@
 
 namespace chipwatch {
 
-enum class Format : uint8_t { kAuto = 0, kCloudTrail, kGcpAudit, kAzureActivity, kK8sAudit, kGpuAlloc };
+enum class Format : uint8_t {
+  kAuto = 0,
+  kCloudTrail,
+  kGcpAudit,
+  kAzureActivity,
+  kK8sAudit,
+  kGpuAlloc
+};
 inline constexpr int kFormatCount = 6;
 
-std::string_view FormatName(Format f);                      // "cloudtrail", ..., "auto"
+std::string_view FormatName(Format f);                     // "cloudtrail", ..., "auto"
 std::optional<Format> ParseFormat(std::string_view name);  // inverse of FormatName
 
 enum class FieldType : uint8_t { kString, kNumber, kBool, kIp };
@@ -25,47 +32,51 @@ enum class FieldType : uint8_t { kString, kNumber, kBool, kIp };
 // Every normalized field. Keep kFieldSpecs (event.cc) in the same order.
 enum class FieldId : uint16_t {
   // --- set by decoders ---
-  kEventId,          // "event.id"        eventID / insertId / correlationId / auditID / event_id
-  kEventTime,        // "event.time"      RFC 3339 text as in the record (number: unix ms)
-  kFormat,           // "event.format"    cloudtrail, gcp_audit, ... (set by the pipeline)
-  kProvider,         // "provider"        aws, gcp, azure, kubernetes, <gpu_alloc cluster scheduler>
-  kEventSource,      // "event.source"    eventSource / serviceName / resourceProviderName / "kubernetes"
-  kAction,           // "action"          eventName / methodName / operationName / "<resource>.<verb>" / action
-  kOutcome,          // "outcome"         "success" or "failure"
-  kErrorCode,        // "error.code"      errorCode / status.code / HTTP code / ...
-  kErrorMessage,     // "error.message"
-  kRegion,           // "region"          awsRegion / GCP zone's region / Azure location / gpu_alloc region
-  kZone,             // "zone"            GCP zone when known
-  kAccount,          // "account"         AWS account id / GCP project id / Azure subscription id
-  kPrincipal,        // "principal"       ARN / principalEmail / caller / k8s username / gpu_alloc user
-  kPrincipalType,    // "principal.type"  IAMUser, AssumedRole, ServiceAccount, ...
-  kTenant,           // "tenant"          k8s namespace / gpu_alloc tenant / (cloud: account)
-  kSourceIp,         // "source.ip"       as text; kIp type: parsed into Event::source_addr
-  kUserAgent,        // "user_agent"
-  kInstanceType,     // "instance.type"   EC2/SageMaker/GCP machine type/Azure vmSize/...
-  kAcceleratorModel, // "accelerator.model"  raw GPU name as the log gives it (k8s label, gpu_model, GCP acceleratorType)
-  kAcceleratorCount, // "accelerator.count"  number of GPUs when the log gives it
-  kModelId,          // "model.id"        Bedrock modelId (may be an ARN / inference profile)
-  kInferenceRegion,  // "inference.region" additionalEventData.inferenceRegion
-  kResourceName,     // "resource.name"   instance/pod/job/VM name or id, for the analyst
-  kCluster,          // "cluster"         k8s / gpu_alloc cluster
-  kNode,             // "node"            gpu_alloc node / k8s nodeName
-  kJobId,            // "job.id"          gpu_alloc job id / SageMaker job name / Vertex job
-  kResponseCode,     // "response.code"   HTTP status (k8s responseStatus.code), number
+  kEventId,      // "event.id"        eventID / insertId / correlationId / auditID / event_id
+  kEventTime,    // "event.time"      RFC 3339 text as in the record (number: unix ms)
+  kFormat,       // "event.format"    cloudtrail, gcp_audit, ... (set by the pipeline)
+  kProvider,     // "provider"        aws, gcp, azure, kubernetes, <gpu_alloc cluster scheduler>
+  kEventSource,  // "event.source"    eventSource / serviceName / resourceProviderName /
+                 // "kubernetes"
+  kAction,       // "action"          eventName / methodName / operationName / "<resource>.<verb>" /
+                 // action
+  kOutcome,      // "outcome"         "success" or "failure"
+  kErrorCode,    // "error.code"      errorCode / status.code / HTTP code / ...
+  kErrorMessage,  // "error.message"
+  kRegion,   // "region"          awsRegion / GCP zone's region / Azure location / gpu_alloc region
+  kZone,     // "zone"            GCP zone when known
+  kAccount,  // "account"         AWS account id / GCP project id / Azure subscription id
+  kPrincipal,  // "principal"       ARN / principalEmail / caller / k8s username / gpu_alloc user
+  kPrincipalType,     // "principal.type"  IAMUser, AssumedRole, ServiceAccount, ...
+  kTenant,            // "tenant"          k8s namespace / gpu_alloc tenant / (cloud: account)
+  kSourceIp,          // "source.ip"       as text; kIp type: parsed into Event::source_addr
+  kUserAgent,         // "user_agent"
+  kInstanceType,      // "instance.type"   EC2/SageMaker/GCP machine type/Azure vmSize/...
+  kAcceleratorModel,  // "accelerator.model"  raw GPU name as the log gives it (k8s label,
+                      // gpu_model, GCP acceleratorType)
+  kAcceleratorCount,  // "accelerator.count"  number of GPUs when the log gives it
+  kModelId,           // "model.id"        Bedrock modelId (may be an ARN / inference profile)
+  kInferenceRegion,   // "inference.region" additionalEventData.inferenceRegion
+  kResourceName,      // "resource.name"   instance/pod/job/VM name or id, for the analyst
+  kCluster,           // "cluster"         k8s / gpu_alloc cluster
+  kNode,              // "node"            gpu_alloc node / k8s nodeName
+  kJobId,             // "job.id"          gpu_alloc job id / SageMaker job name / Vertex job
+  kResponseCode,      // "response.code"   HTTP status (k8s responseStatus.code), number
   // --- set by enrichment ---
-  kSourceCountry,    // "source.country"   ISO 3166 alpha-2 from GeoIP
-  kSourceTier,       // "source.tier"      destinations catalog tier of source.country ("embargoed", ...)
-  kRegionCountry,    // "region.country"   regions catalog
-  kRegionTier,       // "region.tier"      destinations tier of region.country
-  kAcceleratorFamily,// "accelerator.family"  accelerators catalog family (e.g. "H100")
-  kAcceleratorStatus,// "accelerator.status"  restricted | not_controlled | unclear (at event time)
-  kModelFrontier,    // "model.frontier"   bool: model.id matches the frontier_models catalog
-  kModelVendor,      // "model.vendor"     frontier_models catalog vendor
-  kTenantKnown,      // "tenant.known"     bool: tenant/account has a directory entry
-  kTenantOrg,        // "tenant.org"
-  kTenantCountry,    // "tenant.country"
-  kTenantTier,       // "tenant.tier"      destinations tier of tenant.country
-  kTenantKyc,        // "tenant.kyc_status"
+  kSourceCountry,  // "source.country"   ISO 3166 alpha-2 from GeoIP
+  kSourceTier,  // "source.tier"      destinations catalog tier of source.country ("embargoed", ...)
+  kRegionCountry,      // "region.country"   regions catalog
+  kRegionTier,         // "region.tier"      destinations tier of region.country
+  kAcceleratorFamily,  // "accelerator.family"  accelerators catalog family (e.g. "H100")
+  kAcceleratorStatus,  // "accelerator.status"  restricted | not_controlled | unclear (at event
+                       // time)
+  kModelFrontier,      // "model.frontier"   bool: model.id matches the frontier_models catalog
+  kModelVendor,        // "model.vendor"     frontier_models catalog vendor
+  kTenantKnown,        // "tenant.known"     bool: tenant/account has a directory entry
+  kTenantOrg,          // "tenant.org"
+  kTenantCountry,      // "tenant.country"
+  kTenantTier,         // "tenant.tier"      destinations tier of tenant.country
+  kTenantKyc,          // "tenant.kyc_status"
   kCount
 };
 inline constexpr size_t kFieldCount = static_cast<size_t>(FieldId::kCount);

@@ -380,6 +380,32 @@ class Decoder::Impl {
       return false;
     }
     if (type != od::json_type::object) {
+      // type() only looks at the first byte: "not json" would pass for null. Read the scalar so
+      // that text which is not JSON at all is reported as such.
+      simdjson::error_code e = simdjson::SUCCESS;
+      switch (type) {
+        case od::json_type::null: {
+          bool is_null = false;
+          e = doc.is_null().get(is_null);
+          if (!e && !is_null) e = simdjson::N_ATOM_ERROR;
+          break;
+        }
+        case od::json_type::boolean:
+          e = doc.get_bool().error();
+          break;
+        case od::json_type::number:
+          e = doc.get_number().error();
+          break;
+        case od::json_type::string:
+          e = doc.get_string().error();
+          break;
+        default:
+          break;
+      }
+      if (e) {
+        ReportJsonError(e, origin, format, handler);
+        return false;
+      }
       message_.assign("record is ").append(TypeName(type)).append(", not a JSON object");
       ReportError(origin, format, DecodeErrorReason::kNotAnObject, handler);
       return false;

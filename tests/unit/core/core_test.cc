@@ -72,9 +72,9 @@ TEST(TimestampTest, Rfc3339Variants) {
 }
 
 TEST(TimestampTest, MalformedIsNullopt) {
-  for (const char* s : {"", "2023-07-10", "2023-13-10T00:00:00Z", "2023-02-29T00:00:00Z",
-                        "2023-07-10T25:00:00Z", "2023-07-10T11:42:36X", "yesterday",
-                        "2023-07-10T11:42:36.Z", "2023-07-10T11:42:36+0200"}) {
+  for (const char* s :
+       {"", "2023-07-10", "2023-13-10T00:00:00Z", "2023-02-29T00:00:00Z", "2023-07-10T25:00:00Z",
+        "2023-07-10T11:42:36X", "yesterday", "2023-07-10T11:42:36.Z", "2023-07-10T11:42:36+0200"}) {
     EXPECT_FALSE(ParseTimestampMs(s).has_value()) << s;
   }
   EXPECT_EQ(ParseDateMs("2023-11-17"), 1700179200000);

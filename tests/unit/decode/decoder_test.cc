@@ -288,6 +288,27 @@ TEST(Decoder, EmptyAndWhitespaceDocuments) {
   EXPECT_EQ(handler.events.size(), 3u);
 }
 
+TEST(Decoder, TextThatIsNotJsonIsInvalidJsonNotAScalar) {
+  Decoder decoder;
+  CapturingHandler handler;
+  for (const char* text : {"not json at all", "nulx", "trouble", "fals", "-x", "\"open"}) {
+    DecodeText(decoder, text, Format::kAuto, handler);
+  }
+  ASSERT_EQ(handler.errors.size(), 6u);
+  for (const auto& e : handler.errors) {
+    EXPECT_EQ(e.reason, DecodeErrorReason::kInvalidJson) << e.message;
+  }
+  // Well-formed scalars are JSON, just not records.
+  for (const char* text : {"null", "true", "12.5", "\"s\""}) {
+    DecodeText(decoder, text, Format::kAuto, handler);
+  }
+  ASSERT_EQ(handler.errors.size(), 10u);
+  for (size_t i = 6; i < 10; ++i) {
+    EXPECT_EQ(handler.errors[i].reason, DecodeErrorReason::kNotAnObject)
+        << handler.errors[i].message;
+  }
+}
+
 TEST(Decoder, NonEssentialWrongTypesAreIgnored) {
   Decoder decoder;
   CapturingHandler handler;
