@@ -83,11 +83,8 @@ class Collector {
       CollectRules(file);
       CollectCatalog(file);
     }
-    for (const auto& list : defs_->lists) {
-      if (list.items.empty()) {
-        diags_.Warning(list.pos, "empty-list", "list '" + list.name + "' has no items");
-      }
-    }
+    // Empty lists are not worth a warning: the default pack's watch lists are empty on purpose,
+    // waiting for operators to append to them.
     CheckMacroCycles();
     for (auto& macro : defs_->macros) CheckCondition(macro.condition);
     for (auto& rule : defs_->rules) CheckRule(rule);

@@ -245,12 +245,10 @@ TEST_F(LoaderTest, AppendToUnknownList) {
   ExpectError("unknown-list", "r.yaml:2:5", "'append: true' for list 'nope'");
 }
 
-TEST_F(LoaderTest, EmptyListWarns) {
-  Load("lists:\n  - {name: e, items: []}\n");
-  EXPECT_FALSE(diags_.has_errors());
-  const Diagnostic& d = Find("empty-list");
-  EXPECT_EQ(d.level, Diagnostic::Level::kWarning);
-  EXPECT_EQ(d.pos.ToString(), "r.yaml:2:5");
+TEST_F(LoaderTest, EmptyListIsFineAndCanBeAppendedTo) {
+  Load("lists:\n  - {name: e, items: []}\n  - {name: e, append: true, items: [x]}\n");
+  EXPECT_TRUE(diags_.items().empty());
+  EXPECT_EQ(defs_->FindList("e")->items, std::vector<std::string>{"x"});
 }
 
 TEST_F(LoaderTest, UnknownMacro) {
