@@ -2,12 +2,31 @@
 #include "app/commands.h"
 #include "app/enrichment.h"
 #include "app/policy.h"
+#include "config/config.h"
 
 namespace chipwatch {
 
-int RunCheck(const CheckOptions& options, std::FILE* out, std::FILE* err) {
-  const std::vector<std::string> paths = options.rules.empty() ? DefaultRulePaths() : options.rules;
+int RunCheck(const CheckOptions& options_in, std::FILE* out, std::FILE* err) {
+  CheckOptions options = options_in;
   Diagnostics diags;
+  if (!options.config.empty()) {
+    // The daemon's config: its own problems first, then the rules and data it names.
+    auto config = LoadConfig(options.config, diags);
+    if (config == nullptr) {
+      for (const Diagnostic& d : diags.items()) {
+        std::fprintf(out, "%s\n", options.json ? d.ToJson().c_str() : d.ToString().c_str());
+      }
+      if (!options.json) {
+        std::fprintf(out, "chipwatch check: %s: %zu errors, %zu warnings\n",
+                     options.config.c_str(), diags.error_count(), diags.warning_count());
+      }
+      return kExitUsage;
+    }
+    for (const ConfigPath& p : config->rules) options.rules.push_back(p.path);
+    if (config->geoip) options.enrich.geoip = config->geoip->path;
+    if (config->directory) options.enrich.directory = config->directory->path;
+  }
+  const std::vector<std::string> paths = options.rules.empty() ? DefaultRulePaths() : options.rules;
   auto policy = LoadPolicy(paths, diags);
   for (const Diagnostic& d : diags.items()) {
     std::fprintf(out, "%s\n", options.json ? d.ToJson().c_str() : d.ToString().c_str());

@@ -27,6 +27,7 @@ constexpr char kUsage[] =
     "usage: chipwatch <command> [options]\n"
     "\n"
     "commands:\n"
+    "  run      the daemon: consume Kafka topics and files, deliver alerts to the sinks\n"
     "  replay   evaluate log files (or stdin) against the policy, print alerts as JSON lines\n"
     "  check    validate rule files (and enrichment data) without running\n"
     "  test     run the test events carried by the rules\n"
@@ -54,10 +55,20 @@ constexpr char kReplayUsage[] =
     "rule errors.\n";
 
 constexpr char kCheckUsage[] =
-    "usage: chipwatch check [--rules PATH]... [--geoip FILE] [--directory FILE] [--json]\n"
+    "usage: chipwatch check [--config FILE] [--rules PATH]... [--geoip FILE] [--directory FILE]\n"
+    "                       [--json]\n"
     "\n"
     "Loads and compiles the rules, lists and catalogs and reports every error and warning with\n"
-    "file:line:col. Exit 0 when there is no error, 2 otherwise.\n";
+    "file:line:col. With --config, validates the daemon's config file first, then the rules and\n"
+    "enrichment data it names. Exit 0 when there is no error, 2 otherwise.\n";
+
+constexpr char kRunUsage[] =
+    "usage: chipwatch run --config FILE [--log-level trace|debug|info|warn|error]\n"
+    "\n"
+    "Runs the daemon as configured (config/chipwatch.yaml documents every key): consumes the\n"
+    "Kafka topics and files, evaluates the policy and delivers every alert to every sink at least\n"
+    "once. SIGTERM or SIGINT stops it cleanly: it finishes what is in flight, flushes the sinks,\n"
+    "commits and exits 0. Exit 2 on configuration or rule errors.\n";
 
 constexpr char kTestUsage[] =
     "usage: chipwatch test [--rules PATH]... [--rule ID]... [--verbose]\n"
@@ -199,6 +210,10 @@ int Check(int argc, char** argv) {
   AddPolicyFlags(args, options.rules);
   AddEnrichFlags(args, options.enrich);
   args.Flag("--json", [&] { options.json = true; });
+  args.Value("--config", [&](std::string_view v) {
+    options.config = v;
+    return !v.empty();
+  });
   std::vector<std::string> positional;
   std::string error;
   bool help = false;
@@ -238,6 +253,42 @@ int Test(int argc, char** argv) {
   return RunRuleTests(options, stdout, stderr);
 }
 
+int Run(int argc, char** argv) {
+  RunOptions options;
+  Args args;
+  args.Value("--config", [&](std::string_view v) {
+    options.config = v;
+    return !v.empty();
+  });
+  args.Value("--log-level", [&](std::string_view v) {
+    static constexpr std::pair<std::string_view, LogLevel> kLevels[] = {
+        {"trace", LogLevel::kTrace}, {"debug", LogLevel::kDebug}, {"info", LogLevel::kInfo},
+        {"warn", LogLevel::kWarn},   {"error", LogLevel::kError}};
+    for (const auto& [name, level] : kLevels) {
+      if (v == name) {
+        options.log_level = level;
+        return true;
+      }
+    }
+    return false;
+  });
+  std::vector<std::string> positional;
+  std::string error;
+  bool help = false;
+  if (!args.Parse(argc, argv, 2, positional, error, help)) {
+    return UsageError("run", error, kRunUsage);
+  }
+  if (help) {
+    std::fputs(kRunUsage, stdout);
+    return kExitOk;
+  }
+  if (!positional.empty()) {
+    return UsageError("run", "unexpected argument " + positional[0], kRunUsage);
+  }
+  if (options.config.empty()) return UsageError("run", "--config FILE is required", kRunUsage);
+  return RunDaemon(options);
+}
+
 int Version() {
   std::printf("chipwatch %s\n", CHIPWATCH_VERSION);
   std::printf("  simdjson %d.%d.%d (%s)\n", simdjson::SIMDJSON_VERSION_MAJOR,
@@ -258,6 +309,7 @@ int RunCli(int argc, char** argv) {
     return kExitUsage;
   }
   std::string_view command = argv[1];
+  if (command == "run") return Run(argc, argv);
   if (command == "replay") return Replay(argc, argv);
   if (command == "check") return Check(argc, argv);
   if (command == "test") return Test(argc, argv);

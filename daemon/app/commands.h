@@ -7,9 +7,11 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "config/config.h"
 #include "core/event.h"
 
 namespace chipwatch {
@@ -35,7 +37,14 @@ struct ReplayOptions {
 };
 int RunReplay(const ReplayOptions& options, std::FILE* out, std::FILE* err);
 
+struct RunOptions {
+  std::string config;                  // the daemon's YAML config
+  std::optional<LogLevel> log_level;   // overrides log.level
+};
+int RunDaemon(const RunOptions& options);
+
 struct CheckOptions {
+  std::string config;  // when set: validate this daemon config and every rule file it names
   std::vector<std::string> rules;
   EnrichOptions enrich;
   bool json = false;  // diagnostics as JSON lines

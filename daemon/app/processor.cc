@@ -36,7 +36,14 @@ void EventProcessor::OnEvent(Event& event) {
   if (observer_) observer_(event, matches_);
   for (const RuleMatch& m : matches_) {
     std::string reason = RenderReason(*m.rule, event);
+    AlertRef ref;
+    ref.begin = out_->alerts.size();
     AppendAlertJson(out_->alerts, *m.rule, m.severity, event, reason);
+    ref.length = out_->alerts.size() - ref.begin;
+    ref.key = event.Str(FieldId::kEventId);
+    ref.rule = m.rule;
+    ref.severity = m.severity;
+    out_->refs.push_back(std::move(ref));
     out_->alerts += '\n';
     ++out_->alert_count;
   }

@@ -28,17 +28,31 @@ struct DecodeFailure {
   std::string message;
 };
 
+// One alert inside ProcessorOutput::alerts.
+struct AlertRef {
+  size_t begin = 0;   // offset of the JSON in `alerts`
+  size_t length = 0;  // without the newline
+  std::string key;    // the event id: sinks key alerts by it, so duplicates are recognisable
+  const CompiledRule* rule = nullptr;
+  Severity severity = Severity::kInfo;
+};
+
 // What processing a batch of documents produced.
 struct ProcessorOutput {
   std::string alerts;                   // JSON lines, each ending in '\n'
+  std::vector<AlertRef> refs;           // one per alert, in order
   std::vector<DecodeFailure> failures;  // in input order
   uint64_t events = 0;
   uint64_t alert_count = 0;
   void Clear() {
     alerts.clear();
+    refs.clear();
     failures.clear();
     events = 0;
     alert_count = 0;
+  }
+  std::string_view AlertJson(const AlertRef& ref) const {
+    return std::string_view(alerts).substr(ref.begin, ref.length);
   }
 };
 

@@ -1,0 +1,68 @@
+// OffsetTracker: which consumed Kafka offsets are fully processed, and so safe to commit.
+//
+// The consumer registers every message it hands to a worker (Begin) and the last acknowledgement of
+// that message's alerts marks it done (Done). For each partition the committable position is one
+// past the highest offset below which every registered message is done: a slow message holds back
+// the commit of every later one, so a crash never skips an unacknowledged alert (at-least-once).
+// Each assignment of a partition is a generation: acknowledgements that arrive for a partition after
+// it was revoked are ignored. Thread-safe: Begin/Assign/Revoke/TakeCommittable from the polling
+// thread, Done from any sink or worker thread.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+#include "source/kafka_consumer.h"
+
+namespace chipwatch {
+
+class OffsetTracker {
+ public:
+  struct Partition;  // per-partition state, private to the implementation
+
+  // Identifies one registered message for Done().
+  struct Ticket {
+    std::shared_ptr<Partition> partition;
+    int64_t offset = -1;
+  };
+
+  OffsetTracker();
+  ~OffsetTracker();
+
+  // Starts tracking a partition (a new generation; earlier state is dropped).
+  void Assign(const TopicPartition& tp);
+  // Stops tracking: later Done() calls for it are ignored.
+  void Revoke(const TopicPartition& tp);
+  // Registers a consumed message. Offsets of one partition must be registered in increasing order.
+  Ticket Begin(const TopicPartition& tp, int64_t offset);
+  // Marks the message done. Idempotent; safe after Revoke.
+  void Done(const Ticket& ticket);
+
+  // Partitions whose committable position moved since the last call, with the position (the next
+  // offset to consume). Only partitions among `only` when it is non-empty.
+  std::vector<std::pair<TopicPartition, int64_t>> TakeCommittable(
+      const std::vector<TopicPartition>& only = {});
+
+  // Messages registered and not done, over all partitions / for some partitions.
+  size_t in_flight() const;
+  size_t in_flight(const std::vector<TopicPartition>& tps) const;
+  // Blocks until none of `tps` (all partitions when empty) has a message in flight, or time-out.
+  bool WaitIdle(const std::vector<TopicPartition>& tps, std::chrono::milliseconds timeout) const;
+
+ private:
+  size_t InFlightLocked(const std::vector<TopicPartition>& tps) const;
+
+  mutable std::mutex mu_;
+  mutable std::condition_variable idle_;
+  std::map<std::pair<std::string, int32_t>, std::shared_ptr<Partition>> partitions_;  // mu_
+  size_t in_flight_ = 0;                                                             // mu_
+};
+
+}  // namespace chipwatch

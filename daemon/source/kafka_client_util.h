@@ -1,0 +1,165 @@
+// Private helpers shared by chipwatch's two librdkafka clients (source/kafka_consumer.cc and
+// sink/kafka_sink.cc): owning handles for librdkafka objects, applying configured properties
+// without ever echoing a value, scrubbing secret values out of client messages, and deciding which
+// librdkafka log lines are worth reporting.
+//
+// Header-only on purpose, so that the sink library can share it without linking the source
+// library. Not part of any public interface: include it only from *.cc files that link librdkafka.
+// Thread contract: the functions are reentrant; a SecretScrubber is immutable once built and safe
+// to use from any thread.
+#pragma once
+
+#include <librdkafka/rdkafka.h>
+#include <syslog.h>
+
+#include <array>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "config/config.h"
+#include "core/status.h"
+
+namespace chipwatch::kafka_internal {
+
+// ---- Owning handles -------------------------------------------------------------------------
+
+struct KafkaHandleDeleter {
+  void operator()(rd_kafka_t* p) const { rd_kafka_destroy(p); }
+  void operator()(rd_kafka_conf_t* p) const { rd_kafka_conf_destroy(p); }
+  void operator()(rd_kafka_topic_t* p) const { rd_kafka_topic_destroy(p); }
+  void operator()(rd_kafka_queue_t* p) const { rd_kafka_queue_destroy(p); }
+  void operator()(rd_kafka_topic_partition_list_t* p) const {
+    rd_kafka_topic_partition_list_destroy(p);
+  }
+  void operator()(rd_kafka_message_t* p) const { rd_kafka_message_destroy(p); }
+  void operator()(rd_kafka_headers_t* p) const { rd_kafka_headers_destroy(p); }
+  void operator()(rd_kafka_error_t* p) const { rd_kafka_error_destroy(p); }
+};
+
+using KafkaPtr = std::unique_ptr<rd_kafka_t, KafkaHandleDeleter>;
+using ConfPtr = std::unique_ptr<rd_kafka_conf_t, KafkaHandleDeleter>;
+using TopicPtr = std::unique_ptr<rd_kafka_topic_t, KafkaHandleDeleter>;
+using QueuePtr = std::unique_ptr<rd_kafka_queue_t, KafkaHandleDeleter>;
+using PartitionListPtr = std::unique_ptr<rd_kafka_topic_partition_list_t, KafkaHandleDeleter>;
+using MessagePtr = std::unique_ptr<rd_kafka_message_t, KafkaHandleDeleter>;
+using HeadersPtr = std::unique_ptr<rd_kafka_headers_t, KafkaHandleDeleter>;
+using ErrorPtr = std::unique_ptr<rd_kafka_error_t, KafkaHandleDeleter>;
+
+// ---- Secrets --------------------------------------------------------------------------------
+
+// Replaces the values of secret-looking properties (IsSecretPropertyName) by "<redacted>" in any
+// text about to leave the client layer. librdkafka does not print secrets itself, but error texts
+// can quote configuration values; this is the second line of defence.
+class SecretScrubber {
+ public:
+  explicit SecretScrubber(const std::vector<KafkaProperty>& properties) {
+    for (const KafkaProperty& p : properties) {
+      if (!p.value.empty() && IsSecretPropertyName(p.name)) secrets_.push_back(p.value);
+    }
+  }
+
+  std::string Scrub(std::string text) const {
+    for (const std::string& secret : secrets_) text = ReplaceAll(std::move(text), secret);
+    return text;
+  }
+
+  static std::string ReplaceAll(std::string text, std::string_view needle) {
+    if (needle.empty()) return text;
+    static constexpr std::string_view kRedacted = "<redacted>";
+    for (size_t at = text.find(needle); at != std::string::npos;
+         at = text.find(needle, at + kRedacted.size())) {
+      text.replace(at, needle.size(), kRedacted);
+    }
+    return text;
+  }
+
+ private:
+  std::vector<std::string> secrets_;
+};
+
+// ---- Configuration --------------------------------------------------------------------------
+
+// Sets one chipwatch default. These are fixed names and values, so an error is a programming error.
+inline Status SetDefault(rd_kafka_conf_t* conf, const char* name, const std::string& value,
+                         std::string_view client) {
+  std::array<char, 512> err{};
+  if (rd_kafka_conf_set(conf, name, value.c_str(), err.data(), err.size()) != RD_KAFKA_CONF_OK) {
+    return Status::Internal(std::string(client) + ": cannot set librdkafka default '" + name +
+                            "': " + err.data());
+  }
+  return Status::Ok();
+}
+
+// Applies the operator's properties verbatim, after chipwatch's defaults. An error names the
+// property (and where it was configured) but never its value: librdkafka's own error text quotes
+// the value, so it is scrubbed of it, and left out entirely for secret-looking names.
+inline Status ApplyProperties(rd_kafka_conf_t* conf, const std::vector<KafkaProperty>& properties,
+                              std::string_view client) {
+  for (const KafkaProperty& p : properties) {
+    std::array<char, 512> err{};
+    rd_kafka_conf_res_t res =
+        rd_kafka_conf_set(conf, p.name.c_str(), p.value.c_str(), err.data(), err.size());
+    if (res == RD_KAFKA_CONF_OK) continue;
+    std::string where = p.pos.line > 0 ? p.pos.ToString() + ": " : std::string();
+    std::string message = where + std::string(client) + ": librdkafka property '" + p.name + "'";
+    if (res == RD_KAFKA_CONF_UNKNOWN) {
+      message += " is unknown";
+    } else if (IsSecretPropertyName(p.name)) {
+      message += " has an invalid value";
+    } else {
+      message += " has an invalid value: " + SecretScrubber::ReplaceAll(err.data(), p.value);
+    }
+    return Status::InvalidArgument(std::move(message));
+  }
+  return Status::Ok();
+}
+
+// True when librdkafka was built with `feature` (e.g. "lz4", "sasl_plain").
+inline bool HasBuiltinFeature(rd_kafka_conf_t* conf, std::string_view feature) {
+  std::array<char, 512> features{};
+  size_t size = features.size();
+  if (rd_kafka_conf_get(conf, "builtin.features", features.data(), &size) != RD_KAFKA_CONF_OK) {
+    return false;
+  }
+  std::string_view list(features.data());
+  while (!list.empty()) {
+    size_t comma = list.find(',');
+    if (list.substr(0, comma) == feature) return true;
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+// ---- Errors and logs ------------------------------------------------------------------------
+
+// Formats an error_cb report. `fatal` is set for RD_KAFKA_RESP_ERR__FATAL, whose underlying cause
+// is fetched with rd_kafka_fatal_error. Broker-down and transport errors are transient: librdkafka
+// reconnects by itself.
+inline std::string DescribeClientError(rd_kafka_t* rk, int err, const char* reason, bool* fatal) {
+  *fatal = false;
+  std::string message;
+  if (err == RD_KAFKA_RESP_ERR__FATAL) {
+    *fatal = true;
+    std::array<char, 512> cause{};
+    rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, cause.data(), cause.size());
+    message = std::string("fatal error: ") + rd_kafka_err2name(orig) + ": " + cause.data();
+  } else {
+    message = std::string(rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err))) + ": " +
+              (reason != nullptr ? reason : "");
+  }
+  return message;
+}
+
+// librdkafka logs at syslog levels. Warnings and worse are forwarded; "FAIL" (connection failures)
+// and "ERROR" lines are dropped because the same events reach error_cb.
+inline bool ShouldForwardLog(int level, const char* facility) {
+  if (level > LOG_WARNING) return false;
+  std::string_view fac(facility != nullptr ? facility : "");
+  return fac != "FAIL" && fac != "ERROR";
+}
+
+}  // namespace chipwatch::kafka_internal

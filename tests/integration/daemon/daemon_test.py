@@ -1,0 +1,366 @@
+#!/usr/bin/env python3
+"""End-to-end tests of `chipwatch run` against a real Kafka broker (scripts/kafka-local).
+
+Usage: daemon_test.py CHIPWATCH SOURCE_DIR CASE
+Cases: end_to_end, poison, kill9, broker_restart, two_daemons, graceful
+Each case creates its own topics and consumer group, so cases can run one after another against
+the same broker. Producing and reading topics uses kcat; every wait is bounded.
+"""
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+CHIPWATCH, SRC, CASE = sys.argv[1], sys.argv[2], sys.argv[3]
+PORT = int(os.environ.get("KAFKA_PORT", "19092"))
+BROKERS = f"127.0.0.1:{PORT}"
+WORK = tempfile.mkdtemp(prefix=f"chipwatch-{CASE}-")
+RUN_ID = uuid.uuid4().hex[:8]
+FORMAT_TOPICS = {"cloudtrail": "cloudtrail", "gcp_audit": "gcp-audit",
+                 "azure_activity": "azure-activity", "k8s_audit": "k8s-audit",
+                 "gpu_alloc": "gpu-alloc"}
+
+
+def log(msg):
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def fail(msg):
+    log("FAIL: " + msg)
+    sys.exit(1)
+
+
+def topic(name):
+    return f"{name}-{RUN_ID}"
+
+
+def create_topic(name, partitions):
+    env = dict(os.environ, KAFKA_PORT=str(PORT))
+    subprocess.run([os.path.join(SRC, "scripts/kafka-local"), "create-topic", name, str(partitions)],
+                   check=True, env=env, stdout=subprocess.DEVNULL)
+
+
+def produce(topic_name, lines, partition=None):
+    """Produces one message per line, keyed by a running number so that the default partitioner
+    spreads them over every partition (without keys librdkafka sticks to one partition per batch),
+    or all to `partition`."""
+    args = ["kcat", "-P", "-b", BROKERS, "-t", topic_name, "-z", "lz4", "-K", "\t"]
+    if partition is not None:
+        args += ["-p", str(partition)]
+    data = "".join(f"k{i}\t" + line.rstrip("\n") + "\n" for i, line in enumerate(lines))
+    subprocess.run(args, input=data.encode(), check=True)
+
+
+def consume_all(topic_name, timeout=10.0, fmt="%k\t%s\n"):
+    """Reads a topic from the beginning to its current end."""
+    out = subprocess.run(["kcat", "-C", "-b", BROKERS, "-t", topic_name, "-o", "beginning", "-e",
+                          "-q", "-f", fmt], capture_output=True, timeout=timeout + 30)
+    return out.stdout.decode(errors="replace")
+
+
+def write_config(name, group, topics, alerts_file, alerts_topic, dead_letter_topic, workers=2):
+    cfg = f"""
+rules: [{SRC}/rules]
+enrich:
+  geoip: {SRC}/tests/data/geoip/test-country.mmdb
+  directory: {SRC}/tests/data/directory.csv
+sources:
+  - type: kafka
+    brokers: {BROKERS}
+    group: {group}
+    topics: [{", ".join("{topic: %s, format: %s}" % (t, f) for t, f in topics)}]
+    properties: {{session.timeout.ms: "6000", heartbeat.interval.ms: "500"}}
+sinks:
+  - {{type: kafka, brokers: {BROKERS}, topic: {alerts_topic}}}
+  - {{type: file, path: {alerts_file}}}
+dead_letter: {{type: kafka, brokers: {BROKERS}, topic: {dead_letter_topic}}}
+metrics: {{enabled: false}}
+workers: {workers}
+shutdown_timeout: 20
+"""
+    path = os.path.join(WORK, name)
+    with open(path, "w") as f:
+        f.write(cfg)
+    return path
+
+
+class Daemon:
+    def __init__(self, config, name):
+        self.log_path = os.path.join(WORK, name + ".log")
+        self.logf = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([CHIPWATCH, "run", "--config", config],
+                                     stdout=subprocess.DEVNULL, stderr=self.logf)
+        log(f"started {name} (pid {self.proc.pid})")
+
+    def stop(self, timeout=40):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            fail(f"daemon did not stop within {timeout}s of SIGTERM; log:\n" + self.tail())
+        return rc
+
+    def kill9(self):
+        self.proc.kill()
+        self.proc.wait()
+
+    def tail(self, n=40):
+        with open(self.log_path, "rb") as f:
+            return "\n".join(f.read().decode(errors="replace").splitlines()[-n:])
+
+    def alive(self):
+        return self.proc.poll() is None
+
+
+def alerts_in_file(path):
+    if not os.path.exists(path):
+        return []
+    out = []
+    with open(path) as f:
+        for line in f:
+            if line.endswith("\n"):
+                out.append(json.loads(line))
+    return out
+
+
+def wait_for(predicate, timeout, what, daemons=()):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        for d in daemons:
+            if not d.alive():
+                fail(f"daemon exited early while waiting for {what}:\n{d.tail()}")
+        time.sleep(0.25)
+    details = "\n".join(d.tail() for d in daemons)
+    fail(f"timed out after {timeout}s waiting for {what}\n{details}")
+
+
+def expected_alert_keys():
+    """(rule_id, event_id) of every alert the bundled samples raise (the replay golden file)."""
+    keys = set()
+    with open(os.path.join(SRC, "tests/data/expected/samples.alerts.jsonl")) as f:
+        for line in f:
+            a = json.loads(line)
+            keys.add((a["rule_id"], a["event_id"]))
+    return keys
+
+
+def gpu_alloc_events(n, seed):
+    """n gpu_alloc records; about one in eight is a restricted allocation from a CN address that
+    raises CW-HW-001 (and CW-HW-004: tenant 'unlisted' is not in the directory)."""
+    rnd = random.Random(seed)
+    events, alerting = [], set()
+    for i in range(n):
+        eid = f"{RUN_ID}-{seed}-{i:06d}"
+        restricted = rnd.random() < 0.125
+        rec = {"schema": "gpu-alloc/v1", "event_id": eid, "time": "2025-06-01T10:00:00Z",
+               "action": "allocate", "cluster": "c1", "node": f"n{i % 50}",
+               "tenant": "unlisted" if restricted else "research", "user": "u",
+               "gpu_model": "NVIDIA H100 80GB HBM3" if restricted else "Tesla T4",
+               "gpu_count": 8, "job_id": f"j{i}", "region": "us-east-1",
+               "src_ip": "1.202.77.60" if restricted else "203.0.113.7"}
+        events.append(json.dumps(rec, separators=(",", ":")))
+        if restricted:
+            alerting.add(eid)
+    return events, alerting
+
+
+def setup_topics(partitions=4, formats=("gpu_alloc",)):
+    topics = [(topic(FORMAT_TOPICS[f]), f) for f in formats]
+    for t, _ in topics:
+        create_topic(t, partitions)
+    alerts_topic, dlq = topic("alerts"), topic("dead-letter")
+    create_topic(alerts_topic, 2)
+    create_topic(dlq, 1)
+    return topics, alerts_topic, dlq
+
+
+def case_end_to_end():
+    """Every format's samples through Kafka: the expected alerts arrive on the alerts topic and in
+    the alerts file, keyed by event id; SIGTERM then stops the daemon with exit 0."""
+    formats = list(FORMAT_TOPICS)
+    topics, alerts_topic, dlq = setup_topics(4, formats)
+    for t, f in topics:
+        with open(os.path.join(SRC, f"tests/data/samples/{f}.jsonl")) as fh:
+            produce(t, fh.readlines())
+    alerts_file = os.path.join(WORK, "alerts.jsonl")
+    cfg = write_config("e2e.yaml", topic("group"), topics, alerts_file, alerts_topic, dlq)
+    d = Daemon(cfg, "daemon")
+    want = expected_alert_keys()
+    wait_for(lambda: {(a["rule_id"], a["event_id"]) for a in alerts_in_file(alerts_file)} >= want,
+             60, f"{len(want)} expected alerts in the file", [d])
+    time.sleep(1.0)
+    got = alerts_in_file(alerts_file)
+    keys = [(a["rule_id"], a["event_id"]) for a in got]
+    if set(keys) != want:
+        fail(f"unexpected alerts: {sorted(set(keys) - want)}")
+    if len(keys) != len(set(keys)):
+        fail("duplicate alerts without any crash")
+    for a in got:
+        if "topic" not in a["origin"] or a["origin"]["offset"] < 0:
+            fail(f"alert origin lacks topic/partition/offset: {a['origin']}")
+    rc = d.stop()
+    if rc != 0:
+        fail(f"exit code {rc} after SIGTERM")
+    on_topic = [l.split("\t", 1) for l in consume_all(alerts_topic).splitlines() if l]
+    topic_keys = {(json.loads(v)["rule_id"], k) for k, v in on_topic}
+    if topic_keys != want:
+        fail(f"alerts topic differs: missing {sorted(want - topic_keys)[:5]}, "
+             f"extra {sorted(topic_keys - want)[:5]}")
+    for k, v in on_topic:
+        if json.loads(v)["event_id"] != k:
+            fail(f"alert keyed {k!r} carries event {json.loads(v)['event_id']!r}")
+    log(f"ok: {len(want)} alerts on the topic and in the file, keyed by event id; clean stop")
+
+
+def case_poison():
+    """An undecodable message goes to the dead-letter topic with its original bytes and headers
+    (reason, source topic, partition, offset); the partition moves on."""
+    topics, alerts_topic, dlq = setup_topics(1)
+    events, alerting = gpu_alloc_events(40, 1)
+    poison = '{"schema":"gpu-alloc/v1","event_id":"poison-1","time":"2025-06-01T10:0'
+    produce(topics[0][0], events[:20] + [poison] + events[20:], partition=0)
+    alerts_file = os.path.join(WORK, "alerts.jsonl")
+    cfg = write_config("poison.yaml", topic("group"), topics, alerts_file, alerts_topic, dlq)
+    d = Daemon(cfg, "daemon")
+    wait_for(lambda: {a["event_id"] for a in alerts_in_file(alerts_file)} >= alerting, 60,
+             "alerts after the poison message", [d])
+    if d.stop() != 0:
+        fail("exit code after SIGTERM")
+    dead = consume_all(dlq, fmt="%o\t%h\t%s\n").splitlines()
+    if len(dead) != 1:
+        fail(f"expected one dead letter, got {len(dead)}: {dead}")
+    _, headers, payload = dead[0].split("\t", 2)
+    if payload != poison:
+        fail(f"dead letter does not carry the original bytes: {payload!r}")
+    for needle in ("chipwatch.reason=invalid_json", f"chipwatch.source.topic={topics[0][0]}",
+                   "chipwatch.source.partition=0", "chipwatch.source.offset=20"):
+        if needle not in headers:
+            fail(f"dead-letter header {needle!r} missing in {headers!r}")
+    log("ok: poison message dead-lettered with headers; the partition moved on")
+
+
+def case_kill9():
+    """kill -9 mid-stream, restart: every expected alert is raised (duplicates allowed)."""
+    topics, alerts_topic, dlq = setup_topics(4)
+    events, alerting = gpu_alloc_events(30000, 2)
+    produce(topics[0][0], events)
+    alerts_file = os.path.join(WORK, "alerts.jsonl")
+    group = topic("group")
+    cfg = write_config("kill9.yaml", group, topics, alerts_file, alerts_topic, dlq)
+    d = Daemon(cfg, "daemon-1")
+    wait_for(lambda: len(alerts_in_file(alerts_file)) >= len(alerting) // 4, 60,
+             "a quarter of the alerts", [d])
+    d.kill9()
+    before = {a["event_id"] for a in alerts_in_file(alerts_file)}
+    log(f"killed -9 after {len(before)} of {len(alerting)} alerting events")
+    d2 = Daemon(cfg, "daemon-2")
+    wait_for(lambda: {a["event_id"] for a in alerts_in_file(alerts_file)} >= alerting, 120,
+             "every alert after the restart", [d2])
+    if d2.stop() != 0:
+        fail("exit code after SIGTERM")
+    got = alerts_in_file(alerts_file)
+    dup = len(got) - len({(a["rule_id"], a["event_id"]) for a in got})
+    log(f"ok: all {len(alerting)} alerting events raised after kill -9 ({dup} duplicates)")
+
+
+def case_broker_restart():
+    """The broker goes away mid-stream and comes back: the daemon keeps running and every alert is
+    raised."""
+    topics, alerts_topic, dlq = setup_topics(2)
+    events, alerting = gpu_alloc_events(4000, 3)
+    produce(topics[0][0], events[:2000])
+    alerts_file = os.path.join(WORK, "alerts.jsonl")
+    cfg = write_config("restart.yaml", topic("group"), topics, alerts_file, alerts_topic, dlq)
+    d = Daemon(cfg, "daemon")
+    first = {e for e in alerting if int(e.rsplit("-", 1)[1]) < 2000}
+    wait_for(lambda: {a["event_id"] for a in alerts_in_file(alerts_file)} >= first, 60,
+             "alerts of the first half", [d])
+    env = dict(os.environ, KAFKA_PORT=str(PORT))
+    kafka_local = os.path.join(SRC, "scripts/kafka-local")
+    subprocess.run([kafka_local, "stop"], check=True, env=env)
+    log("broker stopped")
+    produce_later = events[2000:]
+    time.sleep(3)
+    if not d.alive():
+        fail("daemon exited while the broker was down:\n" + d.tail())
+    subprocess.run([kafka_local, "start"], check=True, env=dict(env, KAFKA_KEEP_DATA="1"))
+    log("broker back")
+    produce(topics[0][0], produce_later)
+    wait_for(lambda: {a["event_id"] for a in alerts_in_file(alerts_file)} >= alerting, 120,
+             "every alert after the broker restart", [d])
+    if d.stop() != 0:
+        fail("exit code after SIGTERM")
+    log("ok: broker restart survived, every alert raised")
+
+
+def case_two_daemons():
+    """Two daemons in one group split the partitions and together raise every alert once."""
+    topics, alerts_topic, dlq = setup_topics(4)
+    events, alerting = gpu_alloc_events(8000, 4)
+    group = topic("group")
+    files = [os.path.join(WORK, f"alerts-{i}.jsonl") for i in (1, 2)]
+    cfgs = [write_config(f"d{i}.yaml", group, topics, files[i - 1], alerts_topic, dlq, workers=1)
+            for i in (1, 2)]
+    d1 = Daemon(cfgs[0], "daemon-1")
+    d2 = Daemon(cfgs[1], "daemon-2")
+    time.sleep(8)  # both join the group before the data arrives
+    produce(topics[0][0], events)
+    all_ids = lambda: [a["event_id"] for f in files for a in alerts_in_file(f)]
+    wait_for(lambda: set(all_ids()) >= alerting, 90, "every alert from the two daemons", [d1, d2])
+    time.sleep(1.0)
+    ids = all_ids()
+    per = [len(alerts_in_file(f)) for f in files]
+    for d in (d1, d2):
+        if d.stop() != 0:
+            fail("exit code after SIGTERM")
+    if min(per) == 0:
+        fail(f"one daemon did no work: {per}")
+    if len(ids) != len({(a['rule_id'], a['event_id']) for f in files for a in alerts_in_file(f)}):
+        fail("an alert was raised twice by the group")
+    log(f"ok: two daemons shared the work {per}, every alert once")
+
+
+def case_graceful():
+    """SIGTERM commits exactly what was processed: a second run in the same group raises nothing
+    new, and new messages are processed exactly from where the first run stopped."""
+    topics, alerts_topic, dlq = setup_topics(2)
+    events, alerting = gpu_alloc_events(3000, 5)
+    produce(topics[0][0], events[:1500])
+    alerts_file = os.path.join(WORK, "alerts.jsonl")
+    cfg = write_config("graceful.yaml", topic("group"), topics, alerts_file, alerts_topic, dlq)
+    first = {e for e in alerting if int(e.rsplit("-", 1)[1]) < 1500}
+    d = Daemon(cfg, "daemon-1")
+    wait_for(lambda: {a["event_id"] for a in alerts_in_file(alerts_file)} >= first, 60,
+             "first batch", [d])
+    time.sleep(1.0)
+    if d.stop() != 0:
+        fail("exit code after SIGTERM")
+    n_first = len(alerts_in_file(alerts_file))
+    produce(topics[0][0], events[1500:])
+    d2 = Daemon(cfg, "daemon-2")
+    wait_for(lambda: {a["event_id"] for a in alerts_in_file(alerts_file)} >= alerting, 60,
+             "second batch", [d2])
+    time.sleep(2.0)
+    if d2.stop() != 0:
+        fail("exit code after SIGTERM")
+    got = alerts_in_file(alerts_file)
+    keys = [(a["rule_id"], a["event_id"]) for a in got]
+    if len(keys) != len(set(keys)):
+        fail(f"{len(keys) - len(set(keys))} alerts raised twice across a graceful restart")
+    log(f"ok: graceful restart: {n_first} then {len(got) - n_first} alerts, none twice")
+
+
+CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
+if CASE not in CASES:
+    fail(f"unknown case {CASE}; known: {', '.join(CASES)}")
+t0 = time.time()
+CASES[CASE]()
+log(f"{CASE} passed in {time.time() - t0:.1f}s")
