@@ -17,8 +17,8 @@ int RunCheck(const CheckOptions& options_in, std::FILE* out, std::FILE* err) {
         std::fprintf(out, "%s\n", options.json ? d.ToJson().c_str() : d.ToString().c_str());
       }
       if (!options.json) {
-        std::fprintf(out, "chipwatch check: %s: %zu errors, %zu warnings\n",
-                     options.config.c_str(), diags.error_count(), diags.warning_count());
+        std::fprintf(out, "chipwatch check: %s: %zu errors, %zu warnings\n", options.config.c_str(),
+                     diags.error_count(), diags.warning_count());
       }
       return kExitUsage;
     }

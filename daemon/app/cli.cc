@@ -262,8 +262,11 @@ int Run(int argc, char** argv) {
   });
   args.Value("--log-level", [&](std::string_view v) {
     static constexpr std::pair<std::string_view, LogLevel> kLevels[] = {
-        {"trace", LogLevel::kTrace}, {"debug", LogLevel::kDebug}, {"info", LogLevel::kInfo},
-        {"warn", LogLevel::kWarn},   {"error", LogLevel::kError}};
+        {"trace", LogLevel::kTrace},
+        {"debug", LogLevel::kDebug},
+        {"info", LogLevel::kInfo},
+        {"warn", LogLevel::kWarn},
+        {"error", LogLevel::kError}};
     for (const auto& [name, level] : kLevels) {
       if (v == name) {
         options.log_level = level;

@@ -38,8 +38,8 @@ struct ReplayOptions {
 int RunReplay(const ReplayOptions& options, std::FILE* out, std::FILE* err);
 
 struct RunOptions {
-  std::string config;                  // the daemon's YAML config
-  std::optional<LogLevel> log_level;   // overrides log.level
+  std::string config;                 // the daemon's YAML config
+  std::optional<LogLevel> log_level;  // overrides log.level
 };
 int RunDaemon(const RunOptions& options);
 

@@ -21,8 +21,8 @@ void OffsetTracker::Assign(const TopicPartition& tp) {
   auto& slot = partitions_[{tp.topic, tp.partition}];
   if (slot) {
     slot->live = false;
-    in_flight_ -= static_cast<size_t>(
-        std::count_if(slot->pending.begin(), slot->pending.end(), [](auto& p) { return !p.second; }));
+    in_flight_ -= static_cast<size_t>(std::count_if(slot->pending.begin(), slot->pending.end(),
+                                                    [](auto& p) { return !p.second; }));
   }
   slot = std::make_shared<Partition>();
   slot->tp = tp;
@@ -34,9 +34,8 @@ void OffsetTracker::Revoke(const TopicPartition& tp) {
   auto it = partitions_.find({tp.topic, tp.partition});
   if (it == partitions_.end()) return;
   it->second->live = false;
-  in_flight_ -= static_cast<size_t>(std::count_if(it->second->pending.begin(),
-                                                  it->second->pending.end(),
-                                                  [](auto& p) { return !p.second; }));
+  in_flight_ -= static_cast<size_t>(std::count_if(
+      it->second->pending.begin(), it->second->pending.end(), [](auto& p) { return !p.second; }));
   partitions_.erase(it);
   idle_.notify_all();
 }

@@ -4,9 +4,9 @@
 // that message's alerts marks it done (Done). For each partition the committable position is one
 // past the highest offset below which every registered message is done: a slow message holds back
 // the commit of every later one, so a crash never skips an unacknowledged alert (at-least-once).
-// Each assignment of a partition is a generation: acknowledgements that arrive for a partition after
-// it was revoked are ignored. Thread-safe: Begin/Assign/Revoke/TakeCommittable from the polling
-// thread, Done from any sink or worker thread.
+// Each assignment of a partition is a generation: acknowledgements that arrive for a partition
+// after it was revoked are ignored. Thread-safe: Begin/Assign/Revoke/TakeCommittable from the
+// polling thread, Done from any sink or worker thread.
 #pragma once
 
 #include <chrono>
@@ -62,7 +62,7 @@ class OffsetTracker {
   mutable std::mutex mu_;
   mutable std::condition_variable idle_;
   std::map<std::pair<std::string, int32_t>, std::shared_ptr<Partition>> partitions_;  // mu_
-  size_t in_flight_ = 0;                                                             // mu_
+  size_t in_flight_ = 0;                                                              // mu_
 };
 
 }  // namespace chipwatch

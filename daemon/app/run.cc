@@ -10,13 +10,13 @@
 // messages are in flight (a slow or absent sink), the poll thread pauses its partitions and keeps
 // polling, so the group membership stays alive; nothing is dropped.
 #include <pthread.h>
-#include <unistd.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <atomic>
-#include <cstdlib>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -148,9 +148,9 @@ void DeadLetter(RunState& state, const ProcessorOutput& out, std::string_view or
   const DecodeFailure& first = out.failures.front();
   for (const DecodeFailure& f : out.failures) {
     spdlog::warn("{}:{}{}: cannot decode {} record: {}: {}", f.origin.file,
-                 f.origin.partition >= 0 ? std::to_string(f.origin.partition) + "@" +
-                                               std::to_string(f.origin.offset)
-                                         : std::to_string(f.origin.line),
+                 f.origin.partition >= 0
+                     ? std::to_string(f.origin.partition) + "@" + std::to_string(f.origin.offset)
+                     : std::to_string(f.origin.line),
                  f.origin.index > 0 ? " (record " + std::to_string(f.origin.index) + ")" : "",
                  FormatName(f.format), DecodeErrorReasonName(f.reason), f.message);
   }
@@ -169,9 +169,8 @@ void DeadLetter(RunState& state, const ProcessorOutput& out, std::string_view or
 }
 
 void WorkerLoop(RunState& state, DecoderOptions decoder_options) {
-  EventProcessor processor(state.policy,
-                           state.enrichment ? state.enrichment->external.get() : nullptr,
-                           decoder_options);
+  EventProcessor processor(
+      state.policy, state.enrichment ? state.enrichment->external.get() : nullptr, decoder_options);
   ProcessorOutput out;
   std::string topic;
   while (auto item = state.work->Pop()) {
@@ -186,7 +185,8 @@ void WorkerLoop(RunState& state, DecoderOptions decoder_options) {
     origin.partition = msg.partition();
     origin.offset = msg.offset();
     const std::string_view payload = msg.payload();
-    processor.Process(payload, payload.size(), item->source->consumer->FormatOf(topic), origin, out);
+    processor.Process(payload, payload.size(), item->source->consumer->FormatOf(topic), origin,
+                      out);
     state.counters.messages.fetch_add(1, std::memory_order_relaxed);
     state.counters.events.fetch_add(out.events, std::memory_order_relaxed);
     state.counters.alerts.fetch_add(out.alert_count, std::memory_order_relaxed);
@@ -248,9 +248,8 @@ void PollLoop(RunState& state, KafkaSourceState& source) {
 
 void FileLoop(RunState& state, FileFollower& follower, const FileSourceConfig& config,
               DecoderOptions decoder_options) {
-  EventProcessor processor(state.policy,
-                           state.enrichment ? state.enrichment->external.get() : nullptr,
-                           decoder_options);
+  EventProcessor processor(
+      state.policy, state.enrichment ? state.enrichment->external.get() : nullptr, decoder_options);
   ProcessorOutput out;
   FileFollower::Line line;
   while (!g_stop.load(std::memory_order_relaxed)) {
@@ -364,9 +363,10 @@ bool CreateSources(RunState& state, DecoderOptions decoder_options) {
           // Finish what is in flight for these partitions and commit it, so that the next owner
           // starts right after it.
           if (!raw->tracker.WaitIdle(tps, kRevokeWait)) {
-            spdlog::warn("{}: {} messages of revoked partitions still unacknowledged; their "
-                         "alerts may be raised again by the next owner",
-                         raw->label, raw->tracker.in_flight(tps));
+            spdlog::warn(
+                "{}: {} messages of revoked partitions still unacknowledged; their "
+                "alerts may be raised again by the next owner",
+                raw->label, raw->tracker.in_flight(tps));
           }
           StoreCommittable(*raw, tps);
           Status st = raw->consumer->CommitSync();
@@ -435,11 +435,12 @@ std::thread StartSignalThread() {
 void LogStatus(const RunState& state) {
   size_t in_flight = 0;
   for (const auto& k : state.kafka) in_flight += k->tracker.in_flight();
-  spdlog::info("status: {} messages, {} events, {} alerts, {} undecodable, {} dead-lettered, {} "
-               "sink errors, {} in flight",
-               state.counters.messages.load(), state.counters.events.load(),
-               state.counters.alerts.load(), state.counters.decode_failures.load(),
-               state.counters.dead_letters.load(), state.counters.sink_errors.load(), in_flight);
+  spdlog::info(
+      "status: {} messages, {} events, {} alerts, {} undecodable, {} dead-lettered, {} "
+      "sink errors, {} in flight",
+      state.counters.messages.load(), state.counters.events.load(), state.counters.alerts.load(),
+      state.counters.decode_failures.load(), state.counters.dead_letters.load(),
+      state.counters.sink_errors.load(), in_flight);
 }
 
 // Stop fetching, finish what is in flight, flush the sinks, commit, leave the groups.
@@ -460,9 +461,10 @@ int Shutdown(RunState& state, std::chrono::seconds timeout) {
   bool clean = true;
   for (auto& k : state.kafka) {
     if (!k->tracker.WaitIdle({}, left())) {
-      spdlog::warn("{}: shutdown timeout with {} messages unacknowledged; they will be processed "
-                   "again after restart",
-                   k->label, k->tracker.in_flight());
+      spdlog::warn(
+          "{}: shutdown timeout with {} messages unacknowledged; they will be processed "
+          "again after restart",
+          k->label, k->tracker.in_flight());
       clean = false;
     }
   }

@@ -39,4 +39,14 @@ grep -q "bad.yaml:6:[0-9]*: error: .*sorce.ip" "$WORK/out" || fail "check positi
 expect_exit 2 "check --json broken rule" -- "$CHIPWATCH" check --json --rules "$WORK/bad.yaml"
 grep -q '"line":6' "$WORK/out" || fail "json diagnostics: $(cat "$WORK/out")"
 expect_exit 2 "replay with broken rules" -- "$CHIPWATCH" replay --rules "$WORK/bad.yaml" tests/data/samples/cloudtrail.jsonl
+
+# The daemon's config: the checkout's local config is valid with its rules; a broken one is
+# reported with file:line:col and exit 2; run refuses to start on it.
+expect_exit 0 "check --config config/local.yaml" -- "$CHIPWATCH" check --config config/local.yaml
+printf 'rules: [rules]\nsources:\n  - type: kafka\n    brokers: 127.0.0.1:1\n    group: g\n    topics: [{topic: t, format: syslog}]\nsinks: [{type: stdout}]\nbogus: 1\n' >"$WORK/bad-config.yaml"
+expect_exit 2 "check --config with errors" -- "$CHIPWATCH" check --config "$WORK/bad-config.yaml"
+grep -q "bad-config.yaml:6:[0-9]*: error: .*syslog" "$WORK/out" || fail "format error position: $(cat "$WORK/out")"
+grep -q "bad-config.yaml:8:[0-9]*: error: .*bogus" "$WORK/out" || fail "unknown key position: $(cat "$WORK/out")"
+expect_exit 2 "run with a broken config" -- "$CHIPWATCH" run --config "$WORK/bad-config.yaml"
+expect_exit 2 "run without --config" -- "$CHIPWATCH" run
 finish
