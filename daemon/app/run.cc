@@ -9,9 +9,14 @@
 // is acknowledged by every sink, and every message before it too. Backpressure: when too many
 // messages are in flight (a slow or absent sink), the poll thread pauses its partitions and keeps
 // polling, so the group membership stays alive; nothing is dropped.
+//
+// Reload (SIGHUP): the main thread re-reads the config, rules and enrichment data off the hot path
+// and publishes a new immutable snapshot; each worker picks it up between two messages, so every
+// message is evaluated by exactly one policy. A bad reload keeps the old snapshot.
 #include <pthread.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -32,6 +37,8 @@
 #include "app/processor.h"
 #include "config/config.h"
 #include "core/bounded_queue.h"
+#include "core/version.h"
+#include "metrics/metrics.h"
 #include "sink/file_sink.h"
 #include "sink/kafka_sink.h"
 #include "sink/stdout_sink.h"
@@ -54,6 +61,7 @@ constexpr milliseconds kStoreInterval(200);
 constexpr milliseconds kRevokeWait(10000);
 
 std::atomic<bool> g_stop{false};
+std::atomic<bool> g_reload{false};
 
 // Counters for the periodic status line (metrics come from the same places in issue 4).
 struct Counters {
@@ -78,12 +86,25 @@ struct Completion {
   }
 };
 
+// What workers evaluate with: replaced as a whole by a reload.
+struct Snapshot {
+  std::shared_ptr<const LoadedPolicy> policy;
+  std::shared_ptr<const Enrichment> enrichment;
+  uint64_t generation = 0;
+};
+
 struct KafkaSourceState {
   const KafkaSourceConfig* config = nullptr;
   std::unique_ptr<KafkaConsumer> consumer;
   OffsetTracker tracker;
   std::thread poller;
-  std::string label;  // "kafka[0]"
+  std::string label;                     // "kafka[0]": the `source` label of metrics
+  std::atomic<bool> assigned{false};     // has joined its group (readiness)
+  std::atomic<int64_t> last_poll_ms{0};  // the poll thread is alive (watchdog)
+  Counter* messages = nullptr;
+  Gauge* in_flight = nullptr;
+  Gauge* paused = nullptr;
+  std::map<std::string, Counter*, std::less<>> events_by_topic;  // built at start, read-only after
 };
 
 struct WorkItem {
@@ -94,9 +115,12 @@ struct WorkItem {
 
 struct RunState {
   std::unique_ptr<Config> config;
-  std::shared_ptr<const LoadedPolicy> policy;
-  std::optional<Enrichment> enrichment;
+  std::string config_path;
+  std::atomic<std::shared_ptr<const Snapshot>> snapshot;
+  std::unique_ptr<Metrics> metrics;
+  std::unique_ptr<MetricsServer> metrics_server;
   std::vector<std::unique_ptr<Sink>> sinks;
+  std::vector<FileSink*> file_sinks;  // also owned by `sinks`/`dead_letter`: reopened on SIGHUP
   std::unique_ptr<Sink> dead_letter;
   std::vector<std::unique_ptr<KafkaSourceState>> kafka;
   std::vector<std::thread> file_threads;
@@ -108,7 +132,12 @@ struct RunState {
 
 void LogSinkError(RunState& state, const std::string& sink, const Status& status) {
   state.counters.sink_errors.fetch_add(1, std::memory_order_relaxed);
+  state.metrics->SinkErrors(sink).Inc();
   spdlog::error("sink {}: {}", sink, status.message());
+}
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<milliseconds>(Clock::now().time_since_epoch()).count();
 }
 
 // Hands a record to a sink; the completion is released when the sink acknowledges it. A record a
@@ -116,8 +145,14 @@ void LogSinkError(RunState& state, const std::string& sink, const Status& status
 void DeliverTo(RunState& state, Sink& sink, SinkRecord record,
                const std::shared_ptr<Completion>& completion) {
   completion->remaining.fetch_add(1, std::memory_order_relaxed);
-  Status st = sink.Deliver(std::move(record), [&state, &sink, completion](const Status& s) {
-    if (!s.ok()) LogSinkError(state, sink.name(), s);
+  const auto start = Clock::now();
+  Status st = sink.Deliver(std::move(record), [&state, &sink, completion, start](const Status& s) {
+    if (s.ok()) {
+      state.metrics->AlertDelivery().Observe(
+          std::chrono::duration<double>(Clock::now() - start).count());
+    } else {
+      LogSinkError(state, sink.name(), s);
+    }
     completion->Release();
   });
   if (!st.ok()) {  // closed: only during shutdown
@@ -129,6 +164,7 @@ void DeliverTo(RunState& state, Sink& sink, SinkRecord record,
 void DeliverAlerts(RunState& state, const ProcessorOutput& out,
                    const std::shared_ptr<Completion>& completion) {
   for (const AlertRef& ref : out.refs) {
+    state.metrics->Alerts(ref.rule->id, SeverityName(ref.severity)).Inc();
     for (auto& sink : state.sinks) {
       SinkRecord record;
       record.key = ref.key;
@@ -147,6 +183,7 @@ void DeadLetter(RunState& state, const ProcessorOutput& out, std::string_view or
   state.counters.decode_failures.fetch_add(out.failures.size(), std::memory_order_relaxed);
   const DecodeFailure& first = out.failures.front();
   for (const DecodeFailure& f : out.failures) {
+    state.metrics->DecodeErrors(FormatName(f.format), DecodeErrorReasonName(f.reason)).Inc();
     spdlog::warn("{}:{}{}: cannot decode {} record: {}: {}", f.origin.file,
                  f.origin.partition >= 0
                      ? std::to_string(f.origin.partition) + "@" + std::to_string(f.origin.offset)
@@ -165,16 +202,39 @@ void DeadLetter(RunState& state, const ProcessorOutput& out, std::string_view or
   record.value = std::string(original);
   record.headers = std::move(headers);
   state.counters.dead_letters.fetch_add(1, std::memory_order_relaxed);
+  state.metrics->DeadLetters().Inc();
   DeliverTo(state, *state.dead_letter, std::move(record), completion);
 }
 
+// A worker's processor, rebuilt when a reload published a new snapshot.
+class WorkerProcessor {
+ public:
+  WorkerProcessor(RunState& state, DecoderOptions options) : state_(state), options_(options) {}
+
+  EventProcessor& Get() {
+    std::shared_ptr<const Snapshot> current = state_.snapshot.load();
+    if (!processor_ || current->generation != snapshot_->generation) {
+      snapshot_ = std::move(current);
+      processor_ = std::make_unique<EventProcessor>(
+          snapshot_->policy, snapshot_->enrichment->external.get(), options_);
+    }
+    return *processor_;
+  }
+
+ private:
+  RunState& state_;
+  DecoderOptions options_;
+  std::shared_ptr<const Snapshot> snapshot_;
+  std::unique_ptr<EventProcessor> processor_;
+};
+
 void WorkerLoop(RunState& state, DecoderOptions decoder_options) {
-  EventProcessor processor(
-      state.policy, state.enrichment ? state.enrichment->external.get() : nullptr, decoder_options);
+  WorkerProcessor worker(state, decoder_options);
   ProcessorOutput out;
   std::string topic;
   while (auto item = state.work->Pop()) {
     KafkaMessage& msg = *item->message;
+    EventProcessor& processor = worker.Get();
     auto completion = std::make_shared<Completion>();
     completion->tracker = &item->source->tracker;
     completion->ticket = item->ticket;
@@ -185,8 +245,16 @@ void WorkerLoop(RunState& state, DecoderOptions decoder_options) {
     origin.partition = msg.partition();
     origin.offset = msg.offset();
     const std::string_view payload = msg.payload();
+    const auto start = Clock::now();
     processor.Process(payload, payload.size(), item->source->consumer->FormatOf(topic), origin,
                       out);
+    state.metrics->EventProcessing().Observe(
+        std::chrono::duration<double>(Clock::now() - start).count());
+    item->source->messages->Inc();
+    if (auto it = item->source->events_by_topic.find(topic);
+        it != item->source->events_by_topic.end()) {
+      it->second->Inc(static_cast<double>(out.events));
+    }
     state.counters.messages.fetch_add(1, std::memory_order_relaxed);
     state.counters.events.fetch_add(out.events, std::memory_order_relaxed);
     state.counters.alerts.fetch_add(out.alert_count, std::memory_order_relaxed);
@@ -217,7 +285,9 @@ void StoreCommittable(KafkaSourceState& source, const std::vector<TopicPartition
 void PollLoop(RunState& state, KafkaSourceState& source) {
   bool paused = false;
   auto last_store = Clock::now();
+  auto last_lag = Clock::now();
   while (!g_stop.load(std::memory_order_relaxed)) {
+    source.last_poll_ms.store(NowMs(), std::memory_order_relaxed);
     std::unique_ptr<KafkaMessage> msg = source.consumer->Poll(kPollTimeout);
     if (msg) {
       TopicPartition tp{std::string(msg->topic()), msg->partition()};
@@ -233,23 +303,35 @@ void PollLoop(RunState& state, KafkaSourceState& source) {
                    source.label, in_flight);
       source.consumer->PauseAll();
       paused = true;
+      source.paused->Set(1);
     } else if (paused && in_flight <= kResumeInFlight) {
       spdlog::info("{}: sinks caught up ({} in flight); resuming consumption", source.label,
                    in_flight);
       source.consumer->ResumeAll();
       paused = false;
+      source.paused->Set(0);
     }
     if (Clock::now() - last_store >= kStoreInterval) {
       StoreCommittable(source);
+      source.in_flight->Set(static_cast<double>(in_flight));
       last_store = Clock::now();
+    }
+    if (Clock::now() - last_lag >= std::chrono::seconds(2)) {
+      for (const auto& [tp, lag] : source.consumer->Lag()) {
+        if (lag >= 0) {
+          state.metrics->ConsumerLag(tp.topic, tp.partition).Set(static_cast<double>(lag));
+        }
+      }
+      last_lag = Clock::now();
     }
   }
 }
 
 void FileLoop(RunState& state, FileFollower& follower, const FileSourceConfig& config,
-              DecoderOptions decoder_options) {
-  EventProcessor processor(
-      state.policy, state.enrichment ? state.enrichment->external.get() : nullptr, decoder_options);
+              DecoderOptions decoder_options, std::string label) {
+  WorkerProcessor worker(state, decoder_options);
+  Counter& messages = state.metrics->Messages(label);
+  Counter& events = state.metrics->Events(label, FormatName(config.format));
   ProcessorOutput out;
   FileFollower::Line line;
   while (!g_stop.load(std::memory_order_relaxed)) {
@@ -275,8 +357,13 @@ void FileLoop(RunState& state, FileFollower& follower, const FileSourceConfig& c
       f.message = line.error;
       out.failures.push_back(std::move(f));
     } else {
-      processor.Process(line.text, line.capacity, config.format, origin, out);
+      const auto start = Clock::now();
+      worker.Get().Process(line.text, line.capacity, config.format, origin, out);
+      state.metrics->EventProcessing().Observe(
+          std::chrono::duration<double>(Clock::now() - start).count());
     }
+    messages.Inc();
+    events.Inc(static_cast<double>(out.events));
     state.counters.messages.fetch_add(1, std::memory_order_relaxed);
     state.counters.events.fetch_add(out.events, std::memory_order_relaxed);
     state.counters.alerts.fetch_add(out.alert_count, std::memory_order_relaxed);
@@ -311,12 +398,15 @@ bool CreateSinks(RunState& state) {
       }
       state.sinks.push_back(std::move(sink.value()));
     } else if (auto* f = std::get_if<FileSinkConfig>(&sc)) {
-      auto sink = CreateFileSink(*f, FileSinkMode::kAlerts, file_error);
+      FileSinkOptions options;
+      options.on_error = file_error;
+      auto sink = OpenFileSink(*f, options);
       if (!sink.ok()) {
         spdlog::error("{}: file sink {}: {}", f->pos.ToString(), f->path.path,
                       sink.status().message());
         return false;
       }
+      state.file_sinks.push_back(sink.value().get());
       state.sinks.push_back(std::move(sink.value()));
     } else {
       state.sinks.push_back(CreateStdoutSink(STDOUT_FILENO, file_error));
@@ -330,9 +420,14 @@ bool CreateSinks(RunState& state) {
       if (sink.ok()) state.dead_letter = std::move(sink.value());
       status = sink.status();
     } else {
-      auto sink =
-          CreateFileSink(std::get<FileSinkConfig>(dl), FileSinkMode::kDeadLetter, file_error);
-      if (sink.ok()) state.dead_letter = std::move(sink.value());
+      FileSinkOptions options;
+      options.mode = FileSinkMode::kDeadLetter;
+      options.on_error = file_error;
+      auto sink = OpenFileSink(std::get<FileSinkConfig>(dl), options);
+      if (sink.ok()) {
+        state.file_sinks.push_back(sink.value().get());
+        state.dead_letter = std::move(sink.value());
+      }
       status = sink.status();
     }
     if (!state.dead_letter) {
@@ -343,6 +438,19 @@ bool CreateSinks(RunState& state) {
   return true;
 }
 
+// Series that alerting rules watch exist from the start (at 0), so that their first increase is
+// visible to increase() and rate().
+void InitMetrics(RunState& state) {
+  for (const auto& sink : state.sinks) {
+    state.metrics->SinkErrors(sink->name());
+    state.metrics->SinkPending(sink->name());
+  }
+  if (state.dead_letter) state.metrics->SinkErrors(state.dead_letter->name());
+  state.metrics->RulesReload(true);
+  state.metrics->RulesReload(false);
+  state.metrics->DeadLetters();
+}
+
 bool CreateSources(RunState& state, DecoderOptions decoder_options) {
   int kafka_index = 0;
   for (const SourceConfig& sc : state.config->sources) {
@@ -350,15 +458,24 @@ bool CreateSources(RunState& state, DecoderOptions decoder_options) {
       auto source = std::make_unique<KafkaSourceState>();
       source->config = k;
       source->label = "kafka[" + std::to_string(kafka_index++) + "]";
+      source->messages = &state.metrics->Messages(source->label);
+      source->in_flight = &state.metrics->InFlight(source->label);
+      source->paused = &state.metrics->ConsumerPaused(source->label);
+      for (const KafkaTopicConfig& t : k->topics) {
+        source->events_by_topic[t.topic] =
+            &state.metrics->Events(source->label, FormatName(t.format));
+      }
       KafkaSourceState* raw = source.get();
+      Metrics* metrics = state.metrics.get();
       ConsumerCallbacks callbacks;
       callbacks.on_assigned = [raw](const std::vector<TopicPartition>& tps) {
+        raw->assigned.store(true);
         for (const auto& tp : tps) {
           raw->tracker.Assign(tp);
           spdlog::info("{}: assigned {}[{}]", raw->label, tp.topic, tp.partition);
         }
       };
-      callbacks.on_revoked = [raw](const std::vector<TopicPartition>& tps, bool lost) {
+      callbacks.on_revoked = [raw, metrics](const std::vector<TopicPartition>& tps, bool lost) {
         if (!lost) {
           // Finish what is in flight for these partitions and commit it, so that the next owner
           // starts right after it.
@@ -374,6 +491,7 @@ bool CreateSources(RunState& state, DecoderOptions decoder_options) {
         }
         for (const auto& tp : tps) {
           raw->tracker.Revoke(tp);
+          metrics->RemoveConsumerLag(tp.topic, tp.partition);
           spdlog::info("{}: {} {}[{}]", raw->label, lost ? "lost" : "revoked", tp.topic,
                        tp.partition);
         }
@@ -411,16 +529,22 @@ bool CreateSources(RunState& state, DecoderOptions decoder_options) {
   return true;
 }
 
-// Blocks the stop signals in every thread; a dedicated thread waits for them.
+// Blocks the daemon's signals in every thread (call before any thread starts); a dedicated thread
+// waits for them. SIGTERM/SIGINT stop, SIGHUP reloads.
 std::thread StartSignalThread() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   return std::thread([set] {
     int sig = 0;
     while (sigwait(&set, &sig) == 0) {
+      if (sig == SIGHUP) {
+        g_reload.store(true);
+        continue;
+      }
       if (g_stop.exchange(true)) {
         // A second stop signal while shutting down: the operator wants out now. Nothing is lost:
         // unacknowledged messages are simply consumed again after the restart.
@@ -430,6 +554,99 @@ std::thread StartSignalThread() {
       spdlog::info("{} received: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     }
   });
+}
+
+// Loads the policy and enrichment data a config names: the unit a reload replaces.
+std::shared_ptr<const Snapshot> LoadSnapshot(const Config& config, uint64_t generation) {
+  std::vector<std::string> rule_paths;
+  for (const ConfigPath& p : config.rules) rule_paths.push_back(p.path);
+  Diagnostics diags;
+  auto policy = LoadPolicy(rule_paths, diags);
+  for (const Diagnostic& d : diags.items()) {
+    if (d.level == Diagnostic::Level::kError) spdlog::error("{}", d.ToString());
+  }
+  if (policy == nullptr) {
+    spdlog::error("the rules have {} error(s)", diags.error_count());
+    return nullptr;
+  }
+  EnrichOptions enrich;
+  if (config.geoip) enrich.geoip = config.geoip->path;
+  if (config.directory) enrich.directory = config.directory->path;
+  // LoadEnrichment reports on a FILE*; capture it so the messages reach the log.
+  char* buf = nullptr;
+  size_t len = 0;
+  std::FILE* mem = open_memstream(&buf, &len);
+  auto enrichment = mem ? LoadEnrichment(enrich, mem) : std::nullopt;
+  if (mem) std::fclose(mem);
+  if (buf != nullptr) {
+    std::string_view text(buf, len);
+    while (!text.empty()) {
+      size_t nl = text.find('\n');
+      spdlog::error("{}", text.substr(0, nl));
+      text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+    }
+    std::free(buf);
+  }
+  if (!enrichment) return nullptr;
+  auto snapshot = std::make_shared<Snapshot>();
+  snapshot->policy = std::move(policy);
+  snapshot->enrichment = std::make_shared<const Enrichment>(std::move(*enrichment));
+  snapshot->generation = generation;
+  return snapshot;
+}
+
+// SIGHUP: re-read the config, rules and enrichment data; swap them in atomically, or keep the old
+// ones. Sources, sinks and workers stay as they are (changing them needs a restart). File sinks are
+// reopened, for log rotation.
+void Reload(RunState& state) {
+  sd_notify(0, "RELOADING=1");
+  spdlog::info("SIGHUP: reloading {}", state.config_path);
+  for (FileSink* sink : state.file_sinks) sink->Reopen();
+  Diagnostics diags;
+  std::unique_ptr<Config> config = LoadConfig(state.config_path, diags);
+  for (const Diagnostic& d : diags.items()) {
+    if (d.level == Diagnostic::Level::kError) spdlog::error("{}", d.ToString());
+  }
+  std::shared_ptr<const Snapshot> snapshot;
+  if (config != nullptr) {
+    snapshot = LoadSnapshot(*config, state.snapshot.load()->generation + 1);
+  }
+  if (snapshot == nullptr) {
+    state.metrics->RulesReload(false).Inc();
+    spdlog::error("reload failed; the previous configuration and rules stay in force");
+    sd_notify(0, "READY=1\nSTATUS=reload failed; running the previous policy");
+    return;
+  }
+  if (config->Redacted() != state.config->Redacted()) {
+    spdlog::info(
+        "reload applies rules, enrichment data and the log level; changes to sources, "
+        "sinks, workers and metrics take effect at the next restart");
+  }
+  spdlog::set_level(spdlog::level::from_str(std::string(LogLevelName(config->log.level))));
+  state.metrics->RulesLoaded().Set(static_cast<double>(snapshot->policy->rules->rules().size()));
+  const size_t rules = snapshot->policy->rules->rules().size();
+  state.snapshot.store(std::move(snapshot));
+  state.metrics->RulesReload(true).Inc();
+  spdlog::info("reload done: {} rules in force", rules);
+  sd_notify(0, "READY=1\nSTATUS=running");
+}
+
+// Ready: rules loaded and every source connected (a Kafka source has joined its group and been
+// assigned its share, possibly none; a file source is open).
+bool IsReady(const RunState& state) {
+  for (const auto& k : state.kafka) {
+    if (!k->assigned.load()) return false;
+  }
+  return state.snapshot.load() != nullptr;
+}
+
+// Healthy for the systemd watchdog: every poll thread has polled recently.
+bool IsHealthy(const RunState& state) {
+  const int64_t now = NowMs();
+  for (const auto& k : state.kafka) {
+    if (now - k->last_poll_ms.load() > 20000) return false;
+  }
+  return true;
 }
 
 void LogStatus(const RunState& state) {
@@ -445,6 +662,8 @@ void LogStatus(const RunState& state) {
 
 // Stop fetching, finish what is in flight, flush the sinks, commit, leave the groups.
 int Shutdown(RunState& state, std::chrono::seconds timeout) {
+  sd_notify(0, "STOPPING=1");
+  state.metrics->Ready().Set(0);
   const auto deadline = Clock::now() + timeout;
   auto left = [&] {
     return std::max(milliseconds(0),
@@ -483,15 +702,29 @@ int Shutdown(RunState& state, std::chrono::seconds timeout) {
     st = k->consumer->Close();
     if (!st.ok()) spdlog::warn("{}: close: {}", k->label, st.message());
   }
+  state.metrics_server.reset();
   LogStatus(state);
   spdlog::info("stopped{}", clean ? "" : " (shutdown timeout reached; see warnings above)");
   return kExitOk;
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t nl = text.find('\n', start);
+    if (nl == std::string::npos) nl = text.size();
+    lines.push_back(text.substr(start, nl - start));
+    start = nl + 1;
+  }
+  return lines;
 }
 
 }  // namespace
 
 int RunDaemon(const RunOptions& options) {
   RunState state;
+  state.config_path = options.config;
   Diagnostics diags;
   state.config = LoadConfig(options.config, diags);
   for (const Diagnostic& d : diags.items()) std::fprintf(stderr, "%s\n", d.ToString().c_str());
@@ -502,48 +735,41 @@ int RunDaemon(const RunOptions& options) {
   }
   if (options.log_level) state.config->log.level = *options.log_level;
   SetupLogging(state.config->log);
-  spdlog::info("chipwatch starting with {}", options.config);
-  for (const std::string& line : [&] {
-         std::vector<std::string> lines;
-         std::string text = state.config->Redacted();
-         size_t start = 0;
-         while (start < text.size()) {
-           size_t nl = text.find('\n', start);
-           if (nl == std::string::npos) nl = text.size();
-           lines.push_back(text.substr(start, nl - start));
-           start = nl + 1;
-         }
-         return lines;
-       }()) {
-    spdlog::debug("config: {}", line);
-  }
+  spdlog::info("chipwatch {} starting with {}", CHIPWATCH_VERSION, options.config);
+  for (const std::string& line : Lines(state.config->Redacted())) spdlog::debug("config: {}", line);
 
-  std::vector<std::string> rule_paths;
-  for (const ConfigPath& p : state.config->rules) rule_paths.push_back(p.path);
-  Diagnostics rule_diags;
-  state.policy = LoadPolicy(rule_paths, rule_diags);
-  for (const Diagnostic& d : rule_diags.items()) {
-    if (d.level == Diagnostic::Level::kError) spdlog::error("{}", d.ToString());
-  }
-  if (state.policy == nullptr) {
-    spdlog::error("the rules have {} error(s); not starting", rule_diags.error_count());
+  state.metrics = std::make_unique<Metrics>(CHIPWATCH_VERSION);
+  std::shared_ptr<const Snapshot> snapshot = LoadSnapshot(*state.config, 1);
+  if (snapshot == nullptr) {
+    spdlog::error("not starting");
     return kExitUsage;
   }
-  spdlog::info("policy: {} rules from {} files", state.policy->rules->rules().size(),
-               state.policy->defs->files.size());
-  EnrichOptions enrich;
-  if (state.config->geoip) enrich.geoip = state.config->geoip->path;
-  if (state.config->directory) enrich.directory = state.config->directory->path;
-  state.enrichment = LoadEnrichment(enrich, stderr);
-  if (!state.enrichment) return kExitUsage;
+  spdlog::info("policy: {} rules from {} files", snapshot->policy->rules->rules().size(),
+               snapshot->policy->defs->files.size());
+  state.metrics->RulesLoaded().Set(static_cast<double>(snapshot->policy->rules->rules().size()));
+  state.snapshot.store(std::move(snapshot));
 
+  // Signals are blocked before any other thread (librdkafka's included) starts.
   std::thread signals = StartSignalThread();
-  signals.detach();  // exits after the first stop signal; the process ends soon after
+  signals.detach();
 
   if (!CreateSinks(state)) return kExitUsage;
+  InitMetrics(state);
   DecoderOptions decoder_options;
   decoder_options.max_record_bytes = state.config->limits.max_record_bytes;
   if (!CreateSources(state, decoder_options)) return kExitUsage;
+
+  if (state.config->metrics.enabled) {
+    auto server = MetricsServer::Start(state.config->metrics, *state.metrics,
+                                       [&state] { return IsReady(state); });
+    if (!server.ok()) {
+      spdlog::error("metrics: {}", server.status().message());
+      return kExitUsage;
+    }
+    state.metrics_server = std::move(server.value());
+    spdlog::info("metrics on http://{}/metrics (also /healthz, /readyz)",
+                 state.config->metrics.listen);
+  }
 
   state.work = std::make_unique<BoundedQueue<WorkItem>>(kPauseInFlight * 2);
   const int workers = std::max(1, state.config->workers);
@@ -551,20 +777,36 @@ int RunDaemon(const RunOptions& options) {
     state.workers.emplace_back(WorkerLoop, std::ref(state), decoder_options);
   }
   for (auto& k : state.kafka) {
+    k->last_poll_ms.store(NowMs());
     k->poller = std::thread(PollLoop, std::ref(state), std::ref(*k));
   }
   for (size_t i = 0, f = 0; i < state.config->sources.size(); ++i) {
     if (auto* fc = std::get_if<FileSourceConfig>(&state.config->sources[i])) {
-      state.file_threads.emplace_back(FileLoop, std::ref(state), std::ref(*state.followers[f++]),
-                                      std::cref(*fc), decoder_options);
+      state.file_threads.emplace_back(FileLoop, std::ref(state), std::ref(*state.followers[f]),
+                                      std::cref(*fc), decoder_options,
+                                      "file[" + std::to_string(f) + "]");
+      ++f;
     }
   }
   spdlog::info("running: {} kafka source(s), {} file source(s), {} sink(s), {} worker(s)",
                state.kafka.size(), state.followers.size(), state.sinks.size(), workers);
+  sd_notify(0, "READY=1\nSTATUS=running");
 
+  uint64_t watchdog_usec = 0;
+  const bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0;
   auto last_status = Clock::now();
+  auto last_watchdog = Clock::now();
   while (!g_stop.load()) {
     std::this_thread::sleep_for(milliseconds(100));
+    if (g_reload.exchange(false)) Reload(state);
+    state.metrics->Ready().Set(IsReady(state) ? 1 : 0);
+    for (auto& sink : state.sinks) {
+      state.metrics->SinkPending(sink->name()).Set(static_cast<double>(sink->pending()));
+    }
+    if (watchdog && Clock::now() - last_watchdog >= std::chrono::microseconds(watchdog_usec / 2)) {
+      if (IsHealthy(state)) sd_notify(0, "WATCHDOG=1");
+      last_watchdog = Clock::now();
+    }
     if (Clock::now() - last_status >= std::chrono::seconds(60)) {
       LogStatus(state);
       last_status = Clock::now();
