@@ -110,11 +110,11 @@ constexpr FamilySpec kBuildInfo{
     "chipwatch_build_info", "Always 1; the version label names the running build.", {"version"}, 1};
 
 // Bucket upper bounds in seconds.
-const std::vector<double> kEventProcessingBuckets = {
-    0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
-    0.005,   0.01,     0.025,   0.05,   0.1,     0.25,   0.5,   1.0};
-const std::vector<double> kAlertDeliveryBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-                                                   0.25,  0.5,    1.0,   2.5,  5.0,   10.0, 30.0};
+constexpr std::array kEventProcessingBuckets = {0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005,
+                                                0.001,   0.0025,   0.005,   0.01,   0.025,   0.05,
+                                                0.1,     0.25,     0.5,     1.0};
+constexpr std::array kAlertDeliveryBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                              0.25,  0.5,    1.0,   2.5,  5.0,   10.0, 30.0};
 
 // A map key for a tuple of label values: each value length-prefixed, so no value can collide.
 std::string LabelKey(std::initializer_list<std::string_view> values) {
@@ -235,8 +235,9 @@ class RemovableGaugeFamily : public prometheus::Collectable {
 // Exports one of our Histograms as a Prometheus histogram family.
 class HistogramFamily : public prometheus::Collectable {
  public:
-  HistogramFamily(const FamilySpec& spec, const std::vector<double>& buckets)
-      : spec_(spec), histogram_(buckets) {}
+  template <size_t N>
+  HistogramFamily(const FamilySpec& spec, const std::array<double, N>& buckets)
+      : spec_(spec), histogram_(std::vector<double>(buckets.begin(), buckets.end())) {}
 
   Histogram& histogram() { return histogram_; }
 
