@@ -1,0 +1,696 @@
+#!/usr/bin/python3
+"""bench/run's measurement driver (run it through bench/run, which builds first).
+
+Every figure is measured in this run on this machine, and every headline number is a ratio against
+a baseline measured in the same run on the same file: the machine is small and noisy. Contenders are
+interleaved round by round (A B C, A B C, A B C) and the median of the rounds is reported.
+Results go to build/bench/results/results.json and into docs/benchmarks.md between the
+<!-- bench:results:begin --> and <!-- bench:results:end --> markers (nothing else is touched).
+"""
+import datetime
+import json
+import os
+import platform
+import re
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+SRC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.environ.get("BENCH_BUILD", os.path.join(SRC, "build/bench"))
+CW = os.path.join(BUILD, "daemon/chipwatch")
+PARSE_ONLY = os.path.join(BUILD, "bench/parse_only")
+MICRO = os.path.join(BUILD, "bench/chipwatch_micro")
+PY = "/usr/bin/python3"
+GEOIP = os.path.join(SRC, "tests/data/geoip/test-country.mmdb")
+RULES = os.path.join(SRC, "rules")
+SCALE = os.environ.get("BENCH_SCALE", "small")
+REPS = int(os.environ.get("BENCH_REPS", "3"))
+SKIP = set(filter(None, os.environ.get("BENCH_SKIP", "").split(",")))  # e.g. kafka,micro,rules
+DATA = os.path.join(BUILD, "data")
+OUT = os.path.join(BUILD, "results")
+KAFKA_PORT = int(os.environ.get("BENCH_KAFKA_PORT", "19392"))
+BROKERS = f"127.0.0.1:{KAFKA_PORT}"
+
+SIZES = {  # CloudTrail lines: throughput file, memory test big/small (~1.3 KB per line)
+    "small": {"rules_lines": 50_000, "lines": 200_000, "mem_big": 200_000, "mem_small": 20_000, "kafka": 100_000, "latency_s": 20},
+    "full": {"rules_lines": 100_000, "lines": 800_000, "mem_big": 800_000, "mem_small": 80_000, "kafka": 300_000, "latency_s": 60},
+}[SCALE]
+
+results = {"scale": SCALE, "reps": REPS}
+
+
+def log(msg):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+# ---------------------------------------------------------------------------------------- utils
+def run_timed(cmd, stdout_path=os.devnull, stdin_path=None):
+    """Runs cmd; returns (wall seconds, max RSS KiB, returncode, stderr text)."""
+    with open(stdout_path, "wb") as out, open(stdin_path or os.devnull, "rb") as inp:
+        t0 = time.perf_counter()
+        p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, stdin=inp)
+        err = p.stderr.read().decode(errors="replace")
+        _, status, ru = os.wait4(p.pid, 0)
+        wall = time.perf_counter() - t0
+        p.returncode = os.waitstatus_to_exitcode(status)
+    return wall, ru.ru_maxrss, p.returncode, err
+
+
+def count_lines(path):
+    n = 0
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            n += block.count(b"\n")
+    return n
+
+
+def med(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+def gen_events(fmt, count, seed=1):
+    path = os.path.join(DATA, f"{fmt}-{count}-s{seed}.jsonl")
+    stamp = os.path.getmtime(os.path.join(SRC, "bench/gen_events.py"))
+    if not (os.path.exists(path) and os.path.getmtime(path) > stamp):
+        log(f"generating {count} {fmt} records -> {path}")
+        subprocess.run([PY, os.path.join(SRC, "bench/gen_events.py"), "--format", fmt, "--count", str(count),
+                        "--seed", str(seed), "--out", path + ".tmp"], check=True)
+        os.replace(path + ".tmp", path)
+    return path
+
+
+def head_file(src, n, dst):
+    if not os.path.exists(dst):
+        with open(src, "rb") as f, open(dst + ".tmp", "wb") as o:
+            for i, line in enumerate(f):
+                if i >= n:
+                    break
+                o.write(line)
+        os.replace(dst + ".tmp", dst)
+    return dst
+
+
+def replay_cmd(path, threads, extra_rules=()):
+    cmd = [CW, "replay", "--rules", RULES]
+    for r in extra_rules:
+        cmd += ["--rules", r]
+    return cmd + ["--geoip", GEOIP, "--format", "cloudtrail", "--threads", str(threads), path]
+
+
+REPLAY_RE = re.compile(r"(\d+) events, (\d+) alerts, (\d+) undecodable records \(([\d.]+) MB in ([\d.]+) s\)")
+
+
+# --------------------------------------------------------------------------- 1. throughput ratios
+def throughput(path):
+    lines = count_lines(path)
+    size = os.path.getsize(path)
+    jq_filter = subprocess.run([PY, os.path.join(SRC, "bench/baseline.py"), "--rules", RULES, "--emit-jq"],
+                               check=True, capture_output=True, text=True).stdout.strip()
+    contenders = {
+        "chipwatch_t1": replay_cmd(path, 1),
+        "chipwatch_all": replay_cmd(path, 0),
+        "parse_only": [PARSE_ONLY, path],
+        "python": [PY, os.path.join(SRC, "bench/baseline.py"), "--rules", RULES, "--geoip", GEOIP, path],
+        "jq": ["jq", "-c", jq_filter, path],
+    }
+    walls = {k: [] for k in contenders}
+    alerts = {}
+    for r in range(REPS):
+        for name, cmd in contenders.items():
+            out = os.path.join(OUT, f"tp-{name}.out")
+            wall, rss, rc, err = run_timed(cmd, out)
+            if rc not in (0,):
+                raise SystemExit(f"{name} failed ({rc}): {err[-2000:]}")
+            walls[name].append(wall)
+            alerts[name] = count_lines(out)
+            log(f"  round {r + 1} {name}: {wall:.2f} s")
+    t = {k: med(v) for k, v in walls.items()}
+    res = {"file": os.path.relpath(path, SRC), "lines": lines, "bytes": size, "median_s": t,
+           "all_s": walls, "outputs": alerts,
+           "events_per_s": {k: lines / v for k, v in t.items()},
+           "mb_per_s": {k: size / 1e6 / v for k, v in t.items()}}
+    results["throughput"] = res
+    return res
+
+
+# ---------------------------------------------------------------------------- 2. rule scaling
+def rule_scaling(path):
+    packs = {"default": []}
+    for n in (1000, 10000):
+        p = os.path.join(DATA, f"rules-{n}.yaml")
+        subprocess.run([PY, os.path.join(SRC, "bench/gen_rules.py"), "--count", str(n), "--seed", "1", "--out", p],
+                       check=True)
+        packs[f"+{n}"] = [p]
+    res = {}
+    for name, extra in packs.items():
+        cmd = [CW, "check", "--rules", RULES] + [a for r in extra for a in ("--rules", r)]
+        wall, _, rc, err = run_timed(cmd)
+        if rc not in (0, 1):
+            raise SystemExit(f"check {name} failed ({rc}): {err[-2000:]}")
+        res[name] = {"check_s": wall, "replay_wall_s": [], "process_s": [], "alerts": None}
+        log(f"  check {name}: {wall:.2f} s")
+    for r in range(REPS):
+        for name, extra in packs.items():
+            wall, _, rc, err = run_timed(replay_cmd(path, 1, extra), os.path.join(OUT, f"rules-{name}.out"))
+            m = REPLAY_RE.search(err)
+            if rc != 0 or not m:
+                raise SystemExit(f"replay with {name} failed ({rc}): {err[-2000:]}")
+            res[name]["replay_wall_s"].append(wall)
+            res[name]["process_s"].append(float(m.group(5)))
+            res[name]["alerts"] = int(m.group(2))
+            res[name]["events"] = int(m.group(1))
+            log(f"  round {r + 1} rules {name}: {wall:.2f} s wall, {m.group(5)} s processing")
+    base = med(res["default"]["process_s"])
+    for name, v in res.items():
+        p = med(v["process_s"])
+        v["events_per_s"] = v["events"] / p
+        v["per_event_us"] = p / v["events"] * 1e6
+        v["per_event_ratio"] = p / base
+        v["load_s"] = med(v["replay_wall_s"]) - p  # rule load + compile inside the replay
+    results["rules"] = res
+
+
+# --------------------------------------------------------------------------------- 3. memory
+def memory(big, small):
+    res = {}
+    for label, path in (("big", big), ("small", small)):
+        rss = []
+        for _ in range(REPS):
+            wall, kib, rc, err = run_timed(replay_cmd(path, 0))
+            if rc != 0:
+                raise SystemExit(f"memory replay failed: {err[-2000:]}")
+            rss.append(kib)
+        res[label] = {"file": os.path.relpath(path, SRC), "bytes": os.path.getsize(path),
+                      "peak_rss_kib": med(rss)}
+        log(f"  memory {label} ({os.path.getsize(path) / 1e6:.0f} MB): {med(rss) / 1024:.1f} MiB peak RSS")
+    res["ratio"] = res["big"]["peak_rss_kib"] / res["small"]["peak_rss_kib"]
+    results["memory"] = res
+
+
+# ---------------------------------------------------------------------------------- 4. kafka
+def kafka_local(*args):
+    env = dict(os.environ, KAFKA_PORT=str(KAFKA_PORT), KAFKA_HEAP=os.environ.get("KAFKA_HEAP", "1g"))
+    return subprocess.run([os.path.join(SRC, "scripts/kafka-local"), *args], env=env, check=True,
+                          stdout=subprocess.DEVNULL)
+
+
+def metrics_value(port, name):
+    try:
+        body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=1).read().decode()
+    except OSError:
+        return None
+    total = 0.0
+    for line in body.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def write_config(path, group, topic, alerts_file, alerts_topic, dlq, metrics_port):
+    with open(path, "w") as f:
+        f.write(f"""rules: [{RULES}]
+enrich:
+  geoip: {GEOIP}
+sources:
+  - type: kafka
+    brokers: {BROKERS}
+    group: {group}
+    topics: [{{topic: {topic}, format: cloudtrail}}]
+    properties: {{session.timeout.ms: "6000", heartbeat.interval.ms: "500"}}
+sinks:
+  - {{type: kafka, brokers: {BROKERS}, topic: {alerts_topic}}}
+  - {{type: file, path: {alerts_file}}}
+dead_letter: {{type: kafka, brokers: {BROKERS}, topic: {dlq}}}
+metrics: {{listen: 127.0.0.1:{metrics_port}}}
+workers: {os.cpu_count()}
+shutdown_timeout: 20
+""")
+
+
+def produce_lines(lines, topic):
+    from confluent_kafka import Producer
+    p = Producer({"bootstrap.servers": BROKERS, "linger.ms": 20, "compression.type": "lz4",
+                  "queue.buffering.max.messages": 1_000_000, "batch.num.messages": 10000})
+    for i, line in enumerate(lines):
+        while True:
+            try:
+                p.produce(topic, value=line, key=f"k{i}")
+                break
+            except BufferError:
+                p.poll(0.05)
+        if i % 10000 == 0:
+            p.poll(0)
+    p.flush(60)
+
+
+def committed_total(group, topic, partitions):
+    from confluent_kafka import Consumer, TopicPartition
+    c = Consumer({"bootstrap.servers": BROKERS, "group.id": group, "enable.auto.commit": False})
+    try:
+        offs = c.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=5)
+        return sum(max(o.offset, 0) for o in offs)
+    finally:
+        c.close()
+
+
+def alert_count(path):
+    return count_lines(path) if os.path.exists(path) else 0
+
+
+class Daemon:
+    def __init__(self, cfg, log_path):
+        self.logf = open(log_path, "wb")
+        self.proc = subprocess.Popen([CW, "run", "--config", cfg], stdout=subprocess.DEVNULL, stderr=self.logf)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(40)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.logf.close()
+
+    def rss_kib(self):
+        try:
+            with open(f"/proc/{self.proc.pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1])
+        except OSError:
+            return None
+
+
+def kafka_bench(ct_path):
+    from confluent_kafka.admin import AdminClient, NewTopic
+    run_id = f"{int(time.time())}"
+    n = SIZES["kafka"]
+    partitions = os.cpu_count()
+    src = head_file(ct_path, n, os.path.join(DATA, f"kafka-{n}.jsonl"))
+    with open(src, "rb") as f:
+        lines = f.read().splitlines()
+    # The alerts chipwatch raises on these events (replay is the reference).
+    exp_out = os.path.join(OUT, "kafka-expected.jsonl")
+    run_timed(replay_cmd(src, 0), exp_out)
+    expected = alert_count(exp_out)
+    admin = AdminClient({"bootstrap.servers": BROKERS})
+    names = {k: f"bench-{k}-{run_id}" for k in ("events", "events-py", "alerts", "alerts-py", "dlq",
+                                                 "lat", "lat-alerts", "lat-dlq")}
+    fs = admin.create_topics([NewTopic(t, partitions if k in ("events", "events-py", "lat") else 1, 1)
+                              for k, t in names.items()])
+    for f in fs.values():
+        f.result(30)
+    log(f"  producing {n} CloudTrail events to two topics")
+    produce_lines(lines, names["events"])
+    produce_lines(lines, names["events-py"])
+    res = {"events": n, "bytes": sum(map(len, lines)), "expected_alerts": expected, "partitions": partitions}
+
+    # -- chipwatch run: consume everything, alerts acknowledged, offsets committed
+    alerts_file = os.path.join(OUT, f"kafka-alerts-{run_id}.jsonl")
+    cfg = os.path.join(OUT, "kafka-bench.yaml")
+    mport = 19500 + os.getpid() % 400
+    group = f"bench-cw-{run_id}"
+    write_config(cfg, group, names["events"], alerts_file, names["alerts"], names["dlq"], mport)
+    d = Daemon(cfg, os.path.join(OUT, "kafka-daemon.log"))
+    t_first = t_done = None
+    rss = []
+    try:
+        deadline = time.time() + 600
+        while time.time() < deadline:
+            if d.proc.poll() is not None:
+                raise SystemExit("chipwatch run exited early; see " + os.path.join(OUT, "kafka-daemon.log"))
+            now = time.perf_counter()
+            if t_first is None:
+                v = metrics_value(mport, "chipwatch_messages_total")
+                if v:
+                    t_first = now
+            if t_first is not None:
+                r = d.rss_kib()
+                if r:
+                    rss.append(r)
+                if alert_count(alerts_file) >= expected and committed_total(group, names["events"], partitions) >= n:
+                    t_done = time.perf_counter()
+                    break
+            time.sleep(0.02 if t_first is None else 0.1)
+    finally:
+        d.stop()
+    if t_done is None:
+        raise SystemExit("chipwatch run did not finish the Kafka backlog in time")
+    res["chipwatch"] = {"seconds": t_done - t_first, "events_per_s": n / (t_done - t_first),
+                        "alerts": alert_count(alerts_file), "rss_max_kib": max(rss) if rss else None}
+    log(f"  chipwatch run: {n} events in {t_done - t_first:.2f} s")
+
+    # -- the Python consumer baseline
+    out = subprocess.run([PY, os.path.join(SRC, "bench/kafka_baseline.py"), "--brokers", BROKERS,
+                          "--topic", names["events-py"], "--alerts-topic", names["alerts-py"],
+                          "--group", f"bench-py-{run_id}", "--rules", RULES, "--geoip", GEOIP,
+                          "--expect-events", str(n)], check=True, capture_output=True, text=True, timeout=1800)
+    py = json.loads(out.stdout.strip().splitlines()[-1])
+    res["python"] = py
+    log(f"  python consumer: {n} events in {py['seconds']:.2f} s")
+    res["ratio"] = res["chipwatch"]["events_per_s"] / py["events_per_s"]
+
+    # -- alert latency at half the sustained rate, steady-state RSS
+    rate = res["chipwatch"]["events_per_s"] / 2
+    res["latency"] = latency(names, lines, rate, partitions, run_id)
+    results["kafka"] = res
+
+
+def latency(names, lines, rate, partitions, run_id):
+    from confluent_kafka import Producer
+    # Which events alert (by id), from the reference replay.
+    alerting = set()
+    with open(os.path.join(OUT, "kafka-expected.jsonl")) as f:
+        for line in f:
+            alerting.add(json.loads(line)["event_id"])
+    id_re = re.compile(rb'"eventID":"([^"]+)"')
+    alerts_file = os.path.join(OUT, f"latency-alerts-{run_id}.jsonl")
+    cfg = os.path.join(OUT, "latency.yaml")
+    mport = 19500 + (os.getpid() + 1) % 400
+    write_config(cfg, f"bench-lat-{run_id}", names["lat"], alerts_file, names["lat-alerts"], names["lat-dlq"], mport)
+    d = Daemon(cfg, os.path.join(OUT, "latency-daemon.log"))
+    sent, arrived, rss = {}, {}, []
+    stop = threading.Event()
+
+    def tail():
+        while not os.path.exists(alerts_file) and not stop.is_set():
+            time.sleep(0.002)
+        with open(alerts_file, "rb") as f:
+            buf = b""
+            while not stop.is_set():
+                chunk = f.read()
+                if chunk:
+                    now = time.perf_counter()
+                    buf += chunk
+                    *done, buf = buf.split(b"\n")
+                    for line in done:
+                        m = re.search(rb'"event_id":"([^"]+)"', line)
+                        if m:
+                            arrived.setdefault(m.group(1).decode(), now)
+                else:
+                    time.sleep(0.002)
+
+    try:
+        # ready: the group has its partitions (a warm-up record alerts end to end)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            v = metrics_value(mport, "chipwatch_ready")
+            if v:
+                break
+            time.sleep(0.1)
+        time.sleep(3)
+        th = threading.Thread(target=tail, daemon=True)
+        th.start()
+        p = Producer({"bootstrap.servers": BROKERS, "linger.ms": 1, "compression.type": "lz4",
+                      "queue.buffering.max.messages": 1_000_000})
+        duration = SIZES["latency_s"]
+        total = int(rate * duration)
+        log(f"  latency: pacing {total} events at {rate:.0f}/s for {duration} s")
+        t0 = time.perf_counter()
+        tick = 0.01
+        i = 0
+        while i < total:
+            target = t0 + i / rate
+            now = time.perf_counter()
+            if now < target:
+                time.sleep(min(tick, target - now))
+                continue
+            # send everything that is due
+            due = min(total, int((now - t0) * rate) + 1)
+            while i < due:
+                line = lines[i % len(lines)]
+                m = id_re.search(line)
+                eid = m.group(1).decode()
+                # repeated passes over the file get fresh ids so that every alert is new
+                if i >= len(lines):
+                    new = f"{eid}-r{i // len(lines)}"
+                    line = line.replace(m.group(0), b'"eventID":"' + new.encode() + b'"', 1)
+                    eid_sent = new
+                else:
+                    eid_sent = eid
+                p.produce(names["lat"], value=line, key=eid_sent)
+                if eid in alerting:
+                    sent[eid_sent] = time.perf_counter()
+                i += 1
+            p.poll(0)
+            r = d.rss_kib()
+            if r and time.perf_counter() - t0 > duration / 2:
+                rss.append(r)
+        achieved = total / (time.perf_counter() - t0)
+        p.flush(30)
+        deadline = time.time() + 60
+        while time.time() < deadline and len(set(sent) & set(arrived)) < len(sent):
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        d.stop()
+    lat = sorted((arrived[k] - s) * 1000 for k, s in sent.items() if k in arrived)
+    q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] if lat else float("nan")
+    res = {"target_rate": rate, "achieved_rate": achieved, "alerts_sent": len(sent), "alerts_seen": len(lat),
+           "p50_ms": q(0.50), "p99_ms": q(0.99), "max_ms": lat[-1] if lat else float("nan"),
+           "steady_rss_kib": med(rss), "steady_rss_max_kib": max(rss) if rss else None}
+    log(f"  latency p50 {res['p50_ms']:.1f} ms, p99 {res['p99_ms']:.1f} ms over {len(lat)} alerts")
+    return res
+
+
+# ---------------------------------------------------------------------------------- 5. micro
+def micro():
+    data = os.path.join(DATA, "micro")
+    os.makedirs(data, exist_ok=True)
+    for fmt in ("cloudtrail", "gcp_audit", "azure_activity", "k8s_audit", "gpu_alloc"):
+        dst = os.path.join(data, f"{fmt}.jsonl")
+        if not os.path.exists(dst):
+            subprocess.run([PY, os.path.join(SRC, "bench/gen_events.py"), "--format", fmt, "--count", "2000",
+                            "--seed", "7", "--out", dst], check=True)
+    out = os.path.join(OUT, "micro.json")
+    subprocess.run([MICRO, "--benchmark_format=json", f"--benchmark_out={out}", "--benchmark_min_time=0.3",
+                    "--benchmark_repetitions=3", "--benchmark_report_aggregates_only=true"],
+                   env=dict(os.environ, CHIPWATCH_BENCH_DATA=data), check=True, stdout=subprocess.DEVNULL)
+    with open(out) as f:
+        j = json.load(f)
+    res = {}
+    for b in j["benchmarks"]:
+        if b.get("aggregate_name") != "median":
+            continue
+        name = b["run_name"]
+        res[name] = {"ns_per_event": 1e9 / b["items_per_second"] if b.get("items_per_second") else None,
+                     "events_per_s": b.get("items_per_second")}
+    results["micro"] = res
+
+
+# --------------------------------------------------------------------------------- report
+def machine():
+    cpu = "unknown"
+    try:
+        for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
+            if line.startswith("Model name:"):
+                cpu = line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    commit = subprocess.run(["git", "-C", SRC, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "-C", SRC, "status", "--porcelain", "--", "daemon"], capture_output=True, text=True).stdout.strip()
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {"nproc": os.cpu_count(), "cpu": cpu, "kernel": platform.release(), "mem_gib": round(mem, 1),
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "commit": commit + (" + uncommitted changes in daemon/" if dirty else "")}
+
+
+def verdict(ok):
+    return "**PASS**" if ok else "**MISS**"
+
+
+def render():
+    m = results["machine"]
+    L = []
+    L.append(f"Measured {m['date']} on {m['nproc']} cores ({m['cpu']}), {m['mem_gib']} GiB RAM, Linux {m['kernel']}; "
+             f"commit `{m['commit']}`; `BENCH_SCALE={results['scale']}`, {results['reps']} rounds, medians.")
+    L.append("")
+    tp = results.get("throughput")
+    ratios = []
+    if tp:
+        t, e, mb = tp["median_s"], tp["events_per_s"], tp["mb_per_s"]
+        L.append(f"### Replay throughput ({tp['lines']:,} CloudTrail lines, {tp['bytes'] / 1e6:.0f} MB, `{tp['file']}`)")
+        L.append("")
+        L.append("Wall-clock time of the whole process (start-up and rule compilation included), output to a file.")
+        L.append("")
+        L.append("| contender | median s | events/s | MB/s | output lines |")
+        L.append("|---|---:|---:|---:|---:|")
+        labels = {"chipwatch_t1": "chipwatch replay --threads 1", "chipwatch_all": f"chipwatch replay --threads 0 ({m['nproc']} cores)",
+                  "parse_only": "parse-only limit (simdjson, 3 fields)", "python": "Python baseline (bench/baseline.py)",
+                  "jq": "jq filter (no GeoIP)"}
+        for k, lab in labels.items():
+            L.append(f"| {lab} | {t[k]:.2f} | {e[k]:,.0f} | {mb[k]:.1f} | {tp['outputs'][k]:,} |")
+        L.append("")
+        ratios += [("chipwatch (1 thread) / parse-only", e["chipwatch_t1"] / e["parse_only"], ">= 0.40", lambda x: x >= 0.40),
+                   ("chipwatch (1 thread) / Python", e["chipwatch_t1"] / e["python"], ">= 8", lambda x: x >= 8),
+                   ("chipwatch (all cores) / Python", e["chipwatch_all"] / e["python"], "(info)", None),
+                   ("chipwatch (1 thread) / jq", e["chipwatch_t1"] / e["jq"], "(info)", None),
+                   ("all cores / 1 thread", e["chipwatch_all"] / e["chipwatch_t1"], ">= 1.8", lambda x: x >= 1.8)]
+    rs = results.get("rules")
+    if rs:
+        L.append(f"### Rule scaling (replay --threads 1 on the first {rs['default']['events']:,} lines of the same file)")
+        L.append("")
+        L.append("Per-event time is chipwatch's own processing time (`replay`'s summary, load excluded); "
+                 "compile time is the wall time of `chipwatch check` on the pack (one run).")
+        L.append("")
+        L.append("| pack | rules added | check (compile) s | load in replay s | events/s | µs/event | per-event vs default | alerts |")
+        L.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for name, v in rs.items():
+            added = 0 if name == "default" else int(name[1:])
+            L.append(f"| {name} | {added:,} | {v['check_s']:.2f} | {v['load_s']:.2f} | {v['events_per_s']:,.0f} | "
+                     f"{v['per_event_us']:.2f} | {v['per_event_ratio']:.2f}x | {v['alerts']:,} |")
+        L.append("")
+        for name in ("+1000", "+10000"):
+            v = rs[name]
+            ratios.append((f"per-event time, {name} rules / default", v["per_event_ratio"], "<= 2x", lambda x: x <= 2))
+            ratios.append((f"compile time (check), {name} rules, s", v["check_s"], "< 10 s", lambda x: x < 10))
+    mem = results.get("memory")
+    if mem:
+        L.append("### Memory (replay --threads 0, peak RSS from wait4)")
+        L.append("")
+        L.append("| file | MB | peak RSS MiB |")
+        L.append("|---|---:|---:|")
+        for k in ("big", "small"):
+            L.append(f"| `{mem[k]['file']}` | {mem[k]['bytes'] / 1e6:.0f} | {mem[k]['peak_rss_kib'] / 1024:.1f} |")
+        L.append("")
+        ratios.append((f"peak RSS, {mem['big']['bytes'] / 1e6:.0f} MB file / {mem['small']['bytes'] / 1e6:.0f} MB file",
+                       mem["ratio"], "<= 1.2 (flat)", lambda x: x <= 1.2))
+    k = results.get("kafka")
+    if k:
+        L.append(f"### Kafka end to end (local broker, {k['partitions']} partitions, {k['events']:,} CloudTrail events pre-produced)")
+        L.append("")
+        L.append("From the first message consumed until every expected alert is acknowledged (file) and every offset "
+                 "committed. chipwatch: alerts to the Kafka and file sinks, at-least-once commits. Python: "
+                 "`bench/kafka_baseline.py` (confluent-kafka consumer, same checks, alerts produced and flushed, "
+                 "synchronous commit after each batch).")
+        L.append("")
+        L.append("| contender | seconds | events/s | alerts |")
+        L.append("|---|---:|---:|---:|")
+        L.append(f"| chipwatch run ({m['nproc']} workers) | {k['chipwatch']['seconds']:.2f} | {k['chipwatch']['events_per_s']:,.0f} | {k['chipwatch']['alerts']:,} (expected {k['expected_alerts']:,}) |")
+        L.append(f"| Python consumer | {k['python']['seconds']:.2f} | {k['python']['events_per_s']:,.0f} | {k['python']['alerts']:,} |")
+        L.append("")
+        lt = k["latency"]
+        L.append(f"Alert latency at half the sustained rate (target {lt['target_rate']:,.0f} events/s, achieved "
+                 f"{lt['achieved_rate']:,.0f}/s by the paced Python producer, {SIZES['latency_s']} s): send time of an "
+                 f"alerting event to the alert's line in the alerts file; {lt['alerts_seen']:,} of {lt['alerts_sent']:,} alerts seen. "
+                 f"p50 **{lt['p50_ms']:.1f} ms**, p99 **{lt['p99_ms']:.1f} ms**, max {lt['max_ms']:.1f} ms. "
+                 f"Steady-state daemon RSS (second half): median {lt['steady_rss_kib'] / 1024:.1f} MiB, max "
+                 f"{(lt['steady_rss_max_kib'] or 0) / 1024:.1f} MiB.")
+        L.append("")
+        ratios.append(("Kafka: chipwatch run / Python consumer", k["ratio"], "(info)", None))
+    if ratios:
+        L.append("### Ratios vs targets")
+        L.append("")
+        L.append("| ratio | measured | target | verdict |")
+        L.append("|---|---:|---|---|")
+        for name, val, target, ok in ratios:
+            L.append(f"| {name} | {val:.2f} | {target} | {verdict(ok(val)) if ok else '-'} |")
+        L.append("")
+    mi = results.get("micro")
+    if mi:
+        L.append("### Micro-benchmarks (bench/micro, Google Benchmark, median of 3, ns per event)")
+        L.append("")
+        fmts = ["cloudtrail", "gcp_audit", "azure_activity", "k8s_audit", "gpu_alloc"]
+        L.append("| stage | " + " | ".join(fmts) + " |")
+        L.append("|---|" + "---:|" * len(fmts))
+        for stage in ("BM_Decode", "BM_Enrich", "BM_Match", "BM_Pipeline"):
+            cells = []
+            for f in fmts:
+                v = mi.get(f"{stage}/{f}" + ("/manual_time" if stage in ("BM_Enrich", "BM_Match") else ""))
+                cells.append(f"{v['ns_per_event']:.0f}" if v and v["ns_per_event"] else "-")
+            L.append(f"| {stage[3:]} | " + " | ".join(cells) + " |")
+        L.append("")
+    if results.get("skipped"):
+        L.append("Not measured in this run: " + ", ".join(results["skipped"]) + ".")
+        L.append("")
+    return "\n".join(L)
+
+
+DOC_HEAD = """# Benchmarks
+
+`bench/run` builds a Release tree (`build/bench`, `-DCHIPWATCH_BUILD_BENCH=ON`), generates seeded
+data (`bench/gen_events.py`, `bench/gen_rules.py`), measures chipwatch against baselines measured
+in the same run on the same files, and rewrites the section between the markers below. See
+[bench/README.md](../bench/README.md). The machine is small and shared: only the ratios mean
+anything, and only within one run.
+
+"""
+DOC_TAIL = """
+
+## Profile
+
+_To be filled by the replay hot-path optimization work (perf profile of `chipwatch replay` on the
+benchmark file). `bench/run` never rewrites this section._
+"""
+
+
+def write_doc(section):
+    path = os.path.join(SRC, "docs/benchmarks.md")
+    begin, end = "<!-- bench:results:begin -->", "<!-- bench:results:end -->"
+    block = f"{begin}\n{section}\n{end}"
+    if os.path.exists(path):
+        with open(path) as f:
+            doc = f.read()
+        if begin in doc and end in doc:
+            doc = doc[:doc.index(begin)] + block + doc[doc.index(end) + len(end):]
+        else:
+            doc = doc.rstrip("\n") + "\n\n" + block + "\n"
+        if "## Profile" not in doc:
+            doc = doc.rstrip("\n") + "\n" + DOC_TAIL
+    else:
+        doc = DOC_HEAD + block + "\n" + DOC_TAIL
+    with open(path + ".tmp", "w") as f:
+        f.write(doc)
+    os.replace(path + ".tmp", path)
+
+
+def main():
+    os.makedirs(DATA, exist_ok=True)
+    os.makedirs(OUT, exist_ok=True)
+    results["machine"] = machine()
+    results["skipped"] = []
+    ct = gen_events("cloudtrail", SIZES["lines"])
+    if "throughput" not in SKIP:
+        log("throughput: chipwatch vs parse-only vs Python vs jq")
+        throughput(ct)
+    if "rules" not in SKIP:
+        log("rule scaling")
+        # a head of the throughput file: with 10,000 rules a replay costs far more per event
+        rule_scaling(head_file(ct, SIZES["rules_lines"], os.path.join(DATA, f"cloudtrail-{SIZES['rules_lines']}-head.jsonl")))
+    if "memory" not in SKIP:
+        log("memory")
+        big = gen_events("cloudtrail", SIZES["mem_big"])
+        small = head_file(big, SIZES["mem_small"], os.path.join(DATA, f"cloudtrail-{SIZES['mem_small']}-head.jsonl"))
+        memory(big, small)
+    if "kafka" not in SKIP:
+        log(f"kafka: local broker on {BROKERS}")
+        started = subprocess.run([os.path.join(SRC, "scripts/kafka-local"), "status"],
+                                 env=dict(os.environ, KAFKA_PORT=str(KAFKA_PORT)), capture_output=True).returncode != 0
+        kafka_local("start")
+        try:
+            kafka_bench(ct)
+        finally:
+            if started and os.environ.get("BENCH_KEEP_BROKER") != "1":
+                kafka_local("stop")
+    else:
+        results["skipped"].append("Kafka end to end (BENCH_SKIP=kafka)")
+    if "micro" not in SKIP and os.path.exists(MICRO):
+        log("micro-benchmarks")
+        micro()
+    with open(os.path.join(OUT, "results.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    section = render()
+    write_doc(section)
+    print(section)
+    log("wrote docs/benchmarks.md and " + os.path.join(OUT, "results.json"))
+
+
+if __name__ == "__main__":
+    main()
