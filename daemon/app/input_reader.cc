@@ -1,6 +1,8 @@
 #include "app/input_reader.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -11,19 +13,89 @@ namespace chipwatch {
 namespace {
 constexpr size_t kInitialBuffer = 1 << 20;
 constexpr size_t kReadChunk = 1 << 20;
+// Mapped input: pages behind the reader are dropped in 4 MB steps.
+constexpr size_t kReleaseStep = 4 << 20;
 
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 }  // namespace
 
 InputReader::InputReader(int fd, bool owns_fd, size_t max_document_bytes)
     : fd_(fd), owns_fd_(owns_fd), max_document_bytes_(max_document_bytes) {
+  if (Map()) return;
   cap_ = kInitialBuffer;
   buf_ = std::make_unique<char[]>(cap_ + kInputPadding);
+  data_ = buf_.get();
   std::memset(buf_.get() + cap_, 0, kInputPadding);
 }
 
+InputReader::InputReader(const char* data, size_t size, size_t readable, uint64_t first_line,
+                         size_t max_document_bytes)
+    : fd_(-1), owns_fd_(false), max_document_bytes_(max_document_bytes) {
+  data_ = const_cast<char*>(data);  // only read
+  cap_ = readable - kInputPadding;
+  end_ = size;
+  eof_ = true;
+  in_memory_ = true;
+  line_ = first_line;
+  mode_ = Mode::kLines;
+}
+
 InputReader::~InputReader() {
+  if (map_ != nullptr) ::munmap(map_, map_size_);
   if (owns_fd_ && fd_ >= 0) ::close(fd_);
+}
+
+bool InputReader::Map() {
+  struct stat st;
+  if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0) return false;
+  const size_t size = static_cast<size_t>(st.st_size);
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  const size_t total = (size + kInputPadding + page - 1) / page * page;
+  // Zero pages first, then the file over their start: the padding after the file's last byte is
+  // readable zeros whether or not it falls in the file's last page.
+  void* base = ::mmap(nullptr, total, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (base == MAP_FAILED) return false;
+  if (::mmap(base, size, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd_, 0) == MAP_FAILED) {
+    ::munmap(base, total);
+    return false;
+  }
+  ::madvise(base, size, MADV_SEQUENTIAL);
+  map_ = base;
+  map_size_ = total;
+  in_memory_ = true;
+  data_ = static_cast<char*>(base);
+  cap_ = size;
+  end_ = size;
+  eof_ = true;
+  bytes_read_ = size;
+  return true;
+}
+
+void InputReader::Release(const char* upto) {
+  if (map_ == nullptr || upto < data_) return;
+  const size_t offset = static_cast<size_t>(upto - data_);
+  if (offset < released_ + kReleaseStep) return;
+  ReleaseRange(data_ + released_, upto);
+  released_ = offset;
+}
+
+void InputReader::ReleaseRange(const char* begin, const char* end) {
+  static const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t first = (reinterpret_cast<uintptr_t>(begin) + page - 1) & ~(page - 1);
+  const uintptr_t last = reinterpret_cast<uintptr_t>(end) & ~(page - 1);
+  if (last > first) {
+    ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+  }
+}
+
+bool InputReader::TooLarge(InputDocument& doc, size_t size, const char* skipped) {
+  if (size <= max_document_bytes_) return false;
+  doc.text = {};
+  doc.capacity = 0;
+  doc.line = line_;
+  doc.error =
+      "document exceeds the " + std::to_string(max_document_bytes_) + "-byte limit; " + skipped;
+  return true;
 }
 
 Result<std::unique_ptr<InputReader>> InputReader::Open(const std::string& path,
@@ -36,7 +108,7 @@ Result<std::unique_ptr<InputReader>> InputReader::Open(const std::string& path,
 
 void InputReader::Compact() {
   if (begin_ == 0) return;
-  std::memmove(buf_.get(), buf_.get() + begin_, end_ - begin_);
+  std::memmove(data_, data_ + begin_, end_ - begin_);
   end_ -= begin_;
   begin_ = 0;
 }
@@ -46,11 +118,12 @@ bool InputReader::EnsureCapacity(size_t bytes) {
   size_t new_cap = cap_;
   while (new_cap < bytes) new_cap *= 2;
   auto bigger = std::make_unique<char[]>(new_cap + kInputPadding);
-  std::memcpy(bigger.get(), buf_.get() + begin_, end_ - begin_);
+  std::memcpy(bigger.get(), data_ + begin_, end_ - begin_);
   std::memset(bigger.get() + new_cap, 0, kInputPadding);
   end_ -= begin_;
   begin_ = 0;
   buf_ = std::move(bigger);
+  data_ = buf_.get();
   cap_ = new_cap;
   return true;
 }
@@ -62,7 +135,7 @@ bool InputReader::Fill() {
   size_t want = cap_ - end_;
   if (want > kReadChunk) want = kReadChunk;
   for (;;) {
-    ssize_t n = ::read(fd_, buf_.get() + end_, want);
+    ssize_t n = ::read(fd_, data_ + end_, want);
     if (n > 0) {
       end_ += static_cast<size_t>(n);
       bytes_read_ += static_cast<uint64_t>(n);
@@ -83,8 +156,8 @@ bool InputReader::Next(InputDocument& doc) {
   doc.error.clear();
   for (;;) {
     // Skip blank space between documents.
-    while (begin_ < end_ && IsSpace(buf_[begin_])) {
-      if (buf_[begin_] == '\n') ++line_;
+    while (begin_ < end_ && IsSpace(data_[begin_])) {
+      if (data_[begin_] == '\n') ++line_;
       ++begin_;
     }
     if (begin_ == end_) {
@@ -92,10 +165,10 @@ bool InputReader::Next(InputDocument& doc) {
       continue;
     }
 
-    const char first = buf_[begin_];
+    const char first = data_[begin_];
     const bool opens = first == '{' || first == '[';
     // Find the end of the current line; read more until we have it, or the line is too long.
-    const char* start = buf_.get() + begin_;
+    const char* start = data_ + begin_;
     const char* nl = static_cast<const char*>(std::memchr(start, '\n', end_ - begin_));
     if (nl == nullptr && !eof_) {
       if (end_ - begin_ > max_document_bytes_) {
@@ -107,9 +180,9 @@ bool InputReader::Next(InputDocument& doc) {
                     "-byte limit; skipped to the next line";
         for (;;) {
           const char* p =
-              static_cast<const char*>(std::memchr(buf_.get() + begin_, '\n', end_ - begin_));
+              static_cast<const char*>(std::memchr(data_ + begin_, '\n', end_ - begin_));
           if (p != nullptr) {
-            begin_ = static_cast<size_t>(p - buf_.get()) + 1;
+            begin_ = static_cast<size_t>(p - data_) + 1;
             ++line_;
             break;
           }
@@ -121,14 +194,19 @@ bool InputReader::Next(InputDocument& doc) {
       Fill();
       continue;
     }
-    const size_t line_end = nl ? static_cast<size_t>(nl - buf_.get()) : end_;
+    const size_t line_end = nl ? static_cast<size_t>(nl - data_) : end_;
     size_t trimmed = line_end;
-    while (trimmed > begin_ && IsSpace(buf_[trimmed - 1])) --trimmed;
-    const char last = buf_[trimmed - 1];
+    while (trimmed > begin_ && IsSpace(data_[trimmed - 1])) --trimmed;
+    const char last = data_[trimmed - 1];
     const bool one_line = !opens || (first == '{' && last == '}') || (first == '[' && last == ']');
     if (one_line || mode_ == Mode::kLines) {
       if (mode_ == Mode::kUnknown && opens) mode_ = Mode::kLines;
-      doc.text = std::string_view(buf_.get() + begin_, trimmed - begin_);
+      if (mapped() && TooLarge(doc, line_end - begin_, "skipped to the next line")) {
+        begin_ = nl ? line_end + 1 : end_;
+        if (nl) ++line_;
+        return true;
+      }
+      doc.text = std::string_view(data_ + begin_, trimmed - begin_);
       doc.capacity = cap_ + kInputPadding - begin_;
       doc.line = line_;
       begin_ = nl ? line_end + 1 : end_;
@@ -145,7 +223,7 @@ bool InputReader::Next(InputDocument& doc) {
     for (;;) {
       bool closed = false;
       for (; pos < end_; ++pos) {
-        const char c = buf_[pos];
+        const char c = data_[pos];
         if (c == '\n') ++newlines;
         if (in_string) {
           if (escaped) {
@@ -184,7 +262,7 @@ bool InputReader::Next(InputDocument& doc) {
           if (!Fill()) break;
           pos = begin_;
           for (; pos < end_; ++pos) {
-            const char c = buf_[pos];
+            const char c = data_[pos];
             if (c == '\n') ++line_;
             if (in_string) {
               if (escaped)
@@ -216,7 +294,12 @@ bool InputReader::Next(InputDocument& doc) {
       Fill();
       pos = begin_ + scanned;
     }
-    doc.text = std::string_view(buf_.get() + begin_, pos - begin_);
+    if (mapped() && TooLarge(doc, pos - begin_, "skipped it")) {
+      line_ += newlines;
+      begin_ = pos;
+      return true;
+    }
+    doc.text = std::string_view(data_ + begin_, pos - begin_);
     doc.capacity = cap_ + kInputPadding - begin_;
     doc.line = line_;
     line_ += newlines;

@@ -3,10 +3,12 @@
 //
 // Handles JSON Lines (one record per line, the fast path: memchr for newlines), pretty-printed or
 // concatenated JSON values spanning lines (a string-aware bracket scanner), and whole-file
-// envelopes such as CloudTrail's S3 `{"Records":[...]}`. Reads in chunks, so memory stays flat in
-// the input size; a single document may not exceed `max_document_bytes`. Lines that are not JSON at
-// all are returned as documents too, so that the decoder reports them with their line. Never
-// throws. Not thread-safe: one reader per input.
+// envelopes such as CloudTrail's S3 `{"Records":[...]}`. A regular file is mapped whole (no copy,
+// no read() per chunk; the mapping is followed by zeroed padding pages) and its documents are views
+// into the mapping, valid while the reader lives; other inputs (stdin, pipes) are read in chunks,
+// so memory stays flat in the input size. A single document may not exceed `max_document_bytes`.
+// Lines that are not JSON at all are returned as documents too, so that the decoder reports them
+// with their line. Never throws. Not thread-safe: one reader per input.
 #pragma once
 
 #include <cstdint>
@@ -39,13 +41,37 @@ class InputReader {
   InputReader(const InputReader&) = delete;
   InputReader& operator=(const InputReader&) = delete;
 
+  // Frames JSON Lines already in memory: `size` bytes at `data`, `readable` >= size +
+  // kInputPadding bytes readable from it, its first line numbered `first_line`. Every line is a
+  // document, as after the first one-line document of a file (lines_mode()).
+  InputReader(const char* data, size_t size, size_t readable, uint64_t first_line,
+              size_t max_document_bytes);
+
   // Opens a path ("-" is stdin).
   static Result<std::unique_ptr<InputReader>> Open(const std::string& path,
                                                    size_t max_document_bytes);
 
   // Next document, or false at end of input (check status() for a read error). The returned view is
-  // valid until the next call.
+  // valid until the next call, or while the reader lives when mapped().
   bool Next(InputDocument& doc);
+  // True when the input is a mapped regular file (or in memory): documents stay valid until the
+  // reader is gone, or until Release()d.
+  bool mapped() const { return in_memory_; }
+  // Mapped input: the caller is done with every document before `upto`. Their pages are dropped
+  // from the process (MADV_DONTNEED, in steps of a few MB), so the resident set stays flat however
+  // large the file.
+  void Release(const char* upto);
+  // Drops the whole pages inside [begin, end) of a mapped input that no document still in use
+  // shares. Safe from any thread on disjoint ranges.
+  static void ReleaseRange(const char* begin, const char* end);
+  // True once framing is by lines only (JSON Lines): the rest of the input can then be split at
+  // any newline and framed in pieces (see the constructor above).
+  bool lines_mode() const { return mode_ == Mode::kLines; }
+  // Mapped input only: the bytes not framed yet, the line number of their first byte, and how
+  // many bytes are readable from their start (with padding).
+  std::string_view rest() const { return {data_ + begin_, end_ - begin_}; }
+  uint64_t line() const { return line_; }
+  size_t readable_from_rest() const { return cap_ + kInputPadding - begin_; }
   const Status& status() const { return status_; }
   uint64_t bytes_read() const { return bytes_read_; }
 
@@ -53,12 +79,19 @@ class InputReader {
   bool Fill();                        // reads more input; false at EOF or error
   void Compact();                     // moves unconsumed bytes to the buffer's start
   bool EnsureCapacity(size_t bytes);  // grows the buffer up to the document limit
+  bool Map();                         // maps a regular file; false when it is not one
+  bool TooLarge(InputDocument& doc, size_t size, const char* skipped);
 
   int fd_;
   bool owns_fd_;
   size_t max_document_bytes_;
   std::unique_ptr<char[]> buf_;
-  size_t cap_ = 0;    // usable bytes in buf_ (padding excluded)
+  char* data_ = nullptr;    // buf_ or the mapping
+  void* map_ = nullptr;     // the mapping (file, then zero pages), when mapped
+  bool in_memory_ = false;  // mapped, or framing memory the caller owns
+  size_t released_ = 0;     // mapped: bytes before this were Release()d
+  size_t map_size_ = 0;
+  size_t cap_ = 0;    // usable bytes in data_ (padding excluded)
   size_t begin_ = 0;  // first unconsumed byte
   size_t end_ = 0;    // one past the last valid byte
   bool eof_ = false;

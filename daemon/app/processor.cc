@@ -27,6 +27,11 @@ void EventProcessor::Process(std::string_view text, size_t capacity, Format form
 
 void EventProcessor::OnEvent(Event& event) {
   ++out_->events;
+  // Most events have an action no rule looks at: they need neither enrichment nor evaluation.
+  // Rule tests (observer, overrides) see every event fully enriched.
+  if (!observer_ && overrides_.empty() && !policy_->rules->MayMatch(event, *match_scratch_)) {
+    return;
+  }
   arena_.Reset();
   if (external_ != nullptr) external_->Enrich(event);
   if (!overrides_.empty()) ApplyOverrides(event);

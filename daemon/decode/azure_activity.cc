@@ -3,7 +3,7 @@
 // exports differ in case (operationName / OperationName, requestbody / requestBody).
 #include "decode/internal.h"
 
-namespace chipwatch::decode_internal {
+CHIPWATCH_DECODE_BEGIN
 
 namespace {
 
@@ -323,4 +323,4 @@ bool DecodeAzureActivity(od::object& record, RecordContext& ctx) {
   return true;
 }
 
-}  // namespace chipwatch::decode_internal
+CHIPWATCH_DECODE_END

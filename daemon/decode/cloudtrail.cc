@@ -1,7 +1,7 @@
 // AWS CloudTrail records (docs/formats/cloudtrail.md).
 #include "decode/internal.h"
 
-namespace chipwatch::decode_internal {
+CHIPWATCH_DECODE_BEGIN
 
 namespace {
 
@@ -278,4 +278,4 @@ bool DecodeCloudTrail(od::object& record, RecordContext& ctx) {
   return true;
 }
 
-}  // namespace chipwatch::decode_internal
+CHIPWATCH_DECODE_END

@@ -18,6 +18,10 @@
 
 namespace chipwatch {
 
+namespace decode_internal {
+class DecoderBackend;  // decode/backend.h
+}
+
 enum class DecodeErrorReason : uint8_t {
   kInvalidJson,
   kInvalidUtf8,
@@ -67,6 +71,9 @@ enum RecordShapeBit : uint32_t {
   kShapeGpuAllocSchema = 1u << 12,   // "schema": "gpu-alloc/..."
 };
 
+// The simdjson On-Demand kernel Decoders use on this CPU: "haswell" (AVX2) or "baseline".
+std::string_view DecoderKernel();
+
 // Detects the format of a single record from its shape (a mask of RecordShapeBit). Pure function.
 std::optional<Format> DetectFormat(uint32_t shape);
 
@@ -102,9 +109,10 @@ class Decoder {
   const DecoderOptions& options() const { return options_; }
 
  private:
-  class Impl;
   DecoderOptions options_;
-  std::unique_ptr<Impl> impl_;
+  // One implementation per simdjson On-Demand kernel compiled in (decode/isa.h); the constructor
+  // picks the best one this CPU runs.
+  std::unique_ptr<decode_internal::DecoderBackend> impl_;
 };
 
 }  // namespace chipwatch

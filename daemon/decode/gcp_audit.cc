@@ -1,7 +1,7 @@
 // GCP Cloud Audit Logs LogEntry records with an AuditLog protoPayload (docs/formats/gcp_audit.md).
 #include "decode/internal.h"
 
-namespace chipwatch::decode_internal {
+CHIPWATCH_DECODE_BEGIN
 
 namespace {
 
@@ -276,4 +276,4 @@ bool DecodeGcpAudit(od::object& record, RecordContext& ctx) {
   return true;
 }
 
-}  // namespace chipwatch::decode_internal
+CHIPWATCH_DECODE_END

@@ -2,7 +2,7 @@
 // Strict: every required field must be present with its type, so a broken emitter is noticed.
 #include "decode/internal.h"
 
-namespace chipwatch::decode_internal {
+CHIPWATCH_DECODE_BEGIN
 
 namespace {
 
@@ -106,4 +106,4 @@ bool DecodeGpuAlloc(od::object& record, RecordContext& ctx) {
   return true;
 }
 
-}  // namespace chipwatch::decode_internal
+CHIPWATCH_DECODE_END

@@ -1,12 +1,15 @@
 // Internal to daemon/decode/: the per-record context and the small simdjson On-Demand helpers that
 // the per-format decoders share. Not part of the public API (decoder.h is). Everything here runs on
 // the thread that owns the Decoder; nothing is shared.
+//
+// Compiled once per simdjson kernel (isa.h): everything is inside CHIPWATCH_DECODE_BEGIN/END.
 #pragma once
-
-#include <simdjson.h>
 
 #include <charconv>
 #include <cstring>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,8 +17,9 @@
 #include "core/arena.h"
 #include "core/event.h"
 #include "decode/decoder.h"
+#include "decode/isa.h"  // simdjson.h for this TU's kernel
 
-namespace chipwatch::decode_internal {
+CHIPWATCH_DECODE_BEGIN
 
 namespace od = simdjson::ondemand;
 
@@ -82,7 +86,22 @@ struct RecordContext {
 inline std::string_view KeyOf(od::field& field) {
   const char* begin = field.key().raw();
   const char* p = begin;
+#if defined(__SSE2__)
+  // 16 bytes at a time (keys are short: usually one step). Reading past the key is safe: the
+  // closing quote is inside the document, which is followed by SIMDJSON_PADDING readable bytes.
+  for (;;) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const int hits = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                                    _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+    if (hits != 0) {
+      p += __builtin_ctz(static_cast<unsigned>(hits));
+      break;
+    }
+    p += 16;
+  }
+#else
   while (*p != '"' && *p != '\\') ++p;  // stage 1 guarantees a closing quote
+#endif
   if (*p == '"') return {begin, static_cast<size_t>(p - begin)};
   std::string_view key;
   if (field.unescaped_key().get(key)) return {};
@@ -155,9 +174,14 @@ inline std::optional<int64_t> AsCount(od::value& v) {
   if (type == od::json_type::string) {
     std::string_view s;
     if (v.get_string().get(s) || s.empty()) return std::nullopt;
+    // Decimal digits only (what std::from_chars accepts, minus the sign), without overflow. Not
+    // std::from_chars: a standard template instantiated in this TU would be compiled for this
+    // kernel and could be shared with baseline code by the linker (isa.h).
     int64_t n = 0;
-    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
-    if (ec != std::errc() || ptr != s.data() + s.size() || n < 0) return std::nullopt;
+    for (char c : s) {
+      if (c < '0' || c > '9' || n > (INT64_MAX - (c - '0')) / 10) return std::nullopt;
+      n = n * 10 + (c - '0');
+    }
     return n;
   }
   return std::nullopt;
@@ -224,4 +248,4 @@ bool DecodeAzureActivity(od::object& record, RecordContext& ctx);
 bool DecodeK8sAudit(od::object& record, RecordContext& ctx);
 bool DecodeGpuAlloc(od::object& record, RecordContext& ctx);
 
-}  // namespace chipwatch::decode_internal
+CHIPWATCH_DECODE_END

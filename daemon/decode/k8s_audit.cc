@@ -1,7 +1,7 @@
 // Kubernetes audit.k8s.io/v1 Event records (docs/formats/k8s_audit.md).
 #include "decode/internal.h"
 
-namespace chipwatch::decode_internal {
+CHIPWATCH_DECODE_BEGIN
 
 namespace {
 
@@ -359,4 +359,4 @@ bool DecodeK8sAudit(od::object& record, RecordContext& ctx) {
   return true;
 }
 
-}  // namespace chipwatch::decode_internal
+CHIPWATCH_DECODE_END

@@ -314,12 +314,16 @@ class RulesCompiler {
     return Add(std::move(n));
   }
 
-  // The action values the condition requires (equals/in on `action` in the top-level `all`,
-  // through macros), choosing the smallest such set; nullopt when there is none.
+  // The action values the condition requires (equals/in on `action` in the top-level `all`, or an
+  // `any` whose every branch requires some, through macros), choosing the smallest such set;
+  // nullopt when there is none.
   struct ActionKeys {
-    std::vector<std::string> keys;
-    bool folded = false;
-    const ConditionDef* cond = nullptr;  // the equals/in node giving the keys
+    std::vector<std::string> keys;         // exact action values
+    std::vector<std::string> folded_keys;  // lowercased values (ignore_case)
+    // The node that holds exactly when the action is one of the keys (an equals/in, or an `any`
+    // of such), which the index makes true; null when the keys are only necessary.
+    const ConditionDef* cond = nullptr;
+    size_t size() const { return keys.size() + folded_keys.size(); }
   };
   std::optional<ActionKeys> RequiredActions(const ConditionDef& c, int depth) {
     if (depth > kMaxExpansionDepth) return std::nullopt;
@@ -331,26 +335,53 @@ class RulesCompiler {
       std::optional<ActionKeys> best;
       for (const auto& child : c.children) {
         auto keys = RequiredActions(child, depth + 1);
-        if (keys && (!best || keys->keys.size() < best->keys.size())) best = std::move(keys);
+        if (keys && (!best || keys->size() < best->size())) best = std::move(keys);
       }
       return best;
+    }
+    if (c.kind == Kind::kAny) {
+      // Every branch must constrain the action; the union of their keys is then required.
+      if (c.children.empty()) return std::nullopt;
+      ActionKeys all;
+      bool exact = true;
+      for (const auto& child : c.children) {
+        auto keys = RequiredActions(child, depth + 1);
+        if (!keys) return std::nullopt;
+        exact = exact && keys->cond == ResolveMacros(child, depth + 1);
+        all.keys.insert(all.keys.end(), keys->keys.begin(), keys->keys.end());
+        all.folded_keys.insert(all.folded_keys.end(), keys->folded_keys.begin(),
+                               keys->folded_keys.end());
+      }
+      all.cond = exact ? &c : nullptr;
+      return all;
     }
     if (c.field_id != FieldId::kAction || (c.kind != Kind::kEquals && c.kind != Kind::kIn)) {
       return std::nullopt;
     }
     ActionKeys keys;
-    keys.folded = c.ignore_case;
     keys.cond = &c;
+    std::vector<std::string>& out = c.ignore_case ? keys.folded_keys : keys.keys;
     if (c.kind == Kind::kEquals) {
-      keys.keys.push_back(c.value);
+      out.push_back(c.value);
     } else {
       const ListDef* list = c.list.empty() ? nullptr : defs_.FindList(c.list);
-      keys.keys = list ? list->items : c.items;
+      out = list ? list->items : c.items;
     }
-    if (keys.folded) {
-      for (auto& k : keys.keys) k = Lowered(k);
+    if (c.ignore_case) {
+      for (auto& k : out) k = Lowered(k);
     }
     return keys;
+  }
+
+  // The condition a chain of macros stands for (c itself when it is not a macro).
+  const ConditionDef* ResolveMacros(const ConditionDef& c, int depth) {
+    const ConditionDef* p = &c;
+    while (p->kind == Kind::kMacro && depth++ <= kMaxExpansionDepth) {
+      const MacroDef* macro = defs_.FindMacro(p->macro);
+      if (!macro) return nullptr;
+      p = &macro->condition;
+    }
+    return p;
   }
 
   // A string predicate (equals/in preferred over regex/contains) that the condition requires:
@@ -412,8 +443,8 @@ class RulesCompiler {
       rule.root = CompileCondition(def.condition, 0, true);
       index_cond_ = nullptr;
       if (actions) {
-        auto& index_map = actions->folded ? out_->by_action_folded_ : out_->by_action_;
-        for (const auto& key : actions->keys) index_map[key].push_back(index);
+        for (const auto& key : actions->keys) out_->by_action_[key].push_back(index);
+        for (const auto& key : actions->folded_keys) out_->by_action_folded_[key].push_back(index);
         ++out_->indexed_rule_count_;
       } else if (const ConditionDef* trigger = RequiredStringPredicate(def.condition, 0)) {
         triggers_.emplace_back(StringPredicateId(*trigger), index);
@@ -720,6 +751,18 @@ void CompiledRules::EvalRule(uint32_t rule_index, const Event& event, MatchScrat
     }
   }
   out.push_back({&rule, severity});
+}
+
+bool CompiledRules::MayMatch(const Event& event, MatchScratch& scratch) const {
+  if (!always_.empty() || trigger_rule_count_ > 0) return true;
+  if (!event.Has(FieldId::kAction)) return false;
+  std::string_view action = event.str[static_cast<size_t>(FieldId::kAction)];
+  if (!by_action_.empty() && by_action_.find(action) != by_action_.end()) return true;
+  if (by_action_folded_.empty()) return false;
+  std::string& lower = scratch.folded_action_;
+  lower.assign(action);
+  for (char& c : lower) c = AsciiLower(c);
+  return by_action_folded_.find(std::string_view(lower)) != by_action_folded_.end();
 }
 
 void CompiledRules::Evaluate(const Event& event, MatchScratch& scratch,

@@ -117,6 +117,11 @@ class CompiledRules {
   // effective at its event.time (an event without a time meets every rule).
   void Evaluate(const Event& event, MatchScratch& scratch, std::vector<RuleMatch>& out) const;
 
+  // False when no rule can match `event` whatever its enrichment: every enabled rule is reached
+  // only through the action index and the event's action is not in it. Callers skip enrichment
+  // and Evaluate() for such events (most of a real log). Reads only decoder-set fields.
+  bool MayMatch(const Event& event, MatchScratch& scratch) const;
+
   const std::vector<CompiledRule>& rules() const { return rules_; }
   const CompiledRule* FindRule(std::string_view id) const;
 
