@@ -4,7 +4,8 @@
 // reused simdjson On-Demand parser for three fields only (eventName, awsRegion, sourceIPAddress,
 // in CloudTrail's document order). It counts lines, decode errors and a few matches so that the
 // work cannot be optimized away. No enrichment, no rules, no output: whatever chipwatch does on
-// top of this is the price of its pipeline. Built with the same flags as chipwatch (bench/CMakeLists.txt).
+// top of this is the price of its pipeline. Built with the same flags as chipwatch
+// (bench/CMakeLists.txt).
 //
 // Usage: parse_only FILE...   prints "lines=N errors=E run_instances=R cn_region=C ip_bytes=B"
 #include <simdjson.h>

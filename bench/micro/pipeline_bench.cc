@@ -39,9 +39,7 @@ constexpr size_t kPadding = 64;  // >= simdjson::SIMDJSON_PADDING
 struct Corpus {
   std::string bytes;
   std::vector<std::string_view> lines;
-  size_t capacity(std::string_view line) const {
-    return bytes.data() + bytes.size() - line.data();
-  }
+  size_t capacity(std::string_view line) const { return bytes.data() + bytes.size() - line.data(); }
 };
 
 std::string SourceDir() { return CHIPWATCH_SOURCE_DIR; }
@@ -52,7 +50,8 @@ const Corpus& LoadCorpus(const std::string& format) {
   if (slot) return *slot;
   slot = std::make_unique<Corpus>();
   std::string path;
-  if (const char* dir = std::getenv("CHIPWATCH_BENCH_DATA")) path = std::string(dir) + "/" + format + ".jsonl";
+  if (const char* dir = std::getenv("CHIPWATCH_BENCH_DATA"))
+    path = std::string(dir) + "/" + format + ".jsonl";
   std::ifstream in(path);
   if (!in) in = std::ifstream(SourceDir() + "/tests/data/samples/" + format + ".jsonl");
   std::stringstream ss;
@@ -115,7 +114,10 @@ void BM_Decode(benchmark::State& state, std::string format) {
   const Corpus& corpus = LoadCorpus(format);
   Decoder decoder;
   uint64_t events = 0;
-  FnHandler handler([&](Event& e) { benchmark::DoNotOptimize(e.present); ++events; });
+  FnHandler handler([&](Event& e) {
+    benchmark::DoNotOptimize(e.present);
+    ++events;
+  });
   Origin origin{"bench", 1};
   size_t i = 0, bytes = 0;
   for (auto _ : state) {
@@ -221,12 +223,14 @@ const char* kFormats[] = {"cloudtrail", "gcp_audit", "azure_activity", "k8s_audi
 
 int Register() {
   for (const char* f : kFormats) {
-    benchmark::RegisterBenchmark((std::string("BM_Decode/") + f).c_str(), BM_Decode, std::string(f));
+    benchmark::RegisterBenchmark((std::string("BM_Decode/") + f).c_str(), BM_Decode,
+                                 std::string(f));
     benchmark::RegisterBenchmark((std::string("BM_Enrich/") + f).c_str(), BM_Enrich, std::string(f))
         ->UseManualTime();
     benchmark::RegisterBenchmark((std::string("BM_Match/") + f).c_str(), BM_Match, std::string(f))
         ->UseManualTime();
-    benchmark::RegisterBenchmark((std::string("BM_Pipeline/") + f).c_str(), BM_Pipeline, std::string(f));
+    benchmark::RegisterBenchmark((std::string("BM_Pipeline/") + f).c_str(), BM_Pipeline,
+                                 std::string(f));
   }
   return 0;
 }
