@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "core/json_scan.h"
+
 namespace chipwatch {
 
 namespace {
@@ -217,36 +219,10 @@ bool InputReader::Next(InputDocument& doc) {
     // A value spanning lines: scan brackets outside strings until it closes.
     mode_ = Mode::kMultiLine;
     size_t pos = begin_;
-    int depth = 0;
-    bool in_string = false, escaped = false;
+    BracketScanner scanner;
     uint64_t newlines = 0;
     for (;;) {
-      bool closed = false;
-      for (; pos < end_; ++pos) {
-        const char c = data_[pos];
-        if (c == '\n') ++newlines;
-        if (in_string) {
-          if (escaped) {
-            escaped = false;
-          } else if (c == '\\') {
-            escaped = true;
-          } else if (c == '"') {
-            in_string = false;
-          }
-          continue;
-        }
-        if (c == '"') {
-          in_string = true;
-        } else if (c == '{' || c == '[') {
-          ++depth;
-        } else if (c == '}' || c == ']') {
-          if (--depth == 0) {
-            ++pos;
-            closed = true;
-            break;
-          }
-        }
-      }
+      bool closed = scanner.Feed(data_, pos, end_, newlines);
       if (closed || eof_) break;
       if (pos - begin_ > max_document_bytes_) {
         doc.text = {};
@@ -261,28 +237,7 @@ bool InputReader::Next(InputDocument& doc) {
         while (!closed) {
           if (!Fill()) break;
           pos = begin_;
-          for (; pos < end_; ++pos) {
-            const char c = data_[pos];
-            if (c == '\n') ++line_;
-            if (in_string) {
-              if (escaped)
-                escaped = false;
-              else if (c == '\\')
-                escaped = true;
-              else if (c == '"')
-                in_string = false;
-              continue;
-            }
-            if (c == '"')
-              in_string = true;
-            else if (c == '{' || c == '[')
-              ++depth;
-            else if ((c == '}' || c == ']') && --depth == 0) {
-              ++pos;
-              closed = true;
-              break;
-            }
-          }
+          closed = scanner.Feed(data_, pos, end_, line_);
           begin_ = pos;
         }
         return true;

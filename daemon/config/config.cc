@@ -44,15 +44,6 @@ struct Entry {
   YAML::Node value;
 };
 
-std::string Join(std::initializer_list<std::string_view> names) {
-  std::string out;
-  for (auto name : names) {
-    if (!out.empty()) out += ", ";
-    out += name;
-  }
-  return out;
-}
-
 std::string FormatNames() {
   std::string out;
   for (int i = 0; i < kFormatCount; ++i) {
@@ -203,7 +194,7 @@ class Parser {
       if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
         Error(key, "unknown-key",
               "unknown key " + Quote(name) + (path.empty() ? " at the top level" : " in " + path) +
-                  " (allowed: " + Join(allowed) + ")");
+                  " (allowed: " + JoinNames(allowed) + ")");
         continue;
       }
       if (Find(out, name)) {
@@ -307,7 +298,7 @@ class Parser {
       ++i;
     }
     diags_.Error(Pos(e.value), "unknown-value",
-                 path + ": unknown value " + Quote(s) + " (allowed: " + Join(names) + ")");
+                 path + ": unknown value " + Quote(s) + " (allowed: " + JoinNames(names) + ")");
     return false;
   }
 
@@ -541,7 +532,7 @@ class Parser {
     const YAML::Node type = n["type"];
     if (!type.IsDefined()) {
       Error(n, "missing-key",
-            "missing required key " + path + ".type (one of: " + Join(types) + ")");
+            "missing required key " + path + ".type (one of: " + JoinNames(types) + ")");
       return "";
     }
     if (!type.IsScalar()) {
@@ -551,7 +542,7 @@ class Parser {
     const std::string& s = type.Scalar();
     if (std::find(types.begin(), types.end(), s) == types.end()) {
       Error(type, "unknown-type",
-            path + ".type: unknown type " + Quote(s) + " (allowed: " + Join(types) + ")");
+            path + ".type: unknown type " + Quote(s) + " (allowed: " + JoinNames(types) + ")");
       return "";
     }
     return s;

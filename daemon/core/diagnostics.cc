@@ -44,6 +44,15 @@ std::string Diagnostic::ToJson() const {
   return out;
 }
 
+std::string JoinNames(std::initializer_list<std::string_view> names) {
+  std::string out;
+  for (auto name : names) {
+    if (!out.empty()) out += ", ";
+    out += name;
+  }
+  return out;
+}
+
 void AppendJsonEscaped(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   size_t i = 0;

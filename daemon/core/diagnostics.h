@@ -4,7 +4,9 @@
 // that `chipwatch check` can print all of them at once. Not thread-safe.
 #pragma once
 
+#include <initializer_list>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace chipwatch {
@@ -50,6 +52,9 @@ class Diagnostics {
   std::vector<Diagnostic> items_;
   size_t errors_ = 0;
 };
+
+// "a, b, c": the allowed keys or values a diagnostic lists.
+std::string JoinNames(std::initializer_list<std::string_view> names);
 
 // Escapes `s` as the contents of a JSON string (no surrounding quotes), replacing invalid UTF-8
 // with U+FFFD. Appends to `out`.

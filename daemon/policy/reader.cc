@@ -20,15 +20,6 @@ struct MapEntry {
   YAML::Node value;
 };
 
-std::string JoinQuoted(std::initializer_list<std::string_view> names) {
-  std::string out;
-  for (auto name : names) {
-    if (!out.empty()) out += ", ";
-    out += name;
-  }
-  return out;
-}
-
 std::string KindName(const YAML::Node& n) {
   if (!n.IsDefined() || n.IsNull()) return "nothing";
   if (n.IsScalar()) return "a scalar";
@@ -210,7 +201,7 @@ class FileReader {
       if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
         Error(key, "unknown-key",
               "unknown key '" + name + "' in " + std::string(what) +
-                  " (allowed: " + JoinQuoted(allowed) + ")");
+                  " (allowed: " + JoinNames(allowed) + ")");
         continue;
       }
       bool duplicate = false;
@@ -579,7 +570,7 @@ class FileReader {
     if (!ReadMap(n, "a condition", kNodes, entries)) return false;
     if (entries.size() != 1) {
       if (entries.empty() && n.size() == 0) {
-        Error(n, "empty-condition", "a condition needs exactly one of: " + JoinQuoted(kNodes));
+        Error(n, "empty-condition", "a condition needs exactly one of: " + JoinNames(kNodes));
       } else if (entries.size() > 1) {
         Error(entries[1].key_node, "conflicting-keys",
               "a condition has exactly one key (use all/any to combine), got '" + entries[0].key +

@@ -7,6 +7,7 @@
 #include "core/bounded_queue.h"
 #include "core/diagnostics.h"
 #include "core/event.h"
+#include "core/json_scan.h"
 
 namespace chipwatch {
 namespace {
@@ -141,6 +142,23 @@ TEST(BoundedQueueTest, BlocksProducersInsteadOfDropping) {
   producer.join();
   EXPECT_EQ(expected, 1000);
   EXPECT_FALSE(q.Push(1));
+}
+
+TEST(BracketScannerTest, FindsTheEndAcrossFeedsIgnoringStrings) {
+  const std::string text = "{\"a\": \"}]\\\"{\",\n \"b\": [1, {\"c\": 2}]\n} tail";
+  BracketScanner scanner;
+  uint64_t newlines = 0;
+  size_t pos = 0;
+  EXPECT_FALSE(scanner.Feed(text.data(), pos, 10, newlines));  // stops mid-string
+  EXPECT_EQ(pos, 10u);
+  ASSERT_TRUE(scanner.Feed(text.data(), pos, text.size(), newlines));
+  EXPECT_EQ(text.substr(pos), " tail");
+  EXPECT_EQ(newlines, 2u);
+}
+
+TEST(DiagnosticsTest, JoinNamesListsAllowedValues) {
+  EXPECT_EQ(JoinNames({"kafka", "file", "stdout"}), "kafka, file, stdout");
+  EXPECT_EQ(JoinNames({}), "");
 }
 
 }  // namespace
