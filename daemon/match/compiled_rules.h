@@ -5,10 +5,22 @@
 // ONE Hyperscan block-mode database per field; `equals`/`in` literals on the field share one hash
 // index (exact and lowercased), which compiles and matches faster than anchored HS literals. An
 // event's value is looked up and scanned at most once per field (lazily, when a candidate rule
-// first needs it), setting predicate bits in the scratch. Rules whose top-level `all` requires
-// `action` in a set are indexed by action; of the others, those whose top-level `all` requires a
-// string predicate are candidates only when that predicate's bit is set (its field is scanned
-// first); the rest meet every event. CIDR predicates are sorted 128-bit range sets.
+// first needs it), setting predicate bits in the scratch.
+//
+// Candidate selection (no loop over rules): each enabled rule is reached through ONE index, its
+// trigger, chosen among the conditions its top-level `all` requires (through macros):
+//   1. equals/in on a decoder-set string field of many values (principal, account, instance.type,
+//      model.id, ...): the field's literal hash index;
+//   2. cidr/equals on source.ip: an interval index over every trigger range;
+//   3. regex/contains on such a field: the field's Hyperscan database;
+//   4. the action (equals/in, or an `any` of them): the action index, except that an action
+//      constraint together with equals/in on a field of few values (region, provider, outcome,
+//      ...) is indexed as (action, value) pairs, both lowercased, in a composite index;
+//   5. equals/in, then regex/contains, on a field of few values;
+// and a rule with none of these meets every event. Triggers 1-3 and 5 read only fields the
+// decoder sets, so MayMatch() decides before enrichment: such a rule is a candidate when its
+// trigger is set and its action constraint (its gate) holds. A CIDR trigger whose range spans more
+// than 256 of the index's intervals falls back to the action.
 //
 // Thread contract: a CompiledRules is immutable once built and is shared across threads (callers
 // hold it as shared_ptr<const CompiledRules>). Each thread owns its MatchScratch (from
@@ -96,6 +108,7 @@ class MatchScratch {
   std::string folded_action_;        // lowercased action, capacity kept across events
   std::string folded_value_;         // lowercased field value, capacity kept across events
   std::vector<uint32_t> triggered_;  // rules whose trigger predicate is set, capacity kept
+  std::string composite_key_;        // composite index key, capacity kept across events
   Stats stats_;
 };
 
@@ -117,9 +130,9 @@ class CompiledRules {
   // effective at its event.time (an event without a time meets every rule).
   void Evaluate(const Event& event, MatchScratch& scratch, std::vector<RuleMatch>& out) const;
 
-  // False when no rule can match `event` whatever its enrichment: every enabled rule is reached
-  // only through the action index and the event's action is not in it. Callers skip enrichment
-  // and Evaluate() for such events (most of a real log). Reads only decoder-set fields.
+  // False when no rule can match `event` whatever its enrichment: no rule meets every event, the
+  // event's action is not in the action index, and no triggered rule's gate holds. Callers skip
+  // enrichment and Evaluate() for such events (most of a real log). Reads only decoder-set fields.
   bool MayMatch(const Event& event, MatchScratch& scratch) const;
 
   const std::vector<CompiledRule>& rules() const { return rules_; }
@@ -170,8 +183,8 @@ class CompiledRules {
   using ActionIndex =
       std::unordered_map<std::string, std::vector<uint32_t>, StringViewHash, std::equal_to<>>;
   struct FieldDatabase {
-    match_internal::HsDatabasePtr db;
-    ActionIndex exact;        // equals/in literal -> predicate bits
+    std::vector<match_internal::HsDatabasePtr> dbs;  // one, or chunks of a big pattern set
+    ActionIndex exact;                               // equals/in literal -> predicate bits
     ActionIndex folded;       // lowercased literal -> predicate bits (ignore_case)
     uint32_t first_word = 0;  // predicate bits of this field: words [first_word, end_word)
     uint32_t end_word = 0;
@@ -179,6 +192,7 @@ class CompiledRules {
 
   bool EvalNode(uint32_t index, const Event& event, MatchScratch& scratch) const;
   void ScanField(FieldId field, const Event& event, MatchScratch& scratch) const;
+  void CollectTriggered(const Event& event, MatchScratch& scratch) const;
   void EvalRule(uint32_t rule_index, const Event& event, MatchScratch& scratch,
                 std::vector<RuleMatch>& out) const;
 
@@ -195,7 +209,18 @@ class CompiledRules {
   // constraint): rules trigger_rules_[trigger_offsets_[p] .. [p + 1]) for predicate bit p.
   std::vector<uint32_t> trigger_offsets_;
   std::vector<uint32_t> trigger_rules_;
-  uint64_t trigger_fields_ = 0;   // bit per FieldId with trigger predicates
+  uint64_t trigger_fields_ = 0;  // bit per FieldId with trigger predicates
+  // Rules triggered by an (action, value) pair: lowercased CompositeKey -> rules (load order).
+  ActionIndex composite_;
+  uint64_t composite_fields_ = 0;  // bit per FieldId with composite keys
+  // Rules triggered by source.ip: elementary address intervals [ip_bounds_[i], ip_bounds_[i+1])
+  // (the last one open-ended) -> rules ip_rules_[ip_offsets_[i] .. [i + 1]).
+  std::vector<std::array<uint8_t, 16>> ip_bounds_;
+  std::vector<uint32_t> ip_offsets_;
+  std::vector<uint32_t> ip_rules_;
+  // Per rule: the node of its action constraint when it is reached through a trigger rather than
+  // the action index (MayMatch checks it before enrichment); the constant-true node otherwise.
+  std::vector<uint32_t> gates_;
   ActionIndex by_action_;         // exact action -> rules (sorted)
   ActionIndex by_action_folded_;  // lowercased action -> rules (ignore_case)
   match_internal::HsScratchPtr prototype_scratch_;

@@ -10,7 +10,8 @@
 
 namespace chipwatch {
 
-// Compiles the pattern alone with the flags the rule compiler uses; returns "" or the message.
+// Parses and analyses the pattern alone (hs_expression_info) with the flags the rule compiler
+// uses; returns "" or Hyperscan's message.
 RegexChecker HyperscanRegexChecker();
 
 // Escapes `literal` so that Hyperscan matches it byte for byte (every non-alphanumeric as \xHH).

@@ -3,7 +3,6 @@
 
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
@@ -295,20 +294,109 @@ rules:
 }
 
 TEST_F(MatchTest, NoCandidatesMeansNoWork) {
+  // The instance.type pattern is the rule's trigger; its action constraint is the gate.
   CompileRules(Rule("A",
                     "{all: [{equals: {field: action, value: RunInstances}}, "
                     "{regex: {field: instance.type, pattern: '^p5'}}]}"));
+  EXPECT_EQ(rules_->triggered_rule_count(), 1u);
+  EXPECT_EQ(rules_->indexed_rule_count(), 0u);
   scratch_->ResetStats();
   Event e;
-  e.SetStr(FieldId::kAction, "ListBuckets");
-  e.SetStr(FieldId::kInstanceType, "p5.48xlarge");
+  e.SetStr(FieldId::kAction, "RunInstances");  // no instance.type: nothing to scan, no candidate
+  EXPECT_FALSE(rules_->MayMatch(e, *scratch_));
   EXPECT_EQ(Match(e), Ids{});
   EXPECT_EQ(scratch_->stats().candidates, 0u);
   EXPECT_EQ(scratch_->stats().fields_scanned, 0u);
-  e.SetStr(FieldId::kAction, "RunInstances");
+  e.SetStr(FieldId::kInstanceType, "m5.large");  // scanned once, no trigger
+  scratch_->ResetStats();
+  EXPECT_FALSE(rules_->MayMatch(e, *scratch_));
+  EXPECT_EQ(Match(e), Ids{});
+  EXPECT_EQ(scratch_->stats().candidates, 0u);
+  e.SetStr(FieldId::kInstanceType, "p5.48xlarge");
+  EXPECT_TRUE(rules_->MayMatch(e, *scratch_));
+  scratch_->ResetStats();
   EXPECT_EQ(Match(e), Ids{"A"});
-  EXPECT_EQ(scratch_->stats().fields_scanned, 1u);  // action is matched by the index, not HS
-  EXPECT_FALSE(rules_->has_string_index(FieldId::kAction));
+  EXPECT_EQ(scratch_->stats().fields_scanned, 1u);  // action is matched by its hash index, not HS
+  EXPECT_FALSE(rules_->has_database(FieldId::kAction));
+}
+
+TEST_F(MatchTest, TriggeredRuleGateRejectsOtherActionsBeforeEnrichment) {
+  // Reached through principal (a literal) and source.ip (a CIDR), gated by the action; the
+  // enrichment-set source.country is left to Evaluate().
+  CompileRules(Rule("P",
+                    "{all: [{in: {field: action, items: [AssumeRole]}}, "
+                    "{in: {field: principal, items: ['arn:aws:iam::1:user/eve']}}, "
+                    "{in: {field: source.country, items: [CN]}}]}") +
+               Rule("N",
+                    "{all: [{equals: {field: action, value: GetObject}}, "
+                    "{cidr: {field: source.ip, items: [203.0.113.0/24, '2001:db8::/32']}}]}"));
+  EXPECT_EQ(rules_->triggered_rule_count(), 2u);
+  EXPECT_EQ(rules_->unindexed_rule_count(), 0u);
+  Event e;
+  e.SetStr(FieldId::kAction, "AssumeRole");
+  e.SetStr(FieldId::kPrincipal, "arn:aws:iam::1:user/eve");
+  e.SetStr(FieldId::kSourceIp, "203.0.113.9");
+  e.source_addr = ParseIp("203.0.113.9");
+  EXPECT_TRUE(rules_->MayMatch(e, *scratch_));  // P's trigger and gate hold
+  EXPECT_EQ(Match(e), Ids{});                   // ... but not its country (not enriched)
+  e.SetStr(FieldId::kSourceCountry, "CN");
+  EXPECT_EQ(Match(e), Ids{"P"});
+  e.SetStr(FieldId::kAction, "ListBuckets");  // both triggers set, neither gate holds
+  EXPECT_FALSE(rules_->MayMatch(e, *scratch_));
+  EXPECT_EQ(Match(e), Ids{});
+  e.SetStr(FieldId::kAction, "GetObject");
+  EXPECT_TRUE(rules_->MayMatch(e, *scratch_));
+  EXPECT_EQ(Match(e), Ids{"N"});
+  for (const char* ip : {"203.0.112.255", "203.0.114.0", "2001:db9::1", "10.0.0.1"}) {
+    e.SetStr(FieldId::kSourceIp, ip);
+    e.source_addr = ParseIp(ip);
+    EXPECT_FALSE(rules_->MayMatch(e, *scratch_)) << ip;
+    EXPECT_EQ(Match(e), Ids{}) << ip;
+  }
+  e.SetStr(FieldId::kSourceIp, "2001:db8:ffff::1");
+  e.source_addr = ParseIp("2001:db8:ffff::1");
+  EXPECT_EQ(Match(e), Ids{"N"});
+}
+
+TEST_F(MatchTest, CidrTriggerIndexWithNestedAndWideRanges) {
+  // Overlapping ranges of several rules cut the address space into intervals; a range over more
+  // than 256 of them (the /8) is reached through its action instead, with the same results.
+  std::string rules;
+  for (int i = 0; i < 300; ++i) {  // 10.0.0.0/24 .. 10.1.43.0/24
+    rules += Rule("S" + std::to_string(i),
+                  "{all: [{equals: {field: action, value: A}}, "
+                  "{cidr: {field: source.ip, items: [10." +
+                      std::to_string(i / 256) + "." + std::to_string(i % 256) + ".0/24]}}]}");
+  }
+  rules += Rule("WIDE",
+                "{all: [{equals: {field: action, value: A}}, "
+                "{cidr: {field: source.ip, items: [10.0.0.0/8]}}]}");
+  rules += Rule("HOST", "{cidr: {field: source.ip, items: [10.0.5.1]}}");
+  CompileRules(rules);
+  EXPECT_EQ(rules_->indexed_rule_count(), 1u);  // WIDE
+  EXPECT_EQ(rules_->triggered_rule_count(), 301u);
+  EXPECT_EQ(rules_->unindexed_rule_count(), 0u);
+  auto event = [](const char* action, const char* ip) {
+    Event e;
+    e.SetStr(FieldId::kAction, action);
+    e.SetStr(FieldId::kSourceIp, ip);
+    e.source_addr = ParseIp(ip);
+    return e;
+  };
+  EXPECT_EQ(Match(event("A", "10.0.7.9")), (Ids{"S7", "WIDE"}));
+  EXPECT_EQ(Match(event("A", "10.1.43.255")), (Ids{"S299", "WIDE"}));
+  EXPECT_EQ(Match(event("A", "10.0.5.1")), (Ids{"S5", "WIDE", "HOST"}));
+  EXPECT_EQ(Match(event("A", "10.0.5.0")), (Ids{"S5", "WIDE"}));
+  EXPECT_EQ(Match(event("A", "10.0.5.2")), (Ids{"S5", "WIDE"}));
+  EXPECT_EQ(Match(event("B", "10.0.5.1")), Ids{"HOST"});
+  EXPECT_TRUE(rules_->MayMatch(event("B", "10.0.5.1"), *scratch_));
+  EXPECT_FALSE(rules_->MayMatch(event("B", "10.0.5.2"), *scratch_));
+  EXPECT_FALSE(rules_->MayMatch(event("B", "10.1.44.1"), *scratch_));
+  EXPECT_EQ(Match(event("A", "10.1.44.1")), Ids{"WIDE"});
+  EXPECT_TRUE(rules_->MayMatch(event("A", "11.0.0.1"), *scratch_));  // WIDE, by its action
+  EXPECT_EQ(Match(event("A", "11.0.0.1")), Ids{});
+  EXPECT_EQ(Match(event("A", "0.0.0.0")), Ids{});
+  EXPECT_EQ(Match(event("A", "255.255.255.255")), Ids{});
 }
 
 TEST_F(MatchTest, EachFieldIsScannedOncePerEvent) {
@@ -428,14 +516,14 @@ TEST_F(MatchTest, ThousandGeneratedRules) {
                                    std::to_string(i % 256) + ".0.0/16]}}]}");
     }
   }
-  auto start = std::chrono::steady_clock::now();
   CompileRules(rules);
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
   EXPECT_EQ(rules_->rules().size(), 1000u);
-  EXPECT_EQ(rules_->indexed_rule_count(), 750u);
+  // Action index: the source.country rules (an enrichment field can't trigger). Triggers: the
+  // instance.type regexes, the model.id substrings and the source.ip networks.
+  EXPECT_EQ(rules_->indexed_rule_count(), 250u);
   EXPECT_EQ(rules_->hyperscan_database_count(), 2u);  // instance.type, model.id
   EXPECT_TRUE(rules_->has_string_index(FieldId::kSourceCountry));
-  EXPECT_EQ(rules_->triggered_rule_count(), 250u);  // the model.id contains rules
+  EXPECT_EQ(rules_->triggered_rule_count(), 750u);
   EXPECT_EQ(rules_->unindexed_rule_count(), 0u);
   for (int i = 0; i < 1000; ++i) {
     std::string n = std::to_string(i);
@@ -450,7 +538,7 @@ TEST_F(MatchTest, ThousandGeneratedRules) {
     e.SetStr(FieldId::kSourceIp, ip);
     e.source_addr = ParseIp(ip);
     EXPECT_EQ(Match(e), Ids{"G" + n}) << i;
-    EXPECT_LE(scratch_->stats().last_candidates, 251u);
+    EXPECT_LE(scratch_->stats().last_candidates, 8u);
   }
 }
 

@@ -1,10 +1,9 @@
-// Scale check for the rule compiler: 10,000 extra rules against a 6-rule pack. Asserts load +
-// compile < 10 s and identical matches; prints the per-event cost ratio (the 2x budget is a
-// benchmark target, too noisy for a unit test on a shared machine). Skipped in debug builds.
+// Scale check for the rule compiler: 10,000 extra rules against a 6-rule pack give the pack's
+// matches plus exactly the extra rules' own, through the indexes (no extra rule is a candidate for
+// every event). Times are benchmark targets (bench/run, docs/benchmarks.md), not asserted here.
 #include <gtest/gtest.h>
 
-#include <chrono>
-#include <cstdio>
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -96,59 +95,44 @@ struct Compiled {
   std::unique_ptr<const CompiledRules> rules;
 };
 
-Compiled CompileYaml(const std::string& yaml, double* seconds) {
-  auto start = std::chrono::steady_clock::now();
+Compiled CompileYaml(const std::string& yaml) {
   Diagnostics diags;
   Compiled c;
   c.defs = LoadDefinitionsFromStrings({{"pack.yaml", yaml}}, diags);
   EXPECT_FALSE(diags.has_errors());
-
   c.rules = CompiledRules::Compile(*c.defs, diags);
-  *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return c;
 }
 
-double NsPerEvent(const CompiledRules& rules, const std::vector<Event>& events, size_t* matches) {
+// Matches over all events, and the largest candidate count of one event.
+size_t CountMatches(const CompiledRules& rules, const std::vector<Event>& events,
+                    uint64_t* max_candidates) {
   auto scratch = rules.NewScratch();
   std::vector<RuleMatch> out;
-  out.reserve(64);
-  *matches = 0;
-  for (const auto& e : events) rules.Evaluate(e, *scratch, out);  // warm up
-  const int kRounds = 200;
-  auto start = std::chrono::steady_clock::now();
-  for (int r = 0; r < kRounds; ++r) {
-    for (const auto& e : events) {
-      out.clear();
-      rules.Evaluate(e, *scratch, out);
-      *matches += out.size();
-    }
+  size_t matches = 0;
+  *max_candidates = 0;
+  for (const auto& e : events) {
+    out.clear();
+    rules.Evaluate(e, *scratch, out);
+    matches += out.size();
+    *max_candidates = std::max(*max_candidates, scratch->stats().last_candidates);
   }
-  double ns =
-      std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
-  return ns / (kRounds * events.size());
+  return matches;
 }
 
 TEST(ScaleTest, TenThousandExtraRules) {
-#ifndef NDEBUG
-  GTEST_SKIP() << "timings need an optimized build (-DCMAKE_BUILD_TYPE=Release)";
-#endif
-  double small_s = 0, big_s = 0;
-  Compiled small = CompileYaml(kPack, &small_s);
-  Compiled big = CompileYaml(std::string(kPack) + ExtraRules(10000), &big_s);
+  Compiled small = CompileYaml(kPack);
+  Compiled big = CompileYaml(std::string(kPack) + ExtraRules(10000));
   ASSERT_NE(small.rules, nullptr);
   ASSERT_NE(big.rules, nullptr);
-  EXPECT_LT(big_s, 10.0);
+  EXPECT_EQ(big.rules->unindexed_rule_count(), small.rules->unindexed_rule_count());
   const auto events = Events();
-  size_t small_matches = 0, big_matches = 0;
-  double small_ns = NsPerEvent(*small.rules, events, &small_matches);
-  double big_ns = NsPerEvent(*big.rules, events, &big_matches);
-  std::printf(
-      "6 rules: compile %.3f s, %.0f ns/event; +10000 rules: compile %.3f s, %.0f ns/event "
-      "(%.2fx), %zu HS databases, %zu unindexed rules\n",
-      small_s, small_ns, big_s, big_ns, big_ns / small_ns, big.rules->hyperscan_database_count(),
-      big.rules->unindexed_rule_count());
+  uint64_t small_candidates = 0, big_candidates = 0;
+  const size_t small_matches = CountMatches(*small.rules, events, &small_candidates);
+  const size_t big_matches = CountMatches(*big.rules, events, &big_candidates);
   // Every event meets exactly the pack's matches plus X5 (action Op5 with a region).
-  EXPECT_EQ(big_matches, small_matches + 200 * 8);
+  EXPECT_EQ(big_matches, small_matches + 8);
+  EXPECT_LE(big_candidates, small_candidates + 1);
 }
 
 }  // namespace
