@@ -41,15 +41,21 @@ void OffsetTracker::Revoke(const TopicPartition& tp) {
 }
 
 OffsetTracker::Ticket OffsetTracker::Begin(const TopicPartition& tp, int64_t offset) {
+  return Begin(tp.topic, tp.partition, offset);
+}
+
+OffsetTracker::Ticket OffsetTracker::Begin(std::string_view topic, int32_t partition,
+                                           int64_t offset) {
   std::lock_guard lock(mu_);
-  auto& slot = partitions_[{tp.topic, tp.partition}];
-  if (!slot) {  // a message before its assignment callback: track it anyway
-    slot = std::make_shared<Partition>();
-    slot->tp = tp;
+  auto it = partitions_.find(std::pair<std::string_view, int32_t>(topic, partition));
+  if (it == partitions_.end()) {  // a message before its assignment callback: track it anyway
+    auto slot = std::make_shared<Partition>();
+    slot->tp = TopicPartition{std::string(topic), partition};
+    it = partitions_.emplace(Key(std::string(topic), partition), std::move(slot)).first;
   }
-  slot->pending.emplace_back(offset, false);
+  it->second->pending.emplace_back(offset, false);
   ++in_flight_;
-  return Ticket{slot, offset};
+  return Ticket{it->second, offset};
 }
 
 void OffsetTracker::Done(const Ticket& ticket) {

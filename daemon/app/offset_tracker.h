@@ -16,6 +16,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -42,6 +44,8 @@ class OffsetTracker {
   void Revoke(const TopicPartition& tp);
   // Registers a consumed message. Offsets of one partition must be registered in increasing order.
   Ticket Begin(const TopicPartition& tp, int64_t offset);
+  // The same without building a TopicPartition (no allocation once the partition is known).
+  Ticket Begin(std::string_view topic, int32_t partition, int64_t offset);
   // Marks the message done. Idempotent; safe after Revoke.
   void Done(const Ticket& ticket);
 
@@ -57,12 +61,23 @@ class OffsetTracker {
   bool WaitIdle(const std::vector<TopicPartition>& tps, std::chrono::milliseconds timeout) const;
 
  private:
+  // Orders (topic, partition) keys; transparent, so that lookups take a string_view.
+  struct KeyLess {
+    using is_transparent = void;
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      const int c = std::string_view(a.first).compare(std::string_view(b.first));
+      return c < 0 || (c == 0 && a.second < b.second);
+    }
+  };
+  using Key = std::pair<std::string, int32_t>;
+
   size_t InFlightLocked(const std::vector<TopicPartition>& tps) const;
 
   mutable std::mutex mu_;
   mutable std::condition_variable idle_;
-  std::map<std::pair<std::string, int32_t>, std::shared_ptr<Partition>> partitions_;  // mu_
-  size_t in_flight_ = 0;                                                              // mu_
+  std::map<Key, std::shared_ptr<Partition>, KeyLess> partitions_;  // mu_
+  size_t in_flight_ = 0;                                           // mu_
 };
 
 }  // namespace chipwatch

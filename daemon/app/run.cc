@@ -6,9 +6,12 @@
 //     --> every sink (and the dead-letter sink) --> acknowledgements --> OffsetTracker::Done
 //   poll thread: OffsetTracker::TakeCommittable --> StoreOffset --> librdkafka commits
 // A message's offset becomes committable only when every alert it raised (and its dead-letter copy)
-// is acknowledged by every sink, and every message before it too. Backpressure: when too many
-// messages are in flight (a slow or absent sink), the poll thread pauses its partitions and keeps
-// polling, so the group membership stays alive; nothing is dropped.
+// is acknowledged by every sink, and every message before it too; committed every second while
+// busy, and at once when the source has caught up. Flow control: the poll thread takes a message
+// only while the work queue is short, so a backlog waits in librdkafka's prefetch buffer.
+// Backpressure: when too many messages are in flight (a slow or absent sink), or the workers are
+// blocked, the poll thread pauses its partitions and keeps polling, so the group membership stays
+// alive; nothing is dropped.
 //
 // Reload (SIGHUP): the main thread re-reads the config, rules and enrichment data off the hot path
 // and publishes a new immutable snapshot; each worker picks it up between two messages, so every
@@ -56,8 +59,22 @@ using std::chrono::milliseconds;
 // fetching, and below which it resumes.
 constexpr size_t kPauseInFlight = 20000;
 constexpr size_t kResumeInFlight = 10000;
+// Messages handed to the workers and not yet taken by one, above which a poll thread stops taking
+// messages from librdkafka (the rest of a backlog waits in librdkafka's prefetch buffer, which a
+// pause would throw away and fetch again); it goes on below half of it.
+constexpr size_t kWorkQueueHigh = 4096;
+// Workers that take nothing for this long are blocked (by full sinks): the consumer pauses, so
+// that the poll thread can go on polling (group membership) without taking more messages.
+constexpr milliseconds kWorkersStalled(2000);
 constexpr milliseconds kPollTimeout(100);
+// Poll timeout while messages are in flight or stored offsets are not committed yet, so that the
+// offsets of the last messages before a quiet period are stored and committed within milliseconds
+// of their last acknowledgement, not at the next automatic commit.
+constexpr milliseconds kBusyPollTimeout(10);
 constexpr milliseconds kStoreInterval(200);
+// At most this often an explicit commit when the consumer has caught up and everything consumed is
+// acknowledged (busy consumers rely on librdkafka's automatic commit, auto.commit.interval.ms).
+constexpr milliseconds kIdleCommitInterval(100);
 constexpr milliseconds kRevokeWait(10000);
 
 std::atomic<bool> g_stop{false};
@@ -125,6 +142,9 @@ struct RunState {
   std::vector<std::unique_ptr<KafkaSourceState>> kafka;
   std::vector<std::thread> file_threads;
   std::vector<std::unique_ptr<FileFollower>> followers;
+  // The hand-off to the workers. Kafka poll threads take a message from librdkafka only while
+  // fewer than kWorkQueueHigh wait (WaitForRoom), so Push() does not block them; file sources are
+  // slowed down by the capacity.
   std::unique_ptr<BoundedQueue<WorkItem>> work;
   std::vector<std::thread> workers;
   Counters counters;
@@ -271,58 +291,101 @@ void WorkerLoop(RunState& state, DecoderOptions decoder_options) {
   }
 }
 
-// Stores the offsets that became committable (for `only` partitions, or all).
-void StoreCommittable(KafkaSourceState& source, const std::vector<TopicPartition>& only = {}) {
+// Stores the offsets that became committable (for `only` partitions, or all). Returns how many
+// partitions moved.
+size_t StoreCommittable(KafkaSourceState& source, const std::vector<TopicPartition>& only = {}) {
+  size_t stored = 0;
   for (auto& [tp, next] : source.tracker.TakeCommittable(only)) {
     Status st = source.consumer->StoreOffset(tp, next);
-    if (!st.ok()) {
+    if (st.ok()) {
+      ++stored;
+    } else {
       spdlog::warn("{}: cannot store offset {} for {}[{}]: {}", source.label, next, tp.topic,
                    tp.partition, st.message());
     }
   }
+  return stored;
 }
 
 void PollLoop(RunState& state, KafkaSourceState& source) {
   bool paused = false;
-  auto last_store = Clock::now();
-  auto last_lag = Clock::now();
+  bool uncommitted = false;  // offsets stored since the last explicit commit
+  auto now = Clock::now();
+  auto last_store = now;
+  auto last_commit = now;
+  auto last_lag = now;
+  auto workers_busy_since = Clock::time_point::max();  // since when the work queue has been full
+  size_t in_flight = 0;
   while (!g_stop.load(std::memory_order_relaxed)) {
-    source.last_poll_ms.store(NowMs(), std::memory_order_relaxed);
-    std::unique_ptr<KafkaMessage> msg = source.consumer->Poll(kPollTimeout);
-    if (msg) {
-      TopicPartition tp{std::string(msg->topic()), msg->partition()};
-      WorkItem item;
-      item.ticket = source.tracker.Begin(tp, msg->offset());
-      item.source = &source;
-      item.message = std::move(msg);
-      if (!state.work->Push(std::move(item))) break;  // closed: shutting down
+    source.last_poll_ms.store(
+        std::chrono::duration_cast<milliseconds>(now.time_since_epoch()).count(),
+        std::memory_order_relaxed);
+    // Flow control: take a message only when the workers have room for it. While they are behind,
+    // the backlog stays in librdkafka's prefetch buffer (a pause would throw that away).
+    const bool room = state.work->WaitForRoom(kWorkQueueHigh, kPollTimeout);
+    if (room) {
+      workers_busy_since = Clock::time_point::max();
+    } else if (workers_busy_since == Clock::time_point::max()) {
+      workers_busy_since = Clock::now() - kPollTimeout;
     }
-    const size_t in_flight = source.tracker.in_flight();
-    if (!paused && in_flight >= kPauseInFlight) {
-      spdlog::warn("{}: {} messages waiting for sink acknowledgements; pausing consumption",
-                   source.label, in_flight);
+    bool got = false;
+    // Paused: poll anyway (rebalances, group membership); paused partitions deliver nothing.
+    if (room || paused) {
+      const bool busy = uncommitted || in_flight > 0;
+      std::unique_ptr<KafkaMessage> msg =
+          source.consumer->Poll(busy ? kBusyPollTimeout : kPollTimeout);
+      if (msg) {
+        got = true;
+        WorkItem item;
+        item.ticket = source.tracker.Begin(msg->topic(), msg->partition(), msg->offset());
+        item.source = &source;
+        item.message = std::move(msg);
+        if (!state.work->Push(std::move(item))) break;  // closed: shutting down
+      }
+    }
+    now = Clock::now();
+    in_flight = source.tracker.in_flight();
+    const bool stalled = now - workers_busy_since >= kWorkersStalled;
+    if (!paused && (in_flight >= kPauseInFlight || stalled)) {
+      if (stalled) {
+        spdlog::warn("{}: workers took no message for {} ms ({} in flight); pausing consumption",
+                     source.label, kWorkersStalled.count(), in_flight);
+      } else {
+        spdlog::warn("{}: {} messages waiting for sink acknowledgements; pausing consumption",
+                     source.label, in_flight);
+      }
       source.consumer->PauseAll();
       paused = true;
       source.paused->Set(1);
-    } else if (paused && in_flight <= kResumeInFlight) {
+    } else if (paused && in_flight <= kResumeInFlight && !stalled &&
+               state.work->size() < kWorkQueueHigh) {
       spdlog::info("{}: sinks caught up ({} in flight); resuming consumption", source.label,
                    in_flight);
       source.consumer->ResumeAll();
       paused = false;
       source.paused->Set(0);
     }
-    if (Clock::now() - last_store >= kStoreInterval) {
-      StoreCommittable(source);
+    // Offsets: stored every kStoreInterval while messages flow (librdkafka commits them every
+    // auto.commit.interval.ms), at once when the consumer is idle; and committed at once when it
+    // has caught up and everything it consumed is acknowledged.
+    if (!got || now - last_store >= kStoreInterval) {
+      if (StoreCommittable(source) > 0) uncommitted = true;
       source.in_flight->Set(static_cast<double>(in_flight));
-      last_store = Clock::now();
+      last_store = now;
     }
-    if (Clock::now() - last_lag >= std::chrono::seconds(2)) {
+    if (!got && uncommitted && in_flight == 0 && now - last_commit >= kIdleCommitInterval) {
+      Status st = source.consumer->CommitAsync();
+      if (!st.ok()) spdlog::warn("{}: {}", source.label, st.message());
+      uncommitted = false;
+      last_commit = now;
+    }
+    if (now - last_lag >= std::chrono::seconds(2)) {
       for (const auto& [tp, lag] : source.consumer->Lag()) {
         if (lag >= 0) {
           state.metrics->ConsumerLag(tp.topic, tp.partition).Set(static_cast<double>(lag));
         }
       }
-      last_lag = Clock::now();
+      last_lag = now;
     }
   }
 }

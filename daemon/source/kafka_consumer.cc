@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <utility>
 
 #include "source/kafka_client_util.h"
@@ -104,6 +105,7 @@ class RdKafkaConsumer final : public KafkaConsumer {
   void ResumeAll() override;
   Status StoreOffset(const TopicPartition& tp, int64_t next_offset) override;
   Status CommitSync() override;
+  Status CommitAsync() override;
   Format FormatOf(std::string_view topic) const override;
   std::vector<std::pair<TopicPartition, int64_t>> Lag() override;
   std::vector<TopicPartition> Assignment() override;
@@ -258,10 +260,10 @@ void RdKafkaConsumer::Rebalance(rd_kafka_resp_err_t err,
 
 std::unique_ptr<KafkaMessage> RdKafkaConsumer::Poll(std::chrono::milliseconds timeout) {
   if (rk_ == nullptr) return nullptr;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  // The deadline is only needed after an error event (rare): no clock reads per message.
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+  auto remaining = timeout;
   for (;;) {
-    auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
     MessagePtr message(rd_kafka_consumer_poll(
         rk_.get(), static_cast<int>(std::clamp<int64_t>(remaining.count(), 0, INT32_MAX))));
     if (message == nullptr) return nullptr;  // time-out or Wake()
@@ -277,7 +279,10 @@ std::unique_ptr<KafkaMessage> RdKafkaConsumer::Poll(std::chrono::milliseconds ti
           message->err == RD_KAFKA_RESP_ERR__FATAL,
           where + rd_kafka_err2name(message->err) + ": " + rd_kafka_message_errstr(message.get()));
     }
-    if (std::chrono::steady_clock::now() >= deadline) return nullptr;
+    const auto now = std::chrono::steady_clock::now();
+    if (!deadline) deadline = now + remaining;
+    if (now >= *deadline) return nullptr;
+    remaining = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - now);
   }
 }
 
@@ -339,6 +344,15 @@ Status RdKafkaConsumer::CommitSync() {
   rd_kafka_resp_err_t err = rd_kafka_commit(rk_.get(), nullptr, /*async=*/0);
   if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR__NO_OFFSET) {
     return Status::Ok();  // __NO_OFFSET: nothing new stored since the last commit
+  }
+  return Status::IoError(std::string(kClient) + ": commit failed: " + rd_kafka_err2str(err));
+}
+
+Status RdKafkaConsumer::CommitAsync() {
+  if (rk_ == nullptr) return Status::InvalidArgument(std::string(kClient) + ": closed");
+  rd_kafka_resp_err_t err = rd_kafka_commit(rk_.get(), nullptr, /*async=*/1);
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR__NO_OFFSET) {
+    return Status::Ok();
   }
   return Status::IoError(std::string(kClient) + ": commit failed: " + rd_kafka_err2str(err));
 }

@@ -76,6 +76,10 @@ class KafkaConsumer {
   virtual Status StoreOffset(const TopicPartition& tp, int64_t next_offset) = 0;
   // Commits the stored offsets synchronously.
   virtual Status CommitSync() = 0;
+  // Starts a commit of the stored offsets and returns at once (the result is not reported; a
+  // failed commit is retried by the next one, automatic or explicit). Default for fakes:
+  // CommitSync.
+  virtual Status CommitAsync() { return CommitSync(); }
   // The format configured for a topic.
   virtual Format FormatOf(std::string_view topic) const = 0;
   // Consumer lag per assigned partition (high watermark - position), for metrics; -1 unknown.

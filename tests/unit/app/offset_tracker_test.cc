@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <string>
+#include <string_view>
 #include <thread>
 
 namespace chipwatch {
@@ -28,6 +30,28 @@ TEST(OffsetTrackerTest, CommitsOnlyTheDonePrefix) {
   EXPECT_TRUE(t.TakeCommittable().empty()) << "reported once";
   t.Done(c);
   EXPECT_EQ(t.TakeCommittable()[0].second, 13);
+  EXPECT_EQ(t.in_flight(), 0u);
+}
+
+TEST(OffsetTrackerTest, BeginByNameSharesThePartitionOfBeginByTopicPartition) {
+  OffsetTracker t;
+  t.Assign(kP0);
+  const std::string topic = "cloudtrail";  // a view of another string than kP0's
+  auto a = t.Begin(std::string_view(topic), 0, 10);
+  auto b = t.Begin(kP0, 11);
+  auto c = t.Begin(std::string_view(topic), 1, 3);  // before its assignment: tracked anyway
+  EXPECT_EQ(t.in_flight(), 3u);
+  EXPECT_EQ(t.in_flight({kP0}), 2u);
+  t.Done(a);
+  t.Done(b);
+  t.Done(c);
+  auto committable = t.TakeCommittable();
+  ASSERT_EQ(committable.size(), 2u);
+  EXPECT_EQ(committable[0].first, kP0);
+  EXPECT_EQ(committable[0].second, 12);
+  EXPECT_EQ(committable[1].first, kP1);
+  EXPECT_EQ(committable[1].second, 4);
+  t.Revoke(kP0);
   EXPECT_EQ(t.in_flight(), 0u);
 }
 

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -142,6 +143,23 @@ TEST(BoundedQueueTest, BlocksProducersInsteadOfDropping) {
   producer.join();
   EXPECT_EQ(expected, 1000);
   EXPECT_FALSE(q.Push(1));
+}
+
+TEST(BoundedQueueTest, WaitForRoomHoldsAProducerBelowTheLimitUntilHalfIsDrained) {
+  BoundedQueue<int> q(100);
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(q.Push(i));
+  EXPECT_TRUE(q.WaitForRoom(5, std::chrono::milliseconds(0)));   // 4 < 5: at once
+  EXPECT_FALSE(q.WaitForRoom(4, std::chrono::milliseconds(1)));  // full, nobody drains
+  std::thread consumer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    q.Pop();
+    q.Pop();  // 2 left: at most half of 4
+  });
+  EXPECT_TRUE(q.WaitForRoom(4, std::chrono::seconds(30)));
+  consumer.join();
+  EXPECT_EQ(q.size(), 2u);
+  q.Close();
+  EXPECT_TRUE(q.WaitForRoom(1, std::chrono::seconds(30)));  // closed: never waits
 }
 
 TEST(BracketScannerTest, FindsTheEndAcrossFeedsIgnoringStrings) {
