@@ -15,10 +15,37 @@
 namespace chipwatch {
 
 static_assert(kFieldCount <= 64, "MatchScratch::scanned_ is a 64-bit field mask");
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "Less() byte-swaps big-endian addresses");
 
 namespace match_internal {
 void HsDatabaseDeleter::operator()(hs_database* db) const { hs_free_database(db); }
 void HsScratchDeleter::operator()(hs_scratch* scratch) const { hs_free_scratch(scratch); }
+
+void KeyIndex::Seal() {
+  filter_.clear();
+  mask_ = 0;
+  if (map_.empty()) return;
+  uint64_t bits = 4096;
+  while (bits < map_.size() * 16) bits *= 2;
+  filter_.assign(bits / 64, 0);
+  mask_ = bits - 1;
+  for (const auto& [key, ids] : map_) {
+    const uint64_t h = std::hash<std::string_view>()(key);
+    for (const uint64_t bit : {h & mask_, (h >> 32) & mask_})
+      filter_[bit >> 6] |= 1ull << (bit & 63);
+  }
+}
+
+const std::vector<uint32_t>* KeyIndex::Find(std::string_view key) const {
+  if (map_.empty()) return nullptr;
+  if (!filter_.empty()) {
+    const uint64_t h = std::hash<std::string_view>()(key);
+    const uint64_t a = h & mask_, b = (h >> 32) & mask_;
+    if (!(filter_[a >> 6] >> (a & 63) & 1) || !(filter_[b >> 6] >> (b & 63) & 1)) return nullptr;
+  }
+  auto it = map_.find(key);
+  return it == map_.end() ? nullptr : &it->second;
+}
 }  // namespace match_internal
 
 namespace {
@@ -35,8 +62,17 @@ std::string Lowered(std::string_view s) {
   return out;
 }
 
+// Address order (network byte order), as two 64-bit words: no memcmp call on the hot path.
 bool Less(const std::array<uint8_t, 16>& a, const std::array<uint8_t, 16>& b) {
-  return std::memcmp(a.data(), b.data(), 16) < 0;
+  uint64_t a0, a1, b0, b1;
+  std::memcpy(&a0, a.data(), 8);
+  std::memcpy(&a1, a.data() + 8, 8);
+  std::memcpy(&b0, b.data(), 8);
+  std::memcpy(&b1, b.data() + 8, 8);
+  a0 = __builtin_bswap64(a0);
+  b0 = __builtin_bswap64(b0);
+  if (a0 != b0) return a0 < b0;
+  return __builtin_bswap64(a1) < __builtin_bswap64(b1);
 }
 
 // a + 1 == b (for merging adjacent ranges).
@@ -51,11 +87,12 @@ bool Adjacent(std::array<uint8_t, 16> a, const std::array<uint8_t, 16>& b) {
 // The composite index's key: the field's id, then the lowercased action and value.
 void AppendCompositeKey(std::string& key, FieldId field, std::string_view action,
                         std::string_view value) {
-  key.clear();
-  key += static_cast<char>(field);
-  for (char c : action) key += AsciiLower(c);
-  key += '\x1f';
-  for (char c : value) key += AsciiLower(c);
+  key.resize(action.size() + value.size() + 2);
+  char* out = key.data();
+  *out++ = static_cast<char>(field);
+  for (char c : action) *out++ = AsciiLower(c);
+  *out++ = '\x1f';
+  for (char c : value) *out++ = AsciiLower(c);
 }
 
 std::string CompositeKey(FieldId field, std::string_view action, std::string_view value) {
@@ -82,11 +119,13 @@ struct MatchContext {
   const uint32_t* offsets;
   const uint32_t* preds;
   uint64_t* bits;
+  bool matched = false;  // some pattern matched
 };
 
 int OnMatch(unsigned int id, unsigned long long /*from*/, unsigned long long /*to*/,
             unsigned int /*flags*/, void* ctx) {
   auto* m = static_cast<MatchContext*>(ctx);
+  m->matched = true;
   for (uint32_t k = m->offsets[id]; k < m->offsets[id + 1]; ++k) {
     uint32_t p = m->preds[k];
     m->bits[p >> 6] |= uint64_t{1} << (p & 63);
@@ -127,6 +166,13 @@ class RulesCompiler {
     out_->gates_ = std::move(gates_);
     for (auto& [key, rules] : out_->by_action_) Dedupe(rules);
     for (auto& [key, rules] : out_->by_action_folded_) Dedupe(rules);
+    out_->by_action_.Seal();
+    out_->by_action_folded_.Seal();
+    out_->composite_.Seal();
+    for (auto& fdb : out_->databases_) {
+      fdb.exact.Seal();
+      fdb.folded.Seal();
+    }
     return std::move(out_);
   }
 
@@ -889,7 +935,7 @@ bool CompiledRules::has_string_index(FieldId field) const {
   return !fdb.dbs.empty() || !fdb.exact.empty() || !fdb.folded.empty();
 }
 
-void CompiledRules::ScanField(FieldId field, const Event& event, MatchScratch& scratch) const {
+bool CompiledRules::ScanField(FieldId field, const Event& event, MatchScratch& scratch) const {
   const size_t f = static_cast<size_t>(field);
   scratch.scanned_ |= uint64_t{1} << f;
   const FieldDatabase& fdb = databases_[f];
@@ -897,24 +943,22 @@ void CompiledRules::ScanField(FieldId field, const Event& event, MatchScratch& s
     std::memset(scratch.bits_.data() + fdb.first_word, 0,
                 (fdb.end_word - fdb.first_word) * sizeof(uint64_t));
   }
-  if (!event.Has(field)) return;
+  if (!event.Has(field)) return false;
   std::string_view value = event.str[f];
   uint64_t* bits = scratch.bits_.data();
-  auto set_bits = [bits](const std::vector<uint32_t>& preds) {
+  bool any = false;
+  auto set_bits = [bits, &any](const std::vector<uint32_t>& preds) {
     for (uint32_t p : preds) bits[p >> 6] |= uint64_t{1} << (p & 63);
+    any = true;
   };
-  if (!fdb.exact.empty()) {
-    auto it = fdb.exact.find(value);
-    if (it != fdb.exact.end()) set_bits(it->second);
-  }
+  if (const auto* preds = fdb.exact.Find(value)) set_bits(*preds);
   if (!fdb.folded.empty()) {
     std::string& lower = scratch.folded_value_;
     lower.assign(value);
     for (char& c : lower) c = AsciiLower(c);
-    auto it = fdb.folded.find(std::string_view(lower));
-    if (it != fdb.folded.end()) set_bits(it->second);
+    if (const auto* preds = fdb.folded.Find(lower)) set_bits(*preds);
   }
-  if (fdb.dbs.empty() || !scratch.hs_) return;
+  if (fdb.dbs.empty() || !scratch.hs_) return any;
   MatchContext ctx{pattern_offsets_.data(), pattern_preds_.data(), scratch.bits_.data()};
   for (const auto& db : fdb.dbs) {
     ++scratch.stats_.fields_scanned;
@@ -925,9 +969,10 @@ void CompiledRules::ScanField(FieldId field, const Event& event, MatchScratch& s
       ++scratch.stats_.scan_errors;
       std::memset(scratch.bits_.data() + fdb.first_word, 0,
                   (fdb.end_word - fdb.first_word) * sizeof(uint64_t));
-      return;
+      return false;
     }
   }
+  return any || ctx.matched;
 }
 
 bool CompiledRules::EvalNode(uint32_t index, const Event& event, MatchScratch& scratch) const {
@@ -1015,8 +1060,7 @@ void CompiledRules::CollectTriggered(const Event& event, MatchScratch& scratch) 
   triggered.clear();
   for (uint64_t fields = trigger_fields_; fields != 0; fields &= fields - 1) {
     const FieldId field = static_cast<FieldId>(__builtin_ctzll(fields));
-    if (!event.Has(field)) continue;
-    ScanField(field, event, scratch);
+    if (!ScanField(field, event, scratch)) continue;  // absent, or no predicate set
     const FieldDatabase& fdb = databases_[static_cast<size_t>(field)];
     for (uint32_t w = fdb.first_word; w < fdb.end_word; ++w) {
       for (uint64_t bits = scratch.bits_[w]; bits != 0; bits &= bits - 1) {
@@ -1034,9 +1078,8 @@ void CompiledRules::CollectTriggered(const Event& event, MatchScratch& scratch) 
       const FieldId field = static_cast<FieldId>(__builtin_ctzll(fields));
       if (!event.Has(field)) continue;
       AppendCompositeKey(key, field, action, event.str[static_cast<size_t>(field)]);
-      auto it = composite_.find(std::string_view(key));
-      if (it != composite_.end()) {
-        triggered.insert(triggered.end(), it->second.begin(), it->second.end());
+      if (const auto* rules = composite_.Find(key)) {
+        triggered.insert(triggered.end(), rules->begin(), rules->end());
       }
     }
   }
@@ -1055,12 +1098,12 @@ bool CompiledRules::MayMatch(const Event& event, MatchScratch& scratch) const {
   if (!always_.empty()) return true;
   if (event.Has(FieldId::kAction)) {
     std::string_view action = event.str[static_cast<size_t>(FieldId::kAction)];
-    if (!by_action_.empty() && by_action_.find(action) != by_action_.end()) return true;
+    if (by_action_.Find(action) != nullptr) return true;
     if (!by_action_folded_.empty()) {
       std::string& lower = scratch.folded_action_;
       lower.assign(action);
       for (char& c : lower) c = AsciiLower(c);
-      if (by_action_folded_.find(std::string_view(lower)) != by_action_folded_.end()) return true;
+      if (by_action_folded_.Find(lower) != nullptr) return true;
     }
   }
   if (trigger_rule_count_ == 0) return false;
@@ -1083,16 +1126,12 @@ void CompiledRules::Evaluate(const Event& event, MatchScratch& scratch,
   const std::vector<uint32_t>* folded = &kNone;
   if (event.Has(FieldId::kAction)) {
     std::string_view action = event.str[static_cast<size_t>(FieldId::kAction)];
-    if (!by_action_.empty()) {
-      auto it = by_action_.find(action);
-      if (it != by_action_.end()) exact = &it->second;
-    }
+    if (const auto* rules = by_action_.Find(action)) exact = rules;
     if (!by_action_folded_.empty()) {
       std::string& lower = scratch.folded_action_;
       lower.assign(action);
       for (char& c : lower) c = AsciiLower(c);
-      auto it = by_action_folded_.find(std::string_view(lower));
-      if (it != by_action_folded_.end()) folded = &it->second;
+      if (const auto* rules = by_action_folded_.Find(lower)) folded = rules;
     }
   }
   // Rules reached through a trigger (a rule has one trigger, so each appears once).

@@ -56,6 +56,31 @@ struct HsScratchDeleter {
 };
 using HsDatabasePtr = std::unique_ptr<hs_database, HsDatabaseDeleter>;
 using HsScratchPtr = std::unique_ptr<hs_scratch, HsScratchDeleter>;
+
+// A string -> ids hash index with a Bloom filter in front. Most lookups on the hot path miss (an
+// event's value is in no rule); with thousands of keys the table's buckets are rarely in cache,
+// while the filter (16 bits per key) usually is and answers most misses from two bit tests.
+class KeyIndex {
+ public:
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+  using Map = std::unordered_map<std::string, std::vector<uint32_t>, Hash, std::equal_to<>>;
+  std::vector<uint32_t>& operator[](const std::string& key) { return map_[key]; }  // building
+  // Builds the filter from the keys present; Find() is exact before and after.
+  void Seal();
+  const std::vector<uint32_t>* Find(std::string_view key) const;
+  bool empty() const { return map_.empty(); }
+  size_t size() const { return map_.size(); }
+  Map::iterator begin() { return map_.begin(); }
+  Map::iterator end() { return map_.end(); }
+
+ private:
+  Map map_;
+  std::vector<uint64_t> filter_;
+  uint64_t mask_ = 0;  // filter bit count - 1 (a power of two)
+};
 }  // namespace match_internal
 
 // One rule, compiled. Immutable.
@@ -176,12 +201,7 @@ class CompiledRules {
     uint32_t b = 0;  // all/any: child count
     int64_t value = 0;
   };
-  struct StringViewHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
-  };
-  using ActionIndex =
-      std::unordered_map<std::string, std::vector<uint32_t>, StringViewHash, std::equal_to<>>;
+  using ActionIndex = match_internal::KeyIndex;
   struct FieldDatabase {
     std::vector<match_internal::HsDatabasePtr> dbs;  // one, or chunks of a big pattern set
     ActionIndex exact;                               // equals/in literal -> predicate bits
@@ -191,7 +211,8 @@ class CompiledRules {
   };
 
   bool EvalNode(uint32_t index, const Event& event, MatchScratch& scratch) const;
-  void ScanField(FieldId field, const Event& event, MatchScratch& scratch) const;
+  // Sets the field's predicate bits for the event; true when any is set.
+  bool ScanField(FieldId field, const Event& event, MatchScratch& scratch) const;
   void CollectTriggered(const Event& event, MatchScratch& scratch) const;
   void EvalRule(uint32_t rule_index, const Event& event, MatchScratch& scratch,
                 std::vector<RuleMatch>& out) const;
