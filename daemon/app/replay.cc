@@ -382,7 +382,7 @@ int RunReplay(const ReplayOptions& options, std::FILE* out, std::FILE* err) {
   if (!options.quiet) {
     std::fprintf(err,
                  "chipwatch replay: %llu events, %llu alerts, %llu undecodable records "
-                 "(%.1f MB in %.2f s)\n",
+                 "(%.1f MB in %.3f s)\n",
                  static_cast<unsigned long long>(totals.events),
                  static_cast<unsigned long long>(totals.alerts),
                  static_cast<unsigned long long>(failures.count()), totals.bytes / 1e6, seconds);
