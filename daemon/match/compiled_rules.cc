@@ -850,17 +850,17 @@ class RulesCompiler {
       std::string message = err && err->message ? err->message : "compile failed";
       int bad = err ? err->expression : -1;
       hs_free_compile_error(err);
+      CompileJob::Problem& problem = job.problems.emplace_back();
       if (bad < 0 || static_cast<size_t>(bad) >= job.exprs.size()) {
-        job.problems.push_back(
-            {{},
-             "hyperscan",
-             "Hyperscan cannot compile the patterns of field '" + field + "': " + message});
+        problem.code = "hyperscan";
+        problem.message =
+            "Hyperscan cannot compile the patterns of field '" + field + "': " + message;
         return;
       }
-      const StringPredicate& pred = preds_[job.source[bad]];
-      job.problems.push_back({pred.pos, "invalid-regex",
-                              "Hyperscan cannot compile pattern '" + job.exprs[bad] + "' on '" +
-                                  field + "': " + message});
+      problem.pos = preds_[job.source[bad]].pos;
+      problem.code = "invalid-regex";
+      problem.message = "Hyperscan cannot compile pattern '" + job.exprs[bad] + "' on '" + field +
+                        "': " + message;
       job.exprs.erase(job.exprs.begin() + bad);
       job.flags.erase(job.flags.begin() + bad);
       job.ids.erase(job.ids.begin() + bad);
