@@ -1,4 +1,6 @@
-// BracketScanner: finds where a top-level JSON value ends, across buffer refills.
+// JsonStringState: which bytes of JSON text are inside strings (brackets, commas and quotes there
+// are not structure). BracketScanner: finds where a top-level JSON value ends, across buffer
+// refills, on top of it.
 //
 // String-aware (brackets inside strings and escaped quotes are skipped) and resumable: feed it
 // consecutive byte ranges and it keeps its state between calls. It does not validate JSON; it only
@@ -10,6 +12,33 @@
 
 namespace chipwatch {
 
+class JsonStringState {
+ public:
+  // Feed every byte in order. True when `c` is outside any string and is not a quote.
+  bool Outside(char c) {
+    if (in_string_) {
+      if (escaped_) {
+        escaped_ = false;
+      } else if (c == '\\') {
+        escaped_ = true;
+      } else if (c == '"') {
+        in_string_ = false;
+      }
+      return false;
+    }
+    if (c == '"') {
+      in_string_ = true;
+      return false;
+    }
+    return true;
+  }
+  bool in_string() const { return in_string_; }
+
+ private:
+  bool in_string_ = false;
+  bool escaped_ = false;
+};
+
 class BracketScanner {
  public:
   // Scans data[pos, end). Returns true when the value closed; `pos` is then one past its last
@@ -18,19 +47,8 @@ class BracketScanner {
     for (; pos < end; ++pos) {
       const char c = data[pos];
       if (c == '\n') ++newlines;
-      if (in_string_) {
-        if (escaped_) {
-          escaped_ = false;
-        } else if (c == '\\') {
-          escaped_ = true;
-        } else if (c == '"') {
-          in_string_ = false;
-        }
-        continue;
-      }
-      if (c == '"') {
-        in_string_ = true;
-      } else if (c == '{' || c == '[') {
+      if (!strings_.Outside(c)) continue;
+      if (c == '{' || c == '[') {
         ++depth_;
       } else if ((c == '}' || c == ']') && --depth_ == 0) {
         ++pos;
@@ -42,8 +60,7 @@ class BracketScanner {
 
  private:
   int64_t depth_ = 0;
-  bool in_string_ = false;
-  bool escaped_ = false;
+  JsonStringState strings_;
 };
 
 }  // namespace chipwatch

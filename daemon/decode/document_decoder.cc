@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/arena.h"
+#include "core/json_scan.h"
 #include "decode/backend.h"
 #include "decode/internal.h"
 
@@ -73,20 +74,10 @@ size_t CountOpenBrackets(std::string_view s, size_t limit) {
 bool ExceedsDepth(std::string_view s, size_t max_depth) {
   if (CountOpenBrackets(s, max_depth) <= max_depth) return false;
   size_t depth = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
+  JsonStringState strings;
+  for (const char c : s) {
+    if (!strings.Outside(c)) continue;
+    if (c == '{' || c == '[') {
       if (++depth > max_depth) return true;
     } else if ((c == '}' || c == ']') && depth > 0) {
       --depth;
@@ -521,20 +512,11 @@ class DocumentDecoder final : public DecoderBackend {
       // One element: up to the ',' or ']' that closes it at depth 0.
       size_t start = i;
       size_t depth = 0;
-      bool in_string = false;
+      JsonStringState strings;
       for (; i < doc.size(); ++i) {
-        char c = doc[i];
-        if (in_string) {
-          if (c == '\\') {
-            ++i;
-          } else if (c == '"') {
-            in_string = false;
-          }
-          continue;
-        }
-        if (c == '"') {
-          in_string = true;
-        } else if (c == '{' || c == '[') {
+        const char c = doc[i];
+        if (!strings.Outside(c)) continue;
+        if (c == '{' || c == '[') {
           ++depth;
         } else if (c == '}' || c == ']') {
           if (depth == 0) break;
@@ -555,7 +537,7 @@ class DocumentDecoder final : public DecoderBackend {
                     DecodeErrorReason::kInvalidJson, handler);
         return index + 1;
       }
-      if (depth != 0 || i > doc.size()) break;  // truncated inside the element
+      if (depth != 0 || strings.in_string()) break;  // truncated inside the element
       std::string_view text = doc.substr(start, std::min(i, doc.size()) - start);
       while (!text.empty() && IsSpace(text.back())) text.remove_suffix(1);
       if (index >= skip) {

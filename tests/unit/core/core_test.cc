@@ -162,6 +162,19 @@ TEST(BoundedQueueTest, WaitForRoomHoldsAProducerBelowTheLimitUntilHalfIsDrained)
   EXPECT_TRUE(q.WaitForRoom(1, std::chrono::seconds(30)));  // closed: never waits
 }
 
+TEST(JsonStringStateTest, OnlyBytesOutsideStringsAreStructure) {
+  const std::string text = R"({"a\"]":[1,"x\\"],"b":"{"})";
+  JsonStringState strings;
+  std::string structure;
+  for (char c : text) {
+    if (strings.Outside(c)) structure += c;
+  }
+  EXPECT_EQ(structure, "{:[1,],:}");
+  EXPECT_FALSE(strings.in_string());
+  EXPECT_FALSE(strings.Outside('"'));
+  EXPECT_TRUE(strings.in_string());
+}
+
 TEST(BracketScannerTest, FindsTheEndAcrossFeedsIgnoringStrings) {
   const std::string text = "{\"a\": \"}]\\\"{\",\n \"b\": [1, {\"c\": 2}]\n} tail";
   BracketScanner scanner;

@@ -219,6 +219,15 @@ TEST(Envelope, ArrayWithNonObjectsAndTruncation) {
   EXPECT_EQ(truncated_handler.errors[0].reason, DecodeErrorReason::kInvalidJson);
   EXPECT_EQ(truncated_handler.errors[0].origin.index, 2u);
 
+  // Cut inside a string whose brackets and escaped quote must not count as structure.
+  std::string in_string = "[" + std::string(kGoodA) + ",{\"eventID\":\"x]}\\\"";
+  CapturingHandler in_string_handler;
+  DecodeText(decoder, in_string, Format::kAuto, in_string_handler);
+  EXPECT_EQ(in_string_handler.events.size(), 1u);
+  ASSERT_EQ(in_string_handler.errors.size(), 1u);
+  EXPECT_EQ(in_string_handler.errors[0].reason, DecodeErrorReason::kInvalidJson);
+  EXPECT_EQ(in_string_handler.errors[0].origin.index, 1u);
+
   CapturingHandler empty_handler;
   EXPECT_EQ(DecodeText(decoder, "{\"Records\": []}", Format::kAuto, empty_handler), 0u);
   EXPECT_EQ(DecodeText(decoder, "[]", Format::kAuto, empty_handler), 0u);
