@@ -6,22 +6,7 @@
 namespace chipwatch::testing {
 namespace {
 
-class Samples : public ::testing::Test {
- protected:
-  void Load(const std::string& file, Format format) {
-    DecodeJsonl(decoder_, TestData("samples/" + file), format, handler_);
-    EXPECT_TRUE(handler_.errors.empty()) << handler_.errors[0].message;
-    EXPECT_EQ(handler_.events.size(), ReadLines(TestData("samples/" + file)).size());
-  }
-  const DecodedEvent& Get(std::string_view id) {
-    const DecodedEvent* e = handler_.Find(id);
-    EXPECT_NE(e, nullptr) << id;
-    static DecodedEvent empty;
-    return e ? *e : empty;
-  }
-  Decoder decoder_;
-  CapturingHandler handler_;
-};
+using Samples = SamplesFixture;
 
 // ---------------------------------------------------------------- gcp_audit
 

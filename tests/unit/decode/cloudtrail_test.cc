@@ -7,19 +7,9 @@
 namespace chipwatch::testing {
 namespace {
 
-class CloudTrailSamples : public ::testing::Test {
+class CloudTrailSamples : public SamplesFixture {
  protected:
-  void SetUp() override {
-    DecodeJsonl(decoder_, TestData("samples/cloudtrail.jsonl"), Format::kCloudTrail, handler_);
-  }
-  const DecodedEvent& Get(std::string_view id) {
-    const DecodedEvent* e = handler_.Find(id);
-    EXPECT_NE(e, nullptr) << id;
-    static DecodedEvent empty;
-    return e ? *e : empty;
-  }
-  Decoder decoder_;
-  CapturingHandler handler_;
+  void SetUp() override { Load("cloudtrail.jsonl", Format::kCloudTrail); }
 };
 
 TEST_F(CloudTrailSamples, EveryLineDecodes) {

@@ -123,4 +123,24 @@ inline size_t DecodeText(Decoder& decoder, std::string_view text, Format format,
   return decoder.DecodeDocument(text, format, origin, handler);
 }
 
+// A fixture over the decoded events of tests/data/samples files.
+class SamplesFixture : public ::testing::Test {
+ protected:
+  // Decodes samples/<file>, which must decode completely.
+  void Load(const std::string& file, Format format) {
+    DecodeJsonl(decoder_, TestData("samples/" + file), format, handler_);
+    EXPECT_TRUE(handler_.errors.empty()) << handler_.errors[0].message;
+    EXPECT_EQ(handler_.events.size(), ReadLines(TestData("samples/" + file)).size());
+  }
+  // The event with that event id (a test failure and an empty event when there is none).
+  const DecodedEvent& Get(std::string_view id) {
+    const DecodedEvent* e = handler_.Find(id);
+    EXPECT_NE(e, nullptr) << id;
+    static DecodedEvent empty;
+    return e ? *e : empty;
+  }
+  Decoder decoder_;
+  CapturingHandler handler_;
+};
+
 }  // namespace chipwatch::testing
