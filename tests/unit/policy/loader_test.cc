@@ -9,8 +9,12 @@
 #include <string>
 #include <vector>
 
+#include "../common/temp_dir.h"
+
 namespace chipwatch {
 namespace {
+
+using testing::TempDir;
 
 std::string Dump(const Diagnostics& diags) {
   std::string out;
@@ -512,27 +516,6 @@ TEST_F(LoaderTest, CatalogDuplicateAndOverride) {
   EXPECT_FALSE(cn.EffectiveAt(*ParseDateMs("2022-10-06")));
   EXPECT_TRUE(cn.EffectiveAt(*ParseDateMs("2022-10-07")));
 }
-
-class TempDir {
- public:
-  TempDir() {
-    path_ = std::filesystem::temp_directory_path() /
-            ("cw_policy_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string Write(const std::string& rel, const std::string& text) {
-    auto p = path_ / rel;
-    std::filesystem::create_directories(p.parent_path());
-    std::ofstream(p) << text;
-    return p.string();
-  }
-  std::string path() const { return path_.string(); }
-
- private:
-  static inline int counter_ = 0;
-  std::filesystem::path path_;
-};
 
 TEST(LoadFilesTest, DirectoryIsReadRecursivelyInRelativePathOrder) {
   TempDir dir;

@@ -21,29 +21,11 @@
 #include <thread>
 #include <vector>
 
+#include "../common/temp_dir.h"
 #include "sink/file_sink.h"
 #include "sink/sink.h"
 
 namespace chipwatch::testing {
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/chipwatch-sink-XXXXXX";
-    const char* dir = mkdtemp(tmpl);
-    EXPECT_NE(dir, nullptr);
-    path_ = dir != nullptr ? dir : "/tmp";
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 inline std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

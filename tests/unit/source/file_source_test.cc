@@ -14,32 +14,17 @@
 #include <thread>
 #include <vector>
 
+#include "../common/temp_dir.h"
 #include "app/input_reader.h"  // kInputPadding, only to check that the constants agree
 
 namespace chipwatch {
 namespace {
 
+using testing::TempDir;
+
 using namespace std::chrono_literals;
 
 static_assert(kLinePadding == kInputPadding);
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/chipwatch-source-XXXXXX";
-    const char* dir = mkdtemp(tmpl);
-    EXPECT_NE(dir, nullptr);
-    path_ = dir != nullptr ? dir : "/tmp";
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 void Append(const std::string& path, const std::string& text) {
   const int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
