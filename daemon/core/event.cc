@@ -112,36 +112,46 @@ std::optional<FieldId> FieldByName(std::string_view name) {
   return std::nullopt;
 }
 
+namespace {
+
+// Dotted-quad IPv4, each octet 1-3 decimal digits (leading zeros allowed, unlike inet_pton).
+bool ParseIpv4(std::string_view text, uint8_t out[4]) {
+  const char* p = text.data();
+  const char* const end = p + text.size();
+  for (int part = 0; part < 4; ++part) {
+    if (part > 0) {
+      if (p == end || *p != '.') return false;
+      ++p;
+    }
+    unsigned octet = 0;
+    const char* const first = p;
+    while (p != end && p - first < 4 && static_cast<unsigned char>(*p - '0') <= 9) {
+      octet = octet * 10 + static_cast<unsigned>(*p++ - '0');
+    }
+    const ptrdiff_t digits = p - first;
+    if (digits == 0 || digits > 3 || octet > 255) return false;
+    out[part] = static_cast<uint8_t>(octet);
+  }
+  return p == end;
+}
+
+}  // namespace
+
 IpAddress ParseIp(std::string_view text) {
   IpAddress ip;
   if (text.empty() || text.size() > 45) return ip;
-  // IPv4 with optional leading zeros in each octet (inet_pton rejects those).
-  if (text.find(':') == std::string_view::npos) {
-    int octet = 0, digits = 0, parts = 0;
-    uint8_t out[4];
-    for (size_t i = 0; i <= text.size(); ++i) {
-      char c = i < text.size() ? text[i] : '.';
-      if (c >= '0' && c <= '9') {
-        if (++digits > 3) return ip;
-        octet = octet * 10 + (c - '0');
-      } else if (c == '.') {
-        if (digits == 0 || octet > 255 || parts >= 4) return ip;
-        out[parts++] = static_cast<uint8_t>(octet);
-        octet = 0;
-        digits = 0;
-      } else {
-        return ip;
-      }
-    }
-    if (parts != 4) return ip;
+  uint8_t v4[4];
+  if (ParseIpv4(text, v4)) {
     ip.bytes.fill(0);
     ip.bytes[10] = 0xff;
     ip.bytes[11] = 0xff;
-    std::memcpy(&ip.bytes[12], out, 4);
+    std::memcpy(&ip.bytes[12], v4, 4);
     ip.valid = true;
     ip.is_v4 = true;
     return ip;
   }
+  // Text without a ':' is IPv4 or nothing (so "1.2.3.04" is 1.2.3.4 and never an inet_pton form).
+  if (text.find(':') == std::string_view::npos) return ip;
   char buf[64];
   std::memcpy(buf, text.data(), text.size());
   buf[text.size()] = '\0';
@@ -167,7 +177,21 @@ std::optional<int64_t> ParseDateMs(std::string_view s) {
 std::optional<int64_t> ParseTimestampMs(std::string_view s) {
   // YYYY-MM-DDTHH:MM:SS[.fff...](Z|+hh:mm|-hh:mm)
   if (s.size() < 19) return std::nullopt;
-  auto date = ParseDateMs(s.substr(0, 10));
+  // Consecutive records of a stream almost always share the date: keep the last one per thread.
+  struct LastDate {
+    char text[10];
+    int64_t ms = 0;
+    bool set = false;
+  };
+  thread_local LastDate last;
+  std::optional<int64_t> date;
+  if (last.set && std::memcmp(last.text, s.data(), 10) == 0) {
+    date = last.ms;
+  } else if ((date = ParseDateMs(s.substr(0, 10)))) {
+    std::memcpy(last.text, s.data(), 10);
+    last.ms = *date;
+    last.set = true;
+  }
   if (!date || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || s[13] != ':' || s[16] != ':') {
     return std::nullopt;
   }

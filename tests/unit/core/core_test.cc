@@ -56,9 +56,10 @@ TEST(ParseIpTest, Ipv6AndMappedIpv4) {
 }
 
 TEST(ParseIpTest, NonAddressesAreInvalidNotFatal) {
-  for (const char* s : {"", "AWS Internal", "ec2.amazonaws.com", "1.2.3", "1.2.3.4.5", "256.1.1.1",
-                        "1..2.3", "1.2.3.4 ", "0001.2.3.4", "2001:db8::zz",
-                        "1111:2222:3333:4444:5555:6666:7777:8888:9999:0000:1111"}) {
+  for (const char* s :
+       {"", "AWS Internal", "ec2.amazonaws.com", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1..2.3",
+        "1.2.3.4 ", "0001.2.3.4", "2001:db8::zz", "1.2.3.4.", ".1.2.3.4", "1.2.3.-4", "1.2.3.4:80",
+        "1.2.3.4/32", "1.2.3.1000", "1111:2222:3333:4444:5555:6666:7777:8888:9999:0000:1111"}) {
     EXPECT_FALSE(ParseIp(s).valid) << s;
   }
 }
@@ -81,6 +82,19 @@ TEST(TimestampTest, MalformedIsNullopt) {
   }
   EXPECT_EQ(ParseDateMs("2023-11-17"), 1700179200000);
   EXPECT_FALSE(ParseDateMs("2023-11-31").has_value());
+}
+
+// ParseTimestampMs keeps the last parsed date per thread: a cached date must not let a bad time
+// through, and a rejected date must not be cached.
+TEST(TimestampTest, ResultsDoNotDependOnThePreviousCall) {
+  EXPECT_EQ(ParseTimestampMs("2023-07-10T11:42:36Z"), 1688989356000);
+  EXPECT_EQ(ParseTimestampMs("2023-07-10T11:42:37Z"), 1688989357000);
+  EXPECT_FALSE(ParseTimestampMs("2023-07-10T25:00:00Z").has_value());
+  EXPECT_FALSE(ParseTimestampMs("2023-07-10X11:42:36Z").has_value());
+  EXPECT_EQ(ParseTimestampMs("2023-07-11T00:00:00Z"), 1689033600000);
+  EXPECT_FALSE(ParseTimestampMs("2023-02-29T00:00:00Z").has_value());
+  EXPECT_FALSE(ParseTimestampMs("2023-02-29T00:00:00Z").has_value());
+  EXPECT_EQ(ParseTimestampMs("2023-07-10T11:42:36Z"), 1688989356000);
 }
 
 TEST(ArenaTest, ViewsSurviveGrowthUntilReset) {
