@@ -1,7 +1,8 @@
 // CatalogIndex: the `catalogs:` of a policy (accelerators, instance_types, destinations, regions,
 // frontier_models), validated once and indexed so that enriching an event costs a few hash
-// lookups and one Hyperscan scan per catalog. The semantics are specified in docs/rules.md
-// ("Catalogs" and "Enrichment"); the choices the spec leaves open are documented on Enrich().
+// lookups and one Hyperscan scan per catalog (a few for a catalog of many patterns). The semantics
+// are specified in docs/rules.md ("Catalogs" and "Enrichment"); the choices the spec leaves open
+// are documented on Enrich().
 //
 // Thread contract: a built CatalogIndex is immutable and may be shared by any number of threads.
 // Each thread needs its own CatalogScratch (NewScratch()) to call Enrich(). Enrich never throws
@@ -133,8 +134,12 @@ class CatalogIndex {
     // Lower-cased name -> entry, for the catalogs looked up by exact name (instance_types,
     // regions).
     std::unordered_map<std::string, uint32_t, KeyHash, std::equal_to<>> by_name;
-    std::unique_ptr<hs_database, enrich_internal::HsDatabaseFree> db;  // null when no patterns
-    std::vector<uint32_t> entry_of_pattern;                            // Hyperscan id -> entry
+    // The catalog's patterns in entry order, split into consecutive chunks of at most
+    // kPatternsPerDatabase (catalog_index.cc), one database each, so that a large catalog compiles
+    // on several threads. Every pattern of a database belongs to an entry at or after the entries
+    // of the databases before it. Empty when no patterns.
+    std::vector<std::unique_ptr<hs_database, enrich_internal::HsDatabaseFree>> dbs;
+    std::vector<uint32_t> entry_of_pattern;  // Hyperscan id (over all dbs) -> entry
   };
   struct MatchFilter;
 

@@ -3,13 +3,12 @@
 #include <hs/hs.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstring>
 #include <map>
 #include <set>
-#include <thread>
 #include <unordered_map>
 
+#include "core/parallel.h"
 #include "match/regex_checker.h"
 
 namespace chipwatch {
@@ -814,16 +813,7 @@ class RulesCompiler {
   // Compiles the jobs on up to hardware_concurrency threads; then, in job order, reports their
   // problems and installs their databases.
   void RunCompileJobs(std::vector<CompileJob>& jobs) {
-    const size_t threads =
-        std::min<size_t>(jobs.size(), std::max(1u, std::thread::hardware_concurrency()));
-    std::atomic<size_t> next{0};
-    auto work = [&] {
-      for (size_t i; (i = next.fetch_add(1)) < jobs.size();) CompileDatabase(jobs[i]);
-    };
-    std::vector<std::thread> pool;
-    for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
-    work();
-    for (auto& t : pool) t.join();
+    RunConcurrently(jobs.size(), [&](size_t i) { CompileDatabase(jobs[i]); });
     for (auto& job : jobs) {
       for (auto& p : job.problems) Error(p.pos, std::move(p.code), std::move(p.message));
       if (job.db) out_->databases_[static_cast<size_t>(job.field)].dbs.push_back(std::move(job.db));

@@ -1,11 +1,12 @@
 #include "policy/loader.h"
 
 #include <algorithm>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <system_error>
 
+#include "core/parallel.h"
 #include "policy/collector.h"
 #include "policy/reader.h"
 
@@ -59,16 +60,51 @@ std::vector<std::string> ExpandPaths(const std::vector<std::string>& paths, Diag
 
 std::unique_ptr<PolicyDefinitions> LoadDefinitions(const std::vector<std::string>& paths,
                                                    Diagnostics& diags, const LoadOptions& options) {
-  std::vector<RawFile> raw;
-  for (const auto& file : ExpandPaths(paths, diags)) {
-    std::ifstream in(file, std::ios::binary);
+  // The files are read in order, then parsed concurrently (the largest first), each into its own
+  // RawFile and Diagnostics; their diagnostics are reported in file order.
+  struct File {
+    std::string name;
+    std::string text;
+    bool read = false;
+    Diagnostics diags;
+    RawFile raw;
+    std::exception_ptr failure;  // ReadPolicyFile does not throw but for bad_alloc
+  };
+  std::vector<File> files;
+  for (auto& name : ExpandPaths(paths, diags)) {
+    File& file = files.emplace_back();
+    file.name = std::move(name);
+    std::ifstream in(file.name, std::ios::binary);
     std::stringstream text;
     if (in) text << in.rdbuf();
     if (!in || in.bad()) {
-      diags.Error({file, 0, 0}, "io-error", "cannot read '" + file + "'");
+      file.diags.Error({file.name, 0, 0}, "io-error", "cannot read '" + file.name + "'");
       continue;
     }
-    raw.push_back(policy_internal::ReadPolicyFile(file, text.str(), diags));
+    file.text = std::move(text).str();
+    file.read = true;
+  }
+  std::vector<size_t> by_size;
+  for (size_t i = 0; i < files.size(); ++i) {
+    if (files[i].read) by_size.push_back(i);
+  }
+  std::stable_sort(by_size.begin(), by_size.end(), [&files](size_t a, size_t b) {
+    return files[a].text.size() > files[b].text.size();
+  });
+  RunConcurrently(by_size.size(), [&](size_t i) {
+    File& file = files[by_size[i]];
+    try {
+      file.raw = policy_internal::ReadPolicyFile(file.name, file.text, file.diags);
+    } catch (...) {
+      file.failure = std::current_exception();
+    }
+    file.text = std::string();
+  });
+  std::vector<RawFile> raw;
+  for (File& file : files) {
+    diags.Append(file.diags);
+    if (file.failure) std::rethrow_exception(file.failure);  // as if parsed in order
+    if (file.read) raw.push_back(std::move(file.raw));
   }
   return policy_internal::Collect(std::move(raw), options, diags);
 }

@@ -263,6 +263,102 @@ TEST(CatalogIndexTest, ReaderShapesAreAccepted) {
   EXPECT_EQ(event.Str(FieldId::kRegionCountry), "CN");
 }
 
+// A catalog with more patterns than one Hyperscan database holds (12) is compiled in several;
+// the lowest matching entry still wins across them, and filters still apply.
+TEST(CatalogIndexTest, ManyPatternsStillGiveTheFirstMatchingEntry) {
+  CatalogBuilder b;
+  // Entry 0's only pattern that can match comes 14th, in the second database.
+  std::vector<std::string> early;
+  for (int i = 0; i < 13; ++i) early.push_back("\\bnever" + std::to_string(i) + "\\b");
+  early.push_back(R"(\bzeta\b)");
+  b.Add("accelerators", "Early", Attrs{{"status", "restricted"}}, early);
+  for (int i = 1; i < 30; ++i) {
+    b.Add("accelerators", "E" + std::to_string(i), Attrs{{"status", "unclear"}},
+          {"\\bp" + std::to_string(i) + "\\b"});
+  }
+  b.Add("accelerators", "Late", Attrs{{"status", "restricted"}}, {R"(\bzeta\b)", R"(\bp2\b)"});
+  // Regions: a gcp entry in the first database, 14 others, an aws entry in the second.
+  b.Add("regions", "", Attrs{{"provider", "gcp"}, {"country", "DE"}}, {"x-.*"});
+  for (int i = 0; i < 14; ++i) {
+    b.Add("regions", "", Attrs{{"country", "FR"}}, {"filler" + std::to_string(i) + "-.*"});
+  }
+  b.Add("regions", "", Attrs{{"provider", "aws"}, {"country", "JP"}}, {"x-.*"});
+  Diagnostics diags;
+  auto index = CatalogIndex::Build(b.defs, diags);
+  for (const auto& d : diags.items()) ADD_FAILURE() << d.ToString();
+  ASSERT_NE(index, nullptr);
+  auto scratch = index->NewScratch();
+  ASSERT_NE(scratch, nullptr);
+  Arena arena;
+  auto family = [&](std::string_view model) {
+    Event event;
+    event.Clear();
+    event.SetStr(FieldId::kAcceleratorModel, model);
+    index->Enrich(event, *scratch, arena);
+    return std::string(event.Str(FieldId::kAcceleratorFamily));
+  };
+  EXPECT_EQ(family("zeta"), "Early");
+  EXPECT_EQ(family("p29 zeta"), "Early");
+  EXPECT_EQ(family("p2"), "E2");
+  EXPECT_EQ(family("p25 p2"), "E2");
+  EXPECT_EQ(family("p29"), "E29");
+  EXPECT_EQ(family("never0 p17"), "Early");
+  EXPECT_EQ(family("p30"), "");
+  auto country = [&](std::string_view provider, std::string_view region) {
+    Event event;
+    event.Clear();
+    event.SetStr(FieldId::kProvider, provider);
+    event.SetStr(FieldId::kRegion, region);
+    index->Enrich(event, *scratch, arena);
+    return std::string(event.Str(FieldId::kRegionCountry));
+  };
+  EXPECT_EQ(country("gcp", "x-1"), "DE");
+  EXPECT_EQ(country("aws", "x-1"), "JP");
+  EXPECT_EQ(country("kubernetes", "x-1"), "DE");
+  EXPECT_EQ(country("aws", "filler13-a"), "FR");
+}
+
+// Regex problems are reported in catalog order, then entry order, however the catalogs' databases
+// are compiled.
+TEST(CatalogIndexTest, RegexErrorsKeepTheirOrder) {
+  CatalogBuilder b;
+  for (int i = 0; i < 20; ++i) {
+    std::string pattern = i == 3 ? "h1(00" : i == 17 ? "a*" : "\\bg" + std::to_string(i) + "\\b";
+    b.Add("accelerators", "G" + std::to_string(i), Attrs{{"status", "restricted"}}, {pattern});
+  }
+  b.Add("frontier_models", "bad", Attrs{{"vendor", "V"}}, {"[z-a]"});
+  // Passes the check alone but not once anchored: fails when the catalog's regexes compile, in
+  // the second of its databases.
+  for (int i = 0; i < 15; ++i) {
+    b.Add("regions", "", Attrs{{"country", "FR"}},
+          {i == 13 ? R"(\Qr13)" : "r" + std::to_string(i)});
+  }
+  b.Add("instance_types", "i", Attrs{{"accelerator", "G0"}}, {"i-("});
+  Diagnostics diags;
+  EXPECT_EQ(CatalogIndex::Build(b.defs, diags), nullptr);
+  std::vector<std::string> messages;
+  for (const auto& d : diags.items()) {
+    EXPECT_EQ(d.code, "catalog-bad-regex") << d.ToString();
+    messages.push_back(std::to_string(d.pos.line) + ": " + d.message);
+  }
+  ASSERT_EQ(messages.size(), 5u);
+  EXPECT_EQ(messages[0].rfind("12: accelerators entry 'G3': regex 'h1(00' does not compile: ", 0),
+            0u)
+      << messages[0];
+  EXPECT_EQ(messages[1],
+            "54: accelerators entry 'G17': regex 'a*' matches the empty string (every name)");
+  EXPECT_EQ(messages[2].rfind("111: instance_types entry 'i': regex 'i-(' does not compile: ", 0),
+            0u)
+      << messages[2];
+  EXPECT_EQ(
+      messages[3].rfind("105: regions entry with pattern '\\Qr13': a regex does not compile: ", 0),
+      0u)
+      << messages[3];
+  EXPECT_EQ(
+      messages[4].rfind("63: frontier_models entry 'bad': regex '[z-a]' does not compile: ", 0), 0u)
+      << messages[4];
+}
+
 TEST(CatalogIndexTest, IndexOutlivesDefinitions) {
   std::unique_ptr<const CatalogIndex> index;
   {

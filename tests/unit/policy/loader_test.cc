@@ -561,6 +561,34 @@ TEST(LoadFilesTest, SyntaxErrorInOneFileKeepsTheOthers) {
   EXPECT_EQ(defs->rules.size(), 1u);
 }
 
+// The files are parsed concurrently (the largest first); their problems and definitions still
+// come in file order.
+TEST(LoadFilesTest, ProblemsAndDefinitionsComeInFileOrder) {
+  TempDir dir;
+  std::string big = "lists:\n";
+  for (int i = 0; i < 2000; ++i) {
+    big += "  - {name: big" + std::to_string(i) + ", items: [x]}\n";
+  }
+  dir.Write("a.yaml", "lists:\n  - {name: a, items: [A], colour: red}\n");
+  dir.Write("b.yaml", big + "  - {name: b, items: [B], colour: red}\n");
+  dir.Write("c.yaml", "rules: [\n");
+  dir.Write("d.yaml", "lists:\n  - {name: d, items: [D], colour: red}\n");
+  Diagnostics diags;
+  auto defs = LoadDefinitions({dir.path()}, diags);
+  ASSERT_NE(defs, nullptr);
+  std::vector<std::string> files;
+  for (const auto& d : diags.items()) {
+    if (files.empty() || files.back() != d.pos.file) files.push_back(d.pos.file);
+  }
+  EXPECT_EQ(files, (std::vector<std::string>{dir.File("a.yaml"), dir.File("b.yaml"),
+                                             dir.File("c.yaml"), dir.File("d.yaml")}))
+      << Dump(diags);
+  EXPECT_EQ(diags.items()[0].pos.ToString(), dir.File("a.yaml") + ":2:27") << Dump(diags);
+  ASSERT_EQ(defs->files.size(), 4u);
+  EXPECT_EQ(defs->files[1], dir.File("b.yaml"));
+  EXPECT_NE(defs->FindList("big1999"), nullptr);
+}
+
 TEST(ReasonTemplateTest, ParsesLiteralsAndFields) {
   std::vector<ReasonPart> parts;
   EXPECT_EQ(ParseReasonTemplate("{{x}} {action} on {region}!", parts), "");
