@@ -1,7 +1,6 @@
 #include "policy/loader.h"
 
 #include <algorithm>
-#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -56,34 +55,19 @@ std::vector<std::string> ExpandPaths(const std::vector<std::string>& paths, Diag
   return files;
 }
 
-}  // namespace
+// One rule file's text, and what parsing it gave.
+struct SourceFile {
+  std::string name;
+  std::string text;
+  bool read = true;  // false: the file could not be read (reported in diags)
+  Diagnostics diags;
+  RawFile raw;
+};
 
-std::unique_ptr<PolicyDefinitions> LoadDefinitions(const std::vector<std::string>& paths,
-                                                   Diagnostics& diags, const LoadOptions& options) {
-  // The files are read in order, then parsed concurrently (the largest first), each into its own
-  // RawFile and Diagnostics; their diagnostics are reported in file order.
-  struct File {
-    std::string name;
-    std::string text;
-    bool read = false;
-    Diagnostics diags;
-    RawFile raw;
-    std::exception_ptr failure;  // ReadPolicyFile does not throw but for bad_alloc
-  };
-  std::vector<File> files;
-  for (auto& name : ExpandPaths(paths, diags)) {
-    File& file = files.emplace_back();
-    file.name = std::move(name);
-    std::ifstream in(file.name, std::ios::binary);
-    std::stringstream text;
-    if (in) text << in.rdbuf();
-    if (!in || in.bad()) {
-      file.diags.Error({file.name, 0, 0}, "io-error", "cannot read '" + file.name + "'");
-      continue;
-    }
-    file.text = std::move(text).str();
-    file.read = true;
-  }
+// Parses the files concurrently (the largest first), each into its own RawFile and Diagnostics,
+// then reports their diagnostics and collects their definitions in file order.
+std::unique_ptr<PolicyDefinitions> ParseAndCollect(std::vector<SourceFile> files,
+                                                   const LoadOptions& options, Diagnostics& diags) {
   std::vector<size_t> by_size;
   for (size_t i = 0; i < files.size(); ++i) {
     if (files[i].read) by_size.push_back(i);
@@ -92,31 +76,48 @@ std::unique_ptr<PolicyDefinitions> LoadDefinitions(const std::vector<std::string
     return files[a].text.size() > files[b].text.size();
   });
   RunConcurrently(by_size.size(), [&](size_t i) {
-    File& file = files[by_size[i]];
-    try {
-      file.raw = policy_internal::ReadPolicyFile(file.name, file.text, file.diags);
-    } catch (...) {
-      file.failure = std::current_exception();
-    }
+    SourceFile& file = files[by_size[i]];
+    file.raw = policy_internal::ReadPolicyFile(file.name, file.text, file.diags);
     file.text = std::string();
   });
   std::vector<RawFile> raw;
-  for (File& file : files) {
+  for (SourceFile& file : files) {
     diags.Append(file.diags);
-    if (file.failure) std::rethrow_exception(file.failure);  // as if parsed in order
     if (file.read) raw.push_back(std::move(file.raw));
   }
   return policy_internal::Collect(std::move(raw), options, diags);
 }
 
+}  // namespace
+
+std::unique_ptr<PolicyDefinitions> LoadDefinitions(const std::vector<std::string>& paths,
+                                                   Diagnostics& diags, const LoadOptions& options) {
+  std::vector<SourceFile> files;
+  for (auto& name : ExpandPaths(paths, diags)) {
+    SourceFile& file = files.emplace_back();
+    file.name = std::move(name);
+    std::ifstream in(file.name, std::ios::binary);
+    std::stringstream text;
+    if (in) text << in.rdbuf();
+    if (!in || in.bad()) {
+      file.diags.Error({file.name, 0, 0}, "io-error", "cannot read '" + file.name + "'");
+      file.read = false;
+      continue;
+    }
+    file.text = std::move(text).str();
+  }
+  return ParseAndCollect(std::move(files), options, diags);
+}
+
 std::unique_ptr<PolicyDefinitions> LoadDefinitionsFromStrings(
     const std::vector<std::pair<std::string, std::string>>& files, Diagnostics& diags,
     const LoadOptions& options) {
-  std::vector<RawFile> raw;
-  for (const auto& [name, text] : files) {
-    raw.push_back(policy_internal::ReadPolicyFile(name, text, diags));
+  std::vector<SourceFile> sources(files.size());
+  for (size_t i = 0; i < files.size(); ++i) {
+    sources[i].name = files[i].first;
+    sources[i].text = files[i].second;
   }
-  return policy_internal::Collect(std::move(raw), options, diags);
+  return ParseAndCollect(std::move(sources), options, diags);
 }
 
 }  // namespace chipwatch

@@ -210,23 +210,20 @@ TEST(Envelope, ArrayWithNonObjectsAndTruncation) {
   for (const auto& e : handler.errors) EXPECT_EQ(e.reason, DecodeErrorReason::kNotAnObject);
   EXPECT_EQ(handler.errors[1].origin.index, 2u);
 
-  std::string truncated = "{\"Records\":[" + std::string(kGoodA) + "," + std::string(kGoodB) +
-                          ",{\"eventVersion\":\"1.09\",\"eventID\":\"c\"";
-  CapturingHandler truncated_handler;
-  DecodeText(decoder, truncated, Format::kAuto, truncated_handler);
-  EXPECT_EQ(truncated_handler.events.size(), 2u);
-  ASSERT_EQ(truncated_handler.errors.size(), 1u);
-  EXPECT_EQ(truncated_handler.errors[0].reason, DecodeErrorReason::kInvalidJson);
-  EXPECT_EQ(truncated_handler.errors[0].origin.index, 2u);
-
+  // A document cut short: the complete records decode, the cut one is one kInvalidJson error.
+  auto expect_cut = [&](const std::string& text, size_t events, size_t index) {
+    CapturingHandler cut_handler;
+    DecodeText(decoder, text, Format::kAuto, cut_handler);
+    EXPECT_EQ(cut_handler.events.size(), events) << text;
+    ASSERT_EQ(cut_handler.errors.size(), 1u) << text;
+    EXPECT_EQ(cut_handler.errors[0].reason, DecodeErrorReason::kInvalidJson) << text;
+    EXPECT_EQ(cut_handler.errors[0].origin.index, index) << text;
+  };
+  expect_cut("{\"Records\":[" + std::string(kGoodA) + "," + std::string(kGoodB) +
+                 ",{\"eventVersion\":\"1.09\",\"eventID\":\"c\"",
+             2, 2);
   // Cut inside a string whose brackets and escaped quote must not count as structure.
-  std::string in_string = "[" + std::string(kGoodA) + ",{\"eventID\":\"x]}\\\"";
-  CapturingHandler in_string_handler;
-  DecodeText(decoder, in_string, Format::kAuto, in_string_handler);
-  EXPECT_EQ(in_string_handler.events.size(), 1u);
-  ASSERT_EQ(in_string_handler.errors.size(), 1u);
-  EXPECT_EQ(in_string_handler.errors[0].reason, DecodeErrorReason::kInvalidJson);
-  EXPECT_EQ(in_string_handler.errors[0].origin.index, 1u);
+  expect_cut("[" + std::string(kGoodA) + ",{\"eventID\":\"x]}\\\"", 1, 1);
 
   CapturingHandler empty_handler;
   EXPECT_EQ(DecodeText(decoder, "{\"Records\": []}", Format::kAuto, empty_handler), 0u);

@@ -290,12 +290,16 @@ TEST(CatalogIndexTest, ManyPatternsStillGiveTheFirstMatchingEntry) {
   auto scratch = index->NewScratch();
   ASSERT_NE(scratch, nullptr);
   Arena arena;
-  auto family = [&](std::string_view model) {
+  // `out` of an event with only `in` set, after enrichment.
+  auto enriched = [&](std::initializer_list<std::pair<FieldId, std::string_view>> in, FieldId out) {
     Event event;
     event.Clear();
-    event.SetStr(FieldId::kAcceleratorModel, model);
+    for (const auto& [field, value] : in) event.SetStr(field, value);
     index->Enrich(event, *scratch, arena);
-    return std::string(event.Str(FieldId::kAcceleratorFamily));
+    return std::string(event.Str(out));
+  };
+  auto family = [&](std::string_view model) {
+    return enriched({{FieldId::kAcceleratorModel, model}}, FieldId::kAcceleratorFamily);
   };
   EXPECT_EQ(family("zeta"), "Early");
   EXPECT_EQ(family("p29 zeta"), "Early");
@@ -305,12 +309,8 @@ TEST(CatalogIndexTest, ManyPatternsStillGiveTheFirstMatchingEntry) {
   EXPECT_EQ(family("never0 p17"), "Early");
   EXPECT_EQ(family("p30"), "");
   auto country = [&](std::string_view provider, std::string_view region) {
-    Event event;
-    event.Clear();
-    event.SetStr(FieldId::kProvider, provider);
-    event.SetStr(FieldId::kRegion, region);
-    index->Enrich(event, *scratch, arena);
-    return std::string(event.Str(FieldId::kRegionCountry));
+    return enriched({{FieldId::kProvider, provider}, {FieldId::kRegion, region}},
+                    FieldId::kRegionCountry);
   };
   EXPECT_EQ(country("gcp", "x-1"), "DE");
   EXPECT_EQ(country("aws", "x-1"), "JP");
