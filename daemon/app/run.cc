@@ -78,6 +78,7 @@ constexpr milliseconds kIdleCommitInterval(100);
 constexpr milliseconds kRevokeWait(10000);
 
 std::atomic<bool> g_stop{false};
+std::atomic<int> g_stop_signal{0};  // the signal that set g_stop, if one did (logged by main)
 std::atomic<bool> g_reload{false};
 
 // Counters for the periodic status line (metrics come from the same places in issue 4).
@@ -614,9 +615,15 @@ std::thread StartSignalThread() {
         spdlog::warn("second stop signal: exiting without waiting");
         std::_Exit(kExitPartial);
       }
-      spdlog::info("{} received: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      // Logged by the main thread: this one may run before the logger is set up.
+      g_stop_signal.store(sig);
     }
   });
+}
+
+void LogStopSignal() {
+  const int sig = g_stop_signal.load();
+  if (sig != 0) spdlog::info("{} received: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
 // Loads the policy and enrichment data a config names: the unit a reload replaces.
@@ -786,6 +793,11 @@ std::vector<std::string> Lines(const std::string& text) {
 }  // namespace
 
 int RunDaemon(const RunOptions& options) {
+  // Signals are blocked before any other thread starts: the rule compiler's, librdkafka's and the
+  // workers' threads all inherit the mask, so a stop signal during start-up (systemctl stop while
+  // a large pack compiles) is handled by the signal thread, not by the default action.
+  std::thread signals = StartSignalThread();
+  signals.detach();
   RunState state;
   state.config_path = options.config;
   Diagnostics diags;
@@ -807,14 +819,16 @@ int RunDaemon(const RunOptions& options) {
     spdlog::error("not starting");
     return kExitUsage;
   }
+  if (g_stop.load()) {
+    // Nothing was consumed yet, so there is nothing to finish or commit.
+    LogStopSignal();
+    spdlog::info("stopped during start-up");
+    return kExitOk;
+  }
   spdlog::info("policy: {} rules from {} files", snapshot->policy->rules->rules().size(),
                snapshot->policy->defs->files.size());
   state.metrics->RulesLoaded().Set(static_cast<double>(snapshot->policy->rules->rules().size()));
   state.snapshot.store(std::move(snapshot));
-
-  // Signals are blocked before any other thread (librdkafka's included) starts.
-  std::thread signals = StartSignalThread();
-  signals.detach();
 
   if (!CreateSinks(state)) return kExitUsage;
   InitMetrics(state);
@@ -882,6 +896,7 @@ int RunDaemon(const RunOptions& options) {
     }
   }
   g_stop.store(true);
+  LogStopSignal();
   return Shutdown(state, state.config->shutdown_timeout);
 }
 

@@ -2,7 +2,8 @@
 """End-to-end tests of `chipwatch run` against a real Kafka broker (scripts/kafka-local).
 
 Usage: daemon_test.py CHIPWATCH SOURCE_DIR CASE
-Cases: end_to_end, poison, kill9, broker_restart, two_daemons, graceful
+Cases: end_to_end, poison, kill9, startup_stop, broker_restart, two_daemons, graceful, metrics,
+reload
 Each case creates its own topics and consumer group, so cases can run one after another against
 the same broker. Producing and reading topics uses kcat; every wait is bounded.
 """
@@ -13,6 +14,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 
@@ -45,14 +47,15 @@ def create_topic(name, partitions):
                    check=True, env=env, stdout=subprocess.DEVNULL)
 
 
-def produce(topic_name, lines, partition=None):
-    """Produces one message per line, keyed by a running number so that the default partitioner
-    spreads them over every partition (without keys librdkafka sticks to one partition per batch),
-    or all to `partition`."""
+def produce(topic_name, lines, partition=None, offset=0):
+    """Produces one message per line, keyed by a running number (from `offset`) so that the
+    default partitioner spreads them over every partition (without keys librdkafka sticks to one
+    partition per batch), or all to `partition`."""
     args = ["kcat", "-P", "-b", BROKERS, "-t", topic_name, "-z", "lz4", "-K", "\t"]
     if partition is not None:
         args += ["-p", str(partition)]
-    data = "".join(f"k{i}\t" + line.rstrip("\n") + "\n" for i, line in enumerate(lines))
+    data = "".join(f"k{offset + i}\t" + line.rstrip("\n") + "\n"
+                   for i, line in enumerate(lines))
     subprocess.run(args, input=data.encode(), check=True)
 
 
@@ -267,20 +270,34 @@ def case_poison():
 
 
 def case_kill9():
-    """kill -9 mid-stream, restart: every expected alert is raised (duplicates allowed)."""
+    """kill -9 mid-stream, restart: every expected alert is raised (duplicates allowed). The
+    events are produced in batches while the daemons run, so the kill lands while messages are
+    still arriving and in flight, however fast the daemon is."""
     topics, alerts_topic, dlq = setup_topics(4)
     events, alerting = gpu_alloc_events(30000, 2)
-    produce(topics[0][0], events)
     alerts_file = os.path.join(WORK, "alerts.jsonl")
     group = topic("group")
     cfg = write_config("kill9.yaml", group, topics, alerts_file, alerts_topic, dlq)
+    batches = [events[i:i + 1000] for i in range(0, len(events), 1000)]
+    produced = []
+
+    def producer():
+        for b in batches:
+            produce(topics[0][0], b, offset=len(produced) * 1000)
+            produced.append(len(b))
+            time.sleep(0.2)
+
     d = Daemon(cfg, "daemon-1")
+    feeder = threading.Thread(target=producer)
+    feeder.start()
     wait_for(lambda: len(alerts_in_file(alerts_file)) >= len(alerting) // 4, 60,
              "a quarter of the alerts", [d])
     d.kill9()
     before = {a["event_id"] for a in alerts_in_file(alerts_file)}
-    log(f"killed -9 after {len(before)} of {len(alerting)} alerting events")
+    log(f"killed -9 after {len(before)} of {len(alerting)} alerting events, "
+        f"{len(produced)} of {len(batches)} batches produced")
     d2 = Daemon(cfg, "daemon-2")
+    feeder.join()
     wait_for(lambda: {a["event_id"] for a in alerts_in_file(alerts_file)} >= alerting, 120,
              "every alert after the restart", [d2])
     if d2.stop() != 0:
@@ -288,6 +305,43 @@ def case_kill9():
     got = alerts_in_file(alerts_file)
     dup = len(got) - len({(a["rule_id"], a["event_id"]) for a in got})
     log(f"ok: all {len(alerting)} alerting events raised after kill -9 ({dup} duplicates)")
+
+
+def case_startup_stop():
+    """SIGTERM while the daemon is still compiling its rules (the default pack plus 1,000
+    generated ones, about a second of work): a clean stop with exit 0 and nothing consumed; a
+    restart in the same group then processes everything."""
+    topics, alerts_topic, dlq = setup_topics(2)
+    events, alerting = gpu_alloc_events(2000, 9)
+    produce(topics[0][0], events)
+    alerts_file = os.path.join(WORK, "alerts.jsonl")
+    big_pack = os.path.join(WORK, "extra-rules.yaml")
+    subprocess.run([sys.executable, os.path.join(SRC, "bench/gen_rules.py"), "--count", "1000",
+                    "--out", big_pack], check=True)
+    group = topic("group")
+    slow = write_config("startup.yaml", group, topics, alerts_file, alerts_topic, dlq,
+                        rules=[f"{SRC}/rules", big_pack])
+    d = Daemon(slow, "daemon-1")
+    # "starting with" is logged after the config is read and before the rules are compiled.
+    deadline = time.time() + 30
+    while "starting with" not in d.tail() and time.time() < deadline and d.alive():
+        time.sleep(0.01)
+    rc = d.stop()
+    log_text = open(d.log_path, errors="replace").read()
+    if rc != 0:
+        fail(f"exit code {rc} after SIGTERM during start-up; log:\n{log_text}")
+    for needle in ("SIGTERM received", "stopped during start-up"):
+        if needle not in log_text:
+            fail(f"{needle!r} not logged:\n{log_text}")
+    if alerts_in_file(alerts_file):
+        fail("alerts raised by a daemon stopped during start-up")
+    d2 = Daemon(write_config("restart.yaml", group, topics, alerts_file, alerts_topic, dlq),
+                "daemon-2")
+    wait_for(lambda: {a["event_id"] for a in alerts_in_file(alerts_file)} >= alerting, 60,
+             "every alert after the restart", [d2])
+    if d2.stop() != 0:
+        fail("exit code after SIGTERM")
+    log(f"ok: SIGTERM during start-up exited 0; the restart raised all {len(alerting)}")
 
 
 def case_broker_restart():
