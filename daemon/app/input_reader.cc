@@ -154,6 +154,29 @@ bool InputReader::Fill() {
   }
 }
 
+InputReader::Cut InputReader::CutsValue(size_t pos) const {
+  // The line starting at pos: a complete object on its own?
+  if (pos >= end_) return eof_ ? Cut::kNo : Cut::kNeedMore;
+  if (data_[pos] != '{') return Cut::kNo;
+  const char* nl = static_cast<const char*>(std::memchr(data_ + pos, '\n', end_ - pos));
+  if (nl == nullptr && !eof_) {
+    return end_ - pos > max_document_bytes_ ? Cut::kNo : Cut::kNeedMore;
+  }
+  const size_t line_end = nl ? static_cast<size_t>(nl - data_) : end_;
+  size_t trimmed = line_end;
+  while (trimmed > pos && IsSpace(data_[trimmed - 1])) --trimmed;
+  if (data_[trimmed - 1] != '}') return Cut::kNo;
+  BracketScanner object;
+  size_t p = pos;
+  uint64_t newlines = 0;
+  if (!object.Feed(data_, p, trimmed, newlines) || p != trimmed) return Cut::kNo;
+  // ... followed by another object or by the end of input, never by `,`, `]` or `}`?
+  size_t next = line_end;
+  while (next < end_ && IsSpace(data_[next])) ++next;
+  if (next == end_) return eof_ ? Cut::kYes : Cut::kNeedMore;
+  return data_[next] == '{' ? Cut::kYes : Cut::kNo;
+}
+
 bool InputReader::Next(InputDocument& doc) {
   doc.error.clear();
   for (;;) {
@@ -216,14 +239,34 @@ bool InputReader::Next(InputDocument& doc) {
       return true;
     }
 
-    // A value spanning lines: scan brackets outside strings until it closes.
+    // A value spanning lines: scan brackets outside strings until it closes, or until a line
+    // break where the value cannot go on (CutsValue): then it was cut short, and framing resumes
+    // on the next line.
+    const bool first_document = mode_ == Mode::kUnknown;
     mode_ = Mode::kMultiLine;
     size_t pos = begin_;
     BracketScanner scanner;
     uint64_t newlines = 0;
+    bool cut = false;
+    bool check_line = false;  // a line break at pos - 1 awaits CutsValue
     for (;;) {
-      bool closed = scanner.Feed(data_, pos, end_, newlines);
-      if (closed || eof_) break;
+      if (check_line) {
+        const Cut c = scanner.in_string() ? Cut::kYes : CutsValue(pos);
+        if (c == Cut::kYes) {
+          cut = true;
+          break;
+        }
+        check_line = c == Cut::kNeedMore;
+      }
+      if (!check_line) {
+        const auto stop = scanner.FeedToLineBreak(data_, pos, end_, newlines);
+        if (stop == BracketScanner::Stop::kClosed) break;
+        if (stop == BracketScanner::Stop::kLineBreak) {
+          check_line = true;
+          continue;
+        }
+      }
+      if (eof_) break;
       if (pos - begin_ > max_document_bytes_) {
         doc.text = {};
         doc.capacity = 0;
@@ -234,6 +277,7 @@ bool InputReader::Next(InputDocument& doc) {
         line_ += newlines;
         newlines = 0;
         begin_ = pos;
+        bool closed = false;
         while (!closed) {
           if (!Fill()) break;
           pos = begin_;
@@ -248,6 +292,24 @@ bool InputReader::Next(InputDocument& doc) {
       if (end_ == cap_) EnsureCapacity(cap_ * 2);
       Fill();
       pos = begin_ + scanned;
+    }
+    if (cut) {
+      // The document is its lines up to the break (reported by the decoder as truncated). When it
+      // was the input's first, the next document decides the framing mode afresh.
+      size_t text_end = pos - 1;
+      while (text_end > begin_ && IsSpace(data_[text_end - 1])) --text_end;
+      if (mapped() && TooLarge(doc, text_end - begin_, "skipped it")) {
+        line_ += newlines;
+        begin_ = pos;
+        return true;
+      }
+      doc.text = std::string_view(data_ + begin_, text_end - begin_);
+      doc.capacity = cap_ + kInputPadding - begin_;
+      doc.line = line_;
+      line_ += newlines;
+      begin_ = pos;
+      if (first_document) mode_ = Mode::kUnknown;
+      return true;
     }
     if (mapped() && TooLarge(doc, pos - begin_, "skipped it")) {
       line_ += newlines;

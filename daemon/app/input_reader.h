@@ -8,7 +8,9 @@
 // into the mapping, valid while the reader lives; other inputs (stdin, pipes) are read in chunks,
 // so memory stays flat in the input size. A single document may not exceed `max_document_bytes`.
 // Lines that are not JSON at all are returned as documents too, so that the decoder reports them
-// with their line. Never throws. Not thread-safe: one reader per input.
+// with their line. A value that was cut short (a truncated line, even the input's first) ends at
+// the line break where valid JSON could not go on, so the records after it are framed as usual.
+// Never throws. Not thread-safe: one reader per input.
 #pragma once
 
 #include <cstdint>
@@ -81,6 +83,14 @@ class InputReader {
   bool EnsureCapacity(size_t bytes);  // grows the buffer up to the document limit
   bool Map();                         // maps a regular file; false when it is not one
   bool TooLarge(InputDocument& doc, size_t size, const char* skipped);
+  // At a line break inside a value spanning lines (pos: the next line's first byte): kYes when
+  // valid JSON cannot go on there, so the value was cut short (typically a truncated line at the
+  // start of a JSON Lines file) and must not swallow the records after it. That is when the next
+  // line is a complete object on its own, followed by another object or by the end of input: an
+  // element inside a value is followed by `,`, `]` or `}`. (A line break inside a string, which
+  // JSON cannot hold either, is checked by the caller.) kNeedMore: read more input first.
+  enum class Cut { kNo, kYes, kNeedMore };
+  Cut CutsValue(size_t pos) const;
 
   int fd_;
   bool owns_fd_;

@@ -58,6 +58,31 @@ class BracketScanner {
     return false;
   }
 
+  enum class Stop { kClosed, kLineBreak, kEnd };
+  // As Feed, but also stops right after each line break inside the value (kLineBreak: `pos` is
+  // one past the '\n'), so that the caller can check that the value may go on there.
+  Stop FeedToLineBreak(const char* data, size_t& pos, size_t end, uint64_t& newlines) {
+    for (; pos < end; ++pos) {
+      const char c = data[pos];
+      const bool outside = strings_.Outside(c);
+      if (c == '\n') {
+        ++newlines;
+        ++pos;
+        return Stop::kLineBreak;
+      }
+      if (!outside) continue;
+      if (c == '{' || c == '[') {
+        ++depth_;
+      } else if ((c == '}' || c == ']') && --depth_ == 0) {
+        ++pos;
+        return Stop::kClosed;
+      }
+    }
+    return Stop::kEnd;
+  }
+  // True when the bytes fed so far end inside a string.
+  bool in_string() const { return strings_.in_string(); }
+
  private:
   int64_t depth_ = 0;
   JsonStringState strings_;

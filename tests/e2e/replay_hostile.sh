@@ -28,6 +28,20 @@ done
 grep -q "2 events, 2 alerts, 9 undecodable records" "$WORK/err" && pass "summary counts" \
   || fail "summary: $(tail -1 "$WORK/err")"
 
+# A file whose first line was cut short (a writer killed mid-line, a rotated tail): the line is
+# reported and the records after it still alert.
+{
+  echo "$GOOD" | head -c 300; echo
+  echo "$GOOD"
+  echo "$GOOD"
+} >"$WORK/cut.jsonl"
+expect_exit 1 "replay a file whose first line is truncated" -- "$CHIPWATCH" replay --rules rules \
+  --geoip tests/data/geoip/test-country.mmdb "$WORK/cut.jsonl"
+[ "$(grep -c '"rule_id":"CW-HW-001"' "$WORK/out")" -eq 2 ] && pass "the records after it alert" \
+  || fail "records after a truncated first line lost: $(tail -1 "$WORK/err")"
+grep -q "cut.jsonl:1: .*invalid_json" "$WORK/err" && pass "line 1 reported" \
+  || fail "line 1 not reported: $(head -3 "$WORK/err")"
+
 # More than a hundred bad records: the first hundred in full, then a count.
 for _ in $(seq 1 150); do echo 'garbage'; done >"$WORK/many.jsonl"
 echo "$GOOD" >>"$WORK/many.jsonl"

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace chipwatch {
@@ -16,6 +17,30 @@ struct Doc {
   std::string error;
 };
 
+std::vector<Doc> Drain(InputReader& reader) {
+  std::vector<Doc> docs;
+  InputDocument doc;
+  while (reader.Next(doc)) {
+    if (doc.error.empty()) {
+      EXPECT_GE(doc.capacity, doc.text.size() + kInputPadding);
+    }
+    docs.push_back({std::string(doc.text), doc.line, doc.error});
+  }
+  EXPECT_TRUE(reader.status().ok());
+  return docs;
+}
+
+// Frames `content` (at most a pipe buffer's worth) read from a pipe, as stdin is.
+std::vector<Doc> FramePipe(const std::string& content) {
+  int fds[2];
+  EXPECT_EQ(pipe(fds), 0);
+  EXPECT_EQ(write(fds[1], content.data(), content.size()), static_cast<ssize_t>(content.size()));
+  close(fds[1]);
+  InputReader reader(fds[0], true, 1 << 20);
+  EXPECT_FALSE(reader.mapped());
+  return Drain(reader);
+}
+
 // Writes `content` to a temporary file and frames it.
 std::vector<Doc> Frame(const std::string& content, size_t max_document = 1 << 20) {
   char path[] = "/tmp/chipwatch-input-XXXXXX";
@@ -25,15 +50,7 @@ std::vector<Doc> Frame(const std::string& content, size_t max_document = 1 << 20
   close(fd);
   auto reader = InputReader::Open(path, max_document);
   EXPECT_TRUE(reader.ok());
-  std::vector<Doc> docs;
-  InputDocument doc;
-  while ((*reader)->Next(doc)) {
-    if (doc.error.empty()) {
-      EXPECT_GE(doc.capacity, doc.text.size() + kInputPadding);
-    }
-    docs.push_back({std::string(doc.text), doc.line, doc.error});
-  }
-  EXPECT_TRUE((*reader)->status().ok());
+  std::vector<Doc> docs = Drain(**reader);
   EXPECT_EQ((*reader)->bytes_read(), content.size());
   unlink(path);
   return docs;
@@ -74,6 +91,43 @@ TEST(InputReaderTest, BrokenLineInJsonLinesDoesNotSwallowTheNextLines) {
   EXPECT_EQ(docs[1].line, 2u);
   EXPECT_EQ(docs[2].text, "{\"b\":2}");
   EXPECT_EQ(docs[2].line, 3u);
+}
+
+// Each framing of `content`, from a mapped file and from a pipe, gives `want` (text, line).
+void ExpectFraming(const std::string& content,
+                   const std::vector<std::pair<std::string, uint64_t>>& want) {
+  for (const auto& [how, docs] :
+       {std::pair{"file", Frame(content)}, std::pair{"pipe", FramePipe(content)}}) {
+    SCOPED_TRACE(how);
+    ASSERT_EQ(docs.size(), want.size());
+    for (size_t i = 0; i < want.size(); ++i) {
+      EXPECT_EQ(docs[i].text, want[i].first) << "document " << i;
+      EXPECT_EQ(docs[i].line, want[i].second) << "document " << i;
+      EXPECT_TRUE(docs[i].error.empty());
+    }
+  }
+}
+
+TEST(InputReaderTest, TruncatedFirstLineDoesNotSwallowTheRecordsAfterIt) {
+  // Cut inside a string: JSON strings cannot hold a line break.
+  ExpectFraming("{\"a\": {\"b\": \"x\n{\"c\":1}\n\n{\"d\":2}\n",
+                {{"{\"a\": {\"b\": \"x", 1}, {"{\"c\":1}", 2}, {"{\"d\":2}", 4}});
+  // Cut between values: the next line is a complete object followed by another one...
+  ExpectFraming("{\"a\": {\"b\": 1,\r\n{\"c\":1}\n{\"d\":2}\n",
+                {{"{\"a\": {\"b\": 1,", 1}, {"{\"c\":1}", 2}, {"{\"d\":2}", 3}});
+  // ... or by the end of the input.
+  ExpectFraming("{\"a\": [\n{\"c\":1}\n", {{"{\"a\": [", 1}, {"{\"c\":1}", 2}});
+  // A truncated pretty-printed value before another one.
+  ExpectFraming("{\n  \"a\": \"tru\n{\n  \"b\": 1\n}\n",
+                {{"{\n  \"a\": \"tru", 1}, {"{\n  \"b\": 1\n}", 3}});
+}
+
+TEST(InputReaderTest, ObjectsOnLinesOfTheirOwnInsideAValueAreElements) {
+  // An element on a line of its own is followed by `,`, `]` or `}`: the value goes on.
+  ExpectFraming("[\n{\"a\":1},\n{\"b\":2}\n]\n", {{"[\n{\"a\":1},\n{\"b\":2}\n]", 1}});
+  ExpectFraming("{\"Records\": [\n{\"a\":1}\n]}\n{\"x\":2}\n",
+                {{"{\"Records\": [\n{\"a\":1}\n]}", 1}, {"{\"x\":2}", 4}});
+  ExpectFraming("{\"k\":\n{\"a\":1}\n}\n", {{"{\"k\":\n{\"a\":1}\n}", 1}});
 }
 
 TEST(InputReaderTest, NonJsonLineIsHandedOnForTheDecoderToReport) {
