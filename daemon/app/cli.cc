@@ -52,7 +52,8 @@ constexpr char kReplayUsage[] =
     "\n"
     "Alerts go to stdout, one JSON document per line (docs/alerts.md). Exit 0 when every record\n"
     "decoded, 1 when some did not (each reported on stderr with file:line), 2 on usage, config or\n"
-    "rule errors.\n";
+    "rule errors, or when an input could not be read (missing, a directory, compressed: the other\n"
+    "inputs are still replayed).\n";
 
 constexpr char kCheckUsage[] =
     "usage: chipwatch check [--config FILE] [--rules PATH]... [--geoip FILE] [--directory FILE]\n"

@@ -19,6 +19,24 @@ constexpr size_t kReadChunk = 1 << 20;
 constexpr size_t kReleaseStep = 4 << 20;
 
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+struct Compression {
+  std::string_view magic;
+  const char* name;
+  const char* tool;
+};
+
+// The compression format whose magic number `head` starts with, or null.
+const Compression* CompressionOf(std::string_view head) {
+  static constexpr Compression kFormats[] = {{"\x1f\x8b", "gzip", "zcat"},
+                                             {"\x28\xb5\x2f\xfd", "zstd", "zstdcat"},
+                                             {"\xfd\x37\x7a\x58\x5a\x00", "xz", "xzcat"},
+                                             {"BZh", "bzip2", "bzcat"}};
+  for (const auto& f : kFormats) {
+    if (head.starts_with(f.magic)) return &f;
+  }
+  return nullptr;
+}
 }  // namespace
 
 InputReader::InputReader(int fd, bool owns_fd, size_t max_document_bytes)
@@ -40,6 +58,7 @@ InputReader::InputReader(const char* data, size_t size, size_t readable, uint64_
   in_memory_ = true;
   line_ = first_line;
   mode_ = Mode::kLines;
+  checked_start_ = true;  // a piece of a file, not its start
 }
 
 InputReader::~InputReader() {
@@ -177,8 +196,27 @@ InputReader::Cut InputReader::CutsValue(size_t pos) const {
   return data_[next] == '{' ? Cut::kYes : Cut::kNo;
 }
 
+bool InputReader::CheckNotCompressed() {
+  checked_start_ = true;
+  while (end_ - begin_ < 6 && Fill()) {
+  }
+  const Compression* format = CompressionOf(std::string_view(data_ + begin_, end_ - begin_));
+  if (format == nullptr) return true;
+  // "BZh" could start a (non-JSON) text line; bzip2 follows it with the block size, '1'..'9'.
+  if (std::string_view(format->name) == "bzip2" &&
+      (end_ - begin_ < 4 || data_[begin_ + 3] < '1' || data_[begin_ + 3] > '9')) {
+    return true;
+  }
+  status_ = Status::InvalidArgument(std::string("the input is ") + format->name +
+                                    "-compressed; chipwatch reads JSON text: decompress it first, "
+                                    "for example `" +
+                                    format->tool + " FILE | chipwatch replay -`");
+  return false;
+}
+
 bool InputReader::Next(InputDocument& doc) {
   doc.error.clear();
+  if (!checked_start_ && !CheckNotCompressed()) return false;
   for (;;) {
     // Skip blank space between documents.
     while (begin_ < end_ && IsSpace(data_[begin_])) {

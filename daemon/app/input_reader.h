@@ -83,6 +83,9 @@ class InputReader {
   bool EnsureCapacity(size_t bytes);  // grows the buffer up to the document limit
   bool Map();                         // maps a regular file; false when it is not one
   bool TooLarge(InputDocument& doc, size_t size, const char* skipped);
+  // Compressed input (gzip, zstd, xz, bzip2 magic at the start) is an error in status(), not a
+  // stream of undecodable lines.
+  bool CheckNotCompressed();
   // At a line break inside a value spanning lines (pos: the next line's first byte): kYes when
   // valid JSON cannot go on there, so the value was cut short (typically a truncated line at the
   // start of a JSON Lines file) and must not swallow the records after it. That is when the next
@@ -105,7 +108,8 @@ class InputReader {
   size_t begin_ = 0;  // first unconsumed byte
   size_t end_ = 0;    // one past the last valid byte
   bool eof_ = false;
-  uint64_t line_ = 1;  // line number at begin_
+  bool checked_start_ = false;  // CheckNotCompressed() done
+  uint64_t line_ = 1;           // line number at begin_
   uint64_t bytes_read_ = 0;
   // Decided by the first document that opens with '{' or '[': JSON Lines (every line is a
   // document, even a broken one) or multi-line values (a bracket scanner finds each end).

@@ -78,7 +78,8 @@ void Drain(ProcessorOutput& output, std::FILE* out, FailureReporter& failures, T
 // One thread: read, process and write inline, no copies.
 void ReplaySingle(const ReplayOptions& options, const std::vector<std::string>& inputs,
                   std::shared_ptr<const LoadedPolicy> policy, const ExternalEnricher* external,
-                  std::FILE* out, FailureReporter& failures, Totals& totals, Status& io_status) {
+                  std::FILE* out, FailureReporter& failures, Totals& totals,
+                  std::vector<Status>& io_errors) {
   DecoderOptions decoder_options;
   decoder_options.max_record_bytes = options.max_record_bytes;
   decoder_options.max_document_bytes = options.max_document_bytes;
@@ -87,8 +88,8 @@ void ReplaySingle(const ReplayOptions& options, const std::vector<std::string>& 
   for (const std::string& path : inputs) {
     auto reader = InputReader::Open(path, options.max_document_bytes);
     if (!reader.ok()) {
-      io_status = reader.status();
-      return;
+      io_errors.push_back(reader.status());
+      continue;
     }
     InputDocument doc;
     while ((*reader)->Next(doc)) {
@@ -109,8 +110,7 @@ void ReplaySingle(const ReplayOptions& options, const std::vector<std::string>& 
     Drain(output, out, failures, totals);
     totals.bytes += (*reader)->bytes_read();
     if (!(*reader)->status().ok()) {
-      io_status = Status::IoError(path + ": " + (*reader)->status().message());
-      return;
+      io_errors.push_back(Status::IoError(path + ": " + (*reader)->status().message()));
     }
   }
 }
@@ -156,7 +156,8 @@ struct BatchResult {
 
 void ReplayParallel(const ReplayOptions& options, const std::vector<std::string>& inputs,
                     std::shared_ptr<const LoadedPolicy> policy, const ExternalEnricher* external,
-                    std::FILE* out, FailureReporter& failures, Totals& totals, Status& io_status) {
+                    std::FILE* out, FailureReporter& failures, Totals& totals,
+                    std::vector<Status>& io_errors) {
   const unsigned workers = options.threads;
   BoundedQueue<std::unique_ptr<Batch>> queue(workers * 2);
   std::mutex results_mu;
@@ -261,8 +262,8 @@ void ReplayParallel(const ReplayOptions& options, const std::vector<std::string>
   for (const std::string& path : inputs) {
     auto reader = InputReader::Open(path, options.max_document_bytes);
     if (!reader.ok()) {
-      io_status = reader.status();
-      break;
+      io_errors.push_back(reader.status());
+      continue;
     }
     const bool mapped = (*reader)->mapped();
     std::unique_ptr<Batch> batch;
@@ -319,10 +320,9 @@ void ReplayParallel(const ReplayOptions& options, const std::vector<std::string>
     }
     totals.bytes += (*reader)->bytes_read();
     if (!(*reader)->status().ok()) {
-      io_status = Status::IoError(path + ": " + (*reader)->status().message());
-      break;
+      io_errors.push_back(Status::IoError(path + ": " + (*reader)->status().message()));
     }
-    if (mapped) mapped_readers.push_back(std::move(*reader));
+    if (mapped) mapped_readers.push_back(std::move(*reader));  // its documents may be queued
   }
   queue.Close();
   for (auto& t : threads) t.join();
@@ -364,20 +364,21 @@ int RunReplay(const ReplayOptions& options, std::FILE* out, std::FILE* err) {
   const auto start = std::chrono::steady_clock::now();
   FailureReporter failures(err);
   Totals totals;
-  Status io_status;
+  // An input that cannot be read (missing, a directory, compressed, a read error) is reported and
+  // the others are still replayed; the exit code is then 2.
+  std::vector<Status> io_errors;
   if (options.threads <= 1) {
     ReplaySingle(options, inputs, policy, enrichment->external.get(), out, failures, totals,
-                 io_status);
+                 io_errors);
   } else {
     ReplayParallel(options, inputs, policy, enrichment->external.get(), out, failures, totals,
-                   io_status);
+                   io_errors);
   }
   std::fflush(out);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (!io_status.ok()) {
-    std::fprintf(err, "chipwatch replay: %s\n", io_status.message().c_str());
-    return kExitUsage;
+  for (const Status& e : io_errors) {
+    std::fprintf(err, "chipwatch replay: %s\n", e.message().c_str());
   }
   if (!options.quiet) {
     std::fprintf(err,
@@ -387,6 +388,7 @@ int RunReplay(const ReplayOptions& options, std::FILE* out, std::FILE* err) {
                  static_cast<unsigned long long>(totals.alerts),
                  static_cast<unsigned long long>(failures.count()), totals.bytes / 1e6, seconds);
   }
+  if (!io_errors.empty()) return kExitUsage;
   return failures.count() > 0 ? kExitPartial : kExitOk;
 }
 

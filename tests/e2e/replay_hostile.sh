@@ -42,6 +42,21 @@ expect_exit 1 "replay a file whose first line is truncated" -- "$CHIPWATCH" repl
 grep -q "cut.jsonl:1: .*invalid_json" "$WORK/err" && pass "line 1 reported" \
   || fail "line 1 not reported: $(head -3 "$WORK/err")"
 
+# A compressed input (CloudTrail delivers .json.gz to S3) is named as such, and the other inputs
+# are still replayed; exit 2.
+gzip -c tests/data/samples/cloudtrail.jsonl >"$WORK/s3.json.gz"
+for threads in 1 2; do
+  expect_exit 2 "replay a gzip file among others (--threads $threads)" -- "$CHIPWATCH" replay \
+    --rules rules --geoip tests/data/geoip/test-country.mmdb --threads "$threads" \
+    "$WORK/s3.json.gz" "$WORK/cut.jsonl"
+  grep -q "s3.json.gz: the input is gzip-compressed.*zcat FILE | chipwatch replay -" "$WORK/err" \
+    && pass "gzip input named, with the way out" || fail "gzip input: $(head -3 "$WORK/err")"
+  [ "$(grep -c '"rule_id":"CW-HW-001"' "$WORK/out")" -eq 2 ] && pass "the other input replayed" \
+    || fail "the other input was not replayed: $(tail -1 "$WORK/err")"
+done
+zcat "$WORK/s3.json.gz" >"$WORK/s3.jsonl"
+expect_exit 0 "the decompressed file replays" -- "$CHIPWATCH" replay --rules rules "$WORK/s3.jsonl"
+
 # More than a hundred bad records: the first hundred in full, then a count.
 for _ in $(seq 1 150); do echo 'garbage'; done >"$WORK/many.jsonl"
 echo "$GOOD" >>"$WORK/many.jsonl"

@@ -177,6 +177,28 @@ TEST(InputReaderTest, OverlargeMultiLineDocumentIsReportedAndSkipped) {
   EXPECT_EQ(docs[1].line, 100004u);
 }
 
+TEST(InputReaderTest, CompressedInputIsAnErrorThatNamesTheCompression) {
+  const std::pair<std::string, std::string> cases[] = {
+      {std::string("\x1f\x8b\x08\x00\x00\x00", 6), "gzip-compressed"},
+      {std::string("\x28\xb5\x2f\xfd\x00\x58", 6), "zstd-compressed"},
+      {std::string("\xfd\x37\x7a\x58\x5a\x00\x00", 7), "xz-compressed"},
+      {"BZh91AY&SY", "bzip2-compressed"}};
+  for (const auto& [bytes, name] : cases) {
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
+    ASSERT_EQ(write(fds[1], bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+    close(fds[1]);
+    InputReader reader(fds[0], true, 1 << 20);
+    InputDocument doc;
+    EXPECT_FALSE(reader.Next(doc)) << name;
+    EXPECT_NE(reader.status().message().find(name), std::string::npos) << reader.status().message();
+  }
+  // Text that merely starts like a bzip2 header is framed for the decoder to report.
+  auto docs = FramePipe("BZh is not JSON\n{\"a\":1}\n");
+  ASSERT_EQ(docs.size(), 2u);
+  EXPECT_EQ(docs[0].text, "BZh is not JSON");
+}
+
 TEST(InputReaderTest, MissingFileIsAnError) {
   auto reader = InputReader::Open("/nonexistent/chipwatch/input.json", 1 << 20);
   ASSERT_FALSE(reader.ok());
