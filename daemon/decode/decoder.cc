@@ -40,7 +40,8 @@ std::string_view DecodeErrorReasonName(DecodeErrorReason r) {
 }
 
 std::optional<Format> DetectFormat(uint32_t shape) {
-  if ((shape & kShapeEventVersion) || ((shape & kShapeEventSource) && (shape & kShapeEventId))) {
+  if ((shape & (kShapeEventVersion | kShapeEventBridgeCloudTrail)) ||
+      ((shape & kShapeEventSource) && (shape & kShapeEventId))) {
     return Format::kCloudTrail;
   }
   if ((shape & kShapeProtoPayload) || ((shape & kShapeLogName) && (shape & kShapeInsertId))) {

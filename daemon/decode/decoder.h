@@ -56,19 +56,20 @@ class RecordHandler {
 
 // Top-level keys (and key values) of one record that format detection looks at.
 enum RecordShapeBit : uint32_t {
-  kShapeEventVersion = 1u << 0,      // "eventVersion"
-  kShapeEventSource = 1u << 1,       // "eventSource"
-  kShapeEventId = 1u << 2,           // "eventID"
-  kShapeProtoPayload = 1u << 3,      // "protoPayload"
-  kShapeLogName = 1u << 4,           // "logName"
-  kShapeInsertId = 1u << 5,          // "insertId"
-  kShapeOperationName = 1u << 6,     // "operationName", any case
-  kShapeCorrelationId = 1u << 7,     // "correlationId", any case
-  kShapeResourceId = 1u << 8,        // "resourceId", any case
-  kShapeAuditId = 1u << 9,           // "auditID"
-  kShapeAuditApiVersion = 1u << 10,  // "apiVersion": "audit.k8s.io/..."
-  kShapeKindEvent = 1u << 11,        // "kind": "Event"
-  kShapeGpuAllocSchema = 1u << 12,   // "schema": "gpu-alloc/..."
+  kShapeEventVersion = 1u << 0,            // "eventVersion"
+  kShapeEventSource = 1u << 1,             // "eventSource"
+  kShapeEventId = 1u << 2,                 // "eventID"
+  kShapeProtoPayload = 1u << 3,            // "protoPayload"
+  kShapeLogName = 1u << 4,                 // "logName"
+  kShapeInsertId = 1u << 5,                // "insertId"
+  kShapeOperationName = 1u << 6,           // "operationName", any case
+  kShapeCorrelationId = 1u << 7,           // "correlationId", any case
+  kShapeResourceId = 1u << 8,              // "resourceId", any case
+  kShapeAuditId = 1u << 9,                 // "auditID"
+  kShapeAuditApiVersion = 1u << 10,        // "apiVersion": "audit.k8s.io/..."
+  kShapeKindEvent = 1u << 11,              // "kind": "Event"
+  kShapeGpuAllocSchema = 1u << 12,         // "schema": "gpu-alloc/..."
+  kShapeEventBridgeCloudTrail = 1u << 13,  // "detail-type": "... via CloudTrail"
 };
 
 // The simdjson On-Demand kernel Decoders use on this CPU: "haswell" (AVX2) or "baseline".

@@ -20,7 +20,8 @@ namespace {
 namespace od = simdjson::ondemand;
 
 constexpr std::string_view kExpectedFormats =
-    "record matches no known format (expected cloudtrail: eventVersion or eventSource+eventID; "
+    "record matches no known format (expected cloudtrail: eventVersion or eventSource+eventID, "
+    "or an EventBridge event with detail-type '... via CloudTrail'; "
     "gcp_audit: protoPayload or logName+insertId; azure_activity: operationName with "
     "correlationId or resourceId; k8s_audit: auditID or apiVersion audit.k8s.io/* with kind "
     "Event; gpu_alloc: schema gpu-alloc/v1)";
@@ -86,10 +87,28 @@ bool ExceedsDepth(std::string_view s, size_t max_depth) {
   return false;
 }
 
-enum class Envelope { kNone, kRecordsObject, kArray };
+// kRecordsObject: `{"Records": [...]}` (CloudTrail S3 objects; Azure's `records`).
+// kEventList: `{"kind": "EventList", ..., "items": [...]}` (the Kubernetes audit webhook's
+// batches). kArray: `[...]`.
+enum class Envelope { kNone, kRecordsObject, kEventList, kArray };
 
-// Recognizes `[...]` and `{"Records": ...}` / `{"records": ...}` from the first bytes only, so
-// single records pay nothing for envelope support.
+// The key of the array of records in an object envelope.
+std::string_view RecordsKey(Envelope e) { return e == Envelope::kEventList ? "items" : "Records"; }
+
+// Position after `"key"` and the blanks after it, at s[i] (which is '"'), or npos.
+size_t AfterKey(std::string_view s, size_t i, std::string_view key, bool any_case) {
+  if (i + key.size() + 2 > s.size() || s[i] != '"' || s[i + key.size() + 1] != '"') {
+    return std::string_view::npos;
+  }
+  const std::string_view k = s.substr(i + 1, key.size());
+  if (any_case ? !EqualsLower(k, key) : k != key) return std::string_view::npos;
+  i += key.size() + 2;
+  while (i < s.size() && IsSpace(s[i])) ++i;
+  return i;
+}
+
+// Recognizes the envelopes from the first bytes only, so single records pay nothing for envelope
+// support: "Records" (any case) or "kind": "EventList" must be the object's first key.
 Envelope DetectEnvelope(std::string_view s) {
   size_t i = 0;
   while (i < s.size() && IsSpace(s[i])) ++i;
@@ -98,13 +117,46 @@ Envelope DetectEnvelope(std::string_view s) {
   if (s[i] != '{') return Envelope::kNone;
   ++i;
   while (i < s.size() && IsSpace(s[i])) ++i;
-  if (i + 9 > s.size() || s[i] != '"' || s[i + 8] != '"' ||
-      !EqualsLower(s.substr(i + 1, 7), "records")) {
+  size_t after = AfterKey(s, i, "records", true);
+  if (after != std::string_view::npos) {
+    return after < s.size() && s[after] == ':' ? Envelope::kRecordsObject : Envelope::kNone;
+  }
+  after = AfterKey(s, i, "kind", false);
+  if (after == std::string_view::npos || after >= s.size() || s[after] != ':') {
     return Envelope::kNone;
   }
-  i += 9;
-  while (i < s.size() && IsSpace(s[i])) ++i;
-  return i < s.size() && s[i] == ':' ? Envelope::kRecordsObject : Envelope::kNone;
+  ++after;
+  while (after < s.size() && IsSpace(s[after])) ++after;
+  return AfterKey(s, after, "EventList", false) != std::string_view::npos ? Envelope::kEventList
+                                                                          : Envelope::kNone;
+}
+
+// Byte position of the value of the top-level key `key` of the object starting at s[i] ('{'), or
+// npos. String-aware; does not validate.
+size_t FindTopLevelValue(std::string_view s, size_t i, std::string_view key) {
+  int depth = 0;
+  JsonStringState strings;
+  for (; i < s.size(); ++i) {
+    const char c = s[i];
+    const bool key_start = c == '"' && depth == 1 && !strings.in_string();
+    if (!strings.Outside(c)) {
+      if (!key_start) continue;
+      // A string at depth 1 is a key when a ':' follows it; `key` may be it.
+      size_t after = AfterKey(s, i, key, false);
+      if (after != std::string_view::npos && after < s.size() && s[after] == ':') {
+        ++after;
+        while (after < s.size() && IsSpace(s[after])) ++after;
+        return after;
+      }
+      continue;
+    }
+    if (c == '{' || c == '[') {
+      ++depth;
+    } else if (c == '}' || c == ']') {
+      if (--depth == 0) break;
+    }
+  }
+  return std::string_view::npos;
 }
 
 std::string_view TypeName(od::json_type t) {
@@ -253,6 +305,11 @@ class DocumentDecoder final : public DecoderBackend {
           break;
         case 11:
           if (key == "eventSource") shape |= kShapeEventSource;
+          if (key == "detail-type" && !field.value().get_string().get(value) &&
+              value.ends_with("via CloudTrail")) {
+            shape |= kShapeEventBridgeCloudTrail;
+            return simdjson::SUCCESS;
+          }
           break;
         case 12:
           if (key == "eventVersion" || key == "protoPayload") {
@@ -429,18 +486,36 @@ class DocumentDecoder final : public DecoderBackend {
     if (env.get_object().get(object)) {
       return SplitEnvelope(doc, capacity, envelope, 0, format, origin, handler);
     }
-    // DetectEnvelope saw "Records" as the first key: only that field is read.
+    // kRecordsObject: DetectEnvelope saw "Records" as the first key, and only that field is
+    // read. kEventList: the fields before "items" (kind, apiVersion, metadata) are skipped.
+    bool damaged = false;
     for (auto field_result : object) {
       od::field field;
       od::json_type type;
-      if (std::move(field_result).get(field) || field.value().type().get(type)) break;
+      if (std::move(field_result).get(field)) {
+        damaged = true;
+        break;
+      }
+      if (envelope == Envelope::kEventList && KeyOf(field) != "items") continue;
+      if (field.value().type().get(type)) {
+        damaged = true;
+        break;
+      }
       od::array array;
       if (type != od::json_type::array || field.value().get_array().get(array)) {
-        message_.assign("envelope field 'Records' must be an array, not ").append(TypeName(type));
+        message_.assign("envelope field '")
+            .append(RecordsKey(envelope))
+            .append("' must be an array, not ")
+            .append(TypeName(type));
         ReportError(origin, format, DecodeErrorReason::kWrongType, handler);
         return 1;
       }
       return DecodeArray(array, doc, capacity, envelope, format, origin, handler);
+    }
+    if (envelope == Envelope::kEventList && !damaged) {
+      message_.assign("EventList envelope has no 'items' array");
+      ReportError(origin, format, DecodeErrorReason::kMissingField, handler);
+      return 1;
     }
     return SplitEnvelope(doc, capacity, envelope, 0, format, origin, handler);
   }
@@ -493,9 +568,16 @@ class DocumentDecoder final : public DecoderBackend {
       skip_space();
       ++i;
       skip_space();
+    } else if (envelope == Envelope::kEventList) {
+      i = FindTopLevelValue(doc, i, "items");
+      if (i == std::string_view::npos) {
+        message_.assign("EventList envelope has no 'items' array");
+        ReportError(origin, format, DecodeErrorReason::kMissingField, handler);
+        return 1;
+      }
     }
     if (i >= doc.size() || doc[i] != '[') {
-      message_.assign("envelope field 'Records' must be an array");
+      message_.assign("envelope field '").append(RecordsKey(envelope)).append("' must be an array");
       ReportError(origin, format, DecodeErrorReason::kWrongType, handler);
       return 1;
     }

@@ -300,6 +300,7 @@ TEST(AutoDetect, EverySampleFileDetectsItsFormat) {
 TEST(AutoDetect, ShapeRules) {
   EXPECT_EQ(DetectFormat(kShapeEventVersion), Format::kCloudTrail);
   EXPECT_EQ(DetectFormat(kShapeEventSource | kShapeEventId), Format::kCloudTrail);
+  EXPECT_EQ(DetectFormat(kShapeEventBridgeCloudTrail), Format::kCloudTrail);
   EXPECT_EQ(DetectFormat(kShapeEventSource), std::nullopt);
   EXPECT_EQ(DetectFormat(kShapeLogName | kShapeInsertId), Format::kGcpAudit);
   EXPECT_EQ(DetectFormat(kShapeProtoPayload), Format::kGcpAudit);

@@ -230,5 +230,50 @@ TEST(CloudTrailReal, InvictusGpuLaunchAttempt) {
   EXPECT_EQ(e->origin.index, 25u);
 }
 
+// EventBridge delivers CloudTrail records in real time inside `detail`; each decodes exactly as the
+// record on its own, in either format mode, whatever the order of the wrapper's keys.
+TEST(CloudTrailEventBridge, DetailDecodesAsTheRecord) {
+  const std::string record = ReadLines(TestData("samples/cloudtrail.jsonl"))[0];
+  Decoder decoder;
+  CapturingHandler plain;
+  DecodeText(decoder, record, Format::kCloudTrail, plain);
+  ASSERT_EQ(plain.events.size(), 1u);
+  const std::string wrappers[] = {
+      R"({"version":"0","id":"6a7e8feb","detail-type":"AWS API Call via CloudTrail",)"
+      R"("source":"aws.ec2","account":"111122223333","time":"2024-05-05T01:00:00Z",)"
+      R"("region":"us-east-1","resources":[],"detail":)" +
+          record + "}",
+      R"({"detail":)" + record +
+          R"(,"source":"aws.ec2","detail-type":"AWS API Call via CloudTrail"})"};
+  for (const std::string& wrapped : wrappers) {
+    for (Format format : {Format::kCloudTrail, Format::kAuto}) {
+      CapturingHandler handler;
+      DecodeText(decoder, wrapped, format, handler);
+      ASSERT_EQ(handler.events.size(), 1u) << handler.errors[0].message;
+      EXPECT_EQ(handler.events[0].str, plain.events[0].str);
+      EXPECT_EQ(handler.events[0].format, Format::kCloudTrail);
+    }
+  }
+  EXPECT_EQ(decoder.Detect(wrappers[0]), Format::kCloudTrail);
+}
+
+TEST(CloudTrailEventBridge, OtherDetailTypesAreNamedInTheError) {
+  Decoder decoder;
+  CapturingHandler handler;
+  DecodeText(decoder,
+             R"({"version":"0","detail-type":"EC2 Instance State-change Notification",)"
+             R"("source":"aws.ec2","detail":{"instance-id":"i-1","state":"running"}})",
+             Format::kCloudTrail, handler);
+  ASSERT_EQ(handler.errors.size(), 1u);
+  EXPECT_EQ(handler.errors[0].reason, DecodeErrorReason::kWrongType);
+  EXPECT_NE(handler.errors[0].message.find("EC2 Instance State-change Notification"),
+            std::string::npos)
+      << handler.errors[0].message;
+  // Not a CloudTrail detail-type, so `auto` does not take it for CloudTrail either.
+  EXPECT_EQ(decoder.Detect(R"({"detail-type":"EC2 Instance State-change Notification",)"
+                           R"("detail":{}})"),
+            std::nullopt);
+}
+
 }  // namespace
 }  // namespace chipwatch::testing

@@ -231,6 +231,50 @@ TEST(Envelope, ArrayWithNonObjectsAndTruncation) {
   EXPECT_TRUE(empty_handler.errors.empty());
 }
 
+// The Kubernetes audit webhook posts batches: {"kind":"EventList", ..., "items":[...]}.
+TEST(Envelope, KubernetesEventList) {
+  const std::vector<std::string> k8s = ReadLines(TestData("samples/k8s_audit.jsonl"));
+  const std::string head = R"({"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{},)";
+  Decoder decoder;
+  {
+    CapturingHandler handler;
+    const std::string doc =
+        head + "\"items\":[\n" + k8s[0] + ",\n{\"kind\":\"Event\"},\n" + k8s[1] + "\n]}";
+    EXPECT_EQ(DecodeText(decoder, doc, Format::kAuto, handler), 3u);
+    ASSERT_EQ(handler.events.size(), 2u);
+    EXPECT_EQ(handler.events[0].format, Format::kK8sAudit);
+    EXPECT_EQ(handler.events[1].origin.index, 2u);
+    EXPECT_EQ(handler.events[1].origin.line, 4u);
+    ASSERT_EQ(handler.errors.size(), 1u);
+    EXPECT_EQ(handler.errors[0].origin.index, 1u);
+  }
+  {
+    // Invalid UTF-8 in one item: simdjson rejects the batch as a whole, the byte splitter finds
+    // "items" (after a metadata object holding an "items" key of its own) and keeps the others.
+    CapturingHandler handler;
+    const std::string doc = R"({"kind":"EventList","metadata":{"items":"no"},"items":[)" + k8s[0] +
+                            R"(,{"kind":"Event","auditID":")" + "\xff\xfe" + R"("},)" + k8s[1] +
+                            "]}";
+    EXPECT_EQ(DecodeText(decoder, doc, Format::kK8sAudit, handler), 3u);
+    EXPECT_EQ(handler.events.size(), 2u);
+    ASSERT_EQ(handler.errors.size(), 1u);
+    EXPECT_EQ(handler.errors[0].reason, DecodeErrorReason::kInvalidUtf8);
+    EXPECT_EQ(handler.errors[0].origin.index, 1u);
+  }
+  {
+    CapturingHandler handler;
+    EXPECT_EQ(DecodeText(decoder, head + R"("items":[]})", Format::kAuto, handler), 0u);
+    EXPECT_TRUE(handler.errors.empty());
+    DecodeText(decoder, R"({"kind":"EventList","metadata":{}})", Format::kAuto, handler);
+    DecodeText(decoder, R"({"kind":"EventList","items":{"a":1}})", Format::kAuto, handler);
+    ASSERT_EQ(handler.errors.size(), 2u);
+    EXPECT_EQ(handler.errors[0].reason, DecodeErrorReason::kMissingField);
+    EXPECT_NE(handler.errors[0].message.find("items"), std::string::npos);
+    EXPECT_EQ(handler.errors[1].reason, DecodeErrorReason::kWrongType);
+    EXPECT_NE(handler.errors[1].message.find("'items' must be an array"), std::string::npos);
+  }
+}
+
 TEST(Envelope, KafkaOriginKeepsOffsetsAndLineZero) {
   std::string doc = "[" + std::string(kGoodA) + ",\n" + std::string(kGoodB) + "]";
   Decoder decoder;
