@@ -30,7 +30,6 @@ struct CloudTrailScratch {
   std::string_view account_from_identity;
   std::string_view arn, principal_id, user_name, invoked_by;
   std::string_view detail_type;  // an EventBridge event's detail-type
-  bool failed = false;           // errorCode present
 };
 
 bool IsJobNameKey(std::string_view key) {
@@ -183,100 +182,99 @@ bool RequiredString(RecordContext& ctx, od::value& v, std::string_view name, Fie
   return true;
 }
 
-// One field of a record. `wrapper`: the record may be an EventBridge event, whose `detail` is
-// the CloudTrail record (its other keys, such as `source` and `region`, are not CloudTrail's).
-bool ReadRecordField(RecordContext& ctx, std::string_view key, od::value& v, CloudTrailScratch& s,
-                     bool wrapper) {
-  Event& event = ctx.event;
-  switch (key.size()) {
-    case 6:
-      if (wrapper && key == "detail") {
-        od::object detail;
-        if (!AsObject(v, detail)) return true;  // reported below as a missing eventID
-        return ForEachField(ctx, detail, [&](std::string_view k, od::value& value) {
-          return ReadRecordField(ctx, k, value, s, false);
-        });
-      }
-      break;
-    case 7:
-      if (key == "eventID") return RequiredString(ctx, v, "eventID", FieldId::kEventId);
-      break;
-    case 9:
-      if (key == "eventName") return RequiredString(ctx, v, "eventName", FieldId::kAction);
-      if (key == "eventTime") {
-        auto t = RequireString(ctx, v, "eventTime");
-        return t && SetTime(ctx, "eventTime", *t);
-      }
-      if (key == "awsRegion") {
-        if (auto r = AsString(v)) event.SetStr(FieldId::kRegion, *r);
-      } else if (key == "errorCode") {
-        if (auto c = AsString(v)) {
-          event.SetStr(FieldId::kErrorCode, *c);
-          s.failed = true;
-        }
-      } else if (key == "userAgent") {
-        if (auto a = AsString(v)) event.SetStr(FieldId::kUserAgent, *a);
-      }
-      break;
-    case 11:
-      if (key == "eventSource") return RequiredString(ctx, v, "eventSource", FieldId::kEventSource);
-      if (wrapper && key == "detail-type") s.detail_type = AsString(v).value_or("");
-      break;
-    case 12:
-      if (key == "userIdentity") return ReadUserIdentity(ctx, v, s);
-      if (key == "errorMessage") {
-        if (auto m = AsString(v)) event.SetStr(FieldId::kErrorMessage, *m);
-      }
-      break;
-    case 15:
-      if (key == "sourceIPAddress") {
-        if (auto ip = AsString(v)) SetSourceIp(event, *ip);
-      }
-      break;
-    case 16:
-      if (key == "responseElements") return ReadResponse(ctx, v, s);
-      break;
-    case 17:
-      if (key == "requestParameters") {
-        od::object parameters;
-        if (!AsObject(v, parameters)) return true;  // null for many calls
-        return WalkParameterObject(ctx, parameters, 0, s);
-      }
-      break;
-    case 18:
-      if (key == "recipientAccountId") {
-        if (auto a = AsString(v)) event.SetStr(FieldId::kAccount, *a);
-      }
-      break;
-    case 19:
-      if (key == "additionalEventData") return ReadAdditionalData(ctx, v);
-      break;
-    default:
-      break;
-  }
-  return true;
-}
-
 }  // namespace
 
 bool DecodeCloudTrail(od::object& record, RecordContext& ctx) {
   Event& event = ctx.event;
   CloudTrailScratch s;
+  bool failed = false;
   bool ok = ForEachField(ctx, record, [&](std::string_view key, od::value& v) {
-    return ReadRecordField(ctx, key, v, s, true);
+    switch (key.size()) {
+      case 6:
+        // An EventBridge event: the record is its `detail` (ctx.unwrap; the caller decodes it).
+        if (key == "detail") {
+          od::object detail;
+          if (AsObject(v, detail) && !detail.raw_json().get(ctx.unwrap)) return true;
+          ctx.unwrap = {};
+        }
+        break;
+      case 7:
+        if (key == "eventID") return RequiredString(ctx, v, "eventID", FieldId::kEventId);
+        break;
+      case 9:
+        if (key == "eventName") return RequiredString(ctx, v, "eventName", FieldId::kAction);
+        if (key == "eventTime") {
+          auto t = RequireString(ctx, v, "eventTime");
+          return t && SetTime(ctx, "eventTime", *t);
+        }
+        if (key == "awsRegion") {
+          if (auto r = AsString(v)) event.SetStr(FieldId::kRegion, *r);
+        } else if (key == "errorCode") {
+          if (auto c = AsString(v)) {
+            event.SetStr(FieldId::kErrorCode, *c);
+            failed = true;
+          }
+        } else if (key == "userAgent") {
+          if (auto a = AsString(v)) event.SetStr(FieldId::kUserAgent, *a);
+        }
+        break;
+      case 11:
+        if (key == "eventSource")
+          return RequiredString(ctx, v, "eventSource", FieldId::kEventSource);
+        if (key == "detail-type") s.detail_type = AsString(v).value_or(std::string_view());
+        break;
+      case 12:
+        if (key == "userIdentity") return ReadUserIdentity(ctx, v, s);
+        if (key == "errorMessage") {
+          if (auto m = AsString(v)) event.SetStr(FieldId::kErrorMessage, *m);
+        }
+        break;
+      case 15:
+        if (key == "sourceIPAddress") {
+          if (auto ip = AsString(v)) SetSourceIp(event, *ip);
+        }
+        break;
+      case 16:
+        if (key == "responseElements") return ReadResponse(ctx, v, s);
+        break;
+      case 17:
+        if (key == "requestParameters") {
+          od::object parameters;
+          if (!AsObject(v, parameters)) return true;  // null for many calls
+          return WalkParameterObject(ctx, parameters, 0, s);
+        }
+        break;
+      case 18:
+        if (key == "recipientAccountId") {
+          if (auto a = AsString(v)) event.SetStr(FieldId::kAccount, *a);
+        }
+        break;
+      case 19:
+        if (key == "additionalEventData") return ReadAdditionalData(ctx, v);
+        break;
+      default:
+        break;
+    }
+    return true;
   });
   if (!ok) return false;
-  if (!s.detail_type.empty() && !event.Has(FieldId::kEventId) &&
-      !s.detail_type.ends_with("via CloudTrail")) {
+  if (!s.detail_type.empty() && !s.detail_type.ends_with("via CloudTrail")) {
     return ctx.Fail(DecodeErrorReason::kWrongType, "an EventBridge event of detail-type '",
                     s.detail_type,
                     "' is not a CloudTrail record (those are 'AWS API Call via CloudTrail' and "
                     "the other '... via CloudTrail' types)");
   }
+  if (!ctx.unwrap.empty()) {
+    if (event.Has(FieldId::kEventId) || event.Has(FieldId::kAction)) {
+      return ctx.Fail(DecodeErrorReason::kWrongType,
+                      "record has both CloudTrail fields and an EventBridge 'detail'");
+    }
+    return true;  // the caller decodes the record in `detail`
+  }
   if (!event.Has(FieldId::kEventId)) return ctx.MissingField("eventID");
   if (!event.Has(FieldId::kAction)) return ctx.MissingField("eventName");
 
-  SetOutcome(event, s.failed);
+  SetOutcome(event, failed);
   if (!event.Has(FieldId::kAccount) && !s.account_from_identity.empty()) {
     event.SetStr(FieldId::kAccount, s.account_from_identity);
   }

@@ -117,6 +117,10 @@ Envelope DetectEnvelope(std::string_view s) {
   if (s[i] != '{') return Envelope::kNone;
   ++i;
   while (i < s.size() && IsSpace(s[i])) ++i;
+  // Most documents are single records: their first key rules both envelopes out at once.
+  if (i + 1 >= s.size() || s[i] != '"' || (s[i + 1] != 'R' && s[i + 1] != 'r' && s[i + 1] != 'k')) {
+    return Envelope::kNone;
+  }
   size_t after = AfterKey(s, i, "records", true);
   if (after != std::string_view::npos) {
     return after < s.size() && s[after] == ':' ? Envelope::kRecordsObject : Envelope::kNone;
@@ -345,8 +349,9 @@ class DocumentDecoder final : public DecoderBackend {
   }
 
   // Decodes one record: `text` is a JSON value with `capacity` readable bytes from text.data().
+  // `unwrapped`: text is the record a wrapper held (an EventBridge event's `detail`).
   void DecodeRecord(std::string_view text, size_t capacity, Format format, const Origin& origin,
-                    RecordHandler& handler) {
+                    RecordHandler& handler, bool unwrapped = false) {
     if (text.size() > options_.max_record_bytes) {
       ReportTooLarge(text.size(), options_.max_record_bytes, "max_record_bytes", format, origin,
                      handler);
@@ -399,6 +404,18 @@ class DocumentDecoder final : public DecoderBackend {
     if (!doc.current_location().get(trailing)) {
       message_.assign("unexpected content after the record");
       ReportError(origin, format, DecodeErrorReason::kInvalidJson, handler);
+      return;
+    }
+    if (!ctx.unwrap.empty()) {
+      if (unwrapped) {
+        message_.assign("an EventBridge 'detail' holds another EventBridge event");
+        ReportError(origin, format, DecodeErrorReason::kWrongType, handler);
+        return;
+      }
+      // The wrapper is done with (record_parser_ is free again); its record is decoded alone.
+      const std::string_view inner = ctx.unwrap;
+      DecodeRecord(inner, static_cast<size_t>(text.data() + capacity - inner.data()), format,
+                   origin, handler, true);
       return;
     }
     handler.OnEvent(event_);

@@ -58,6 +58,9 @@ struct RecordContext {
   PaddedBuffer& nested_buffer;  // padded copy of such a string
   std::string& message;         // error message storage, reused
   DecodeErrorReason reason = DecodeErrorReason::kInvalidJson;
+  // Set by a decoder that found its record wrapped (CloudTrail inside an EventBridge event's
+  // `detail`): the raw JSON of the record, which the caller then decodes in its place.
+  std::string_view unwrap;
 
   bool Fail(DecodeErrorReason r, std::string_view a, std::string_view b = {},
             std::string_view c = {}, std::string_view d = {}) {
