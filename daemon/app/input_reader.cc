@@ -49,7 +49,7 @@ InputReader::InputReader(int fd, bool owns_fd, size_t max_document_bytes)
 }
 
 InputReader::InputReader(const char* data, size_t size, size_t readable, uint64_t first_line,
-                         size_t max_document_bytes)
+                         size_t max_document_bytes, bool json_lines)
     : fd_(-1), owns_fd_(false), max_document_bytes_(max_document_bytes) {
   data_ = const_cast<char*>(data);  // only read
   cap_ = readable - kInputPadding;
@@ -57,8 +57,8 @@ InputReader::InputReader(const char* data, size_t size, size_t readable, uint64_
   eof_ = true;
   in_memory_ = true;
   line_ = first_line;
-  mode_ = Mode::kLines;
-  checked_start_ = true;  // a piece of a file, not its start
+  mode_ = json_lines ? Mode::kLines : Mode::kUnknown;
+  checked_start_ = true;  // a piece of a file, or a message: not a file's start
 }
 
 InputReader::~InputReader() {

@@ -43,11 +43,13 @@ class InputReader {
   InputReader(const InputReader&) = delete;
   InputReader& operator=(const InputReader&) = delete;
 
-  // Frames JSON Lines already in memory: `size` bytes at `data`, `readable` >= size +
-  // kInputPadding bytes readable from it, its first line numbered `first_line`. Every line is a
-  // document, as after the first one-line document of a file (lines_mode()).
+  // Frames documents already in memory: `size` bytes at `data`, `readable` >= size +
+  // kInputPadding bytes readable from it, its first line numbered `first_line`. With
+  // `json_lines`, every line is a document, as after the first one-line document of a file
+  // (lines_mode()); without, the framing mode is found as for a file (JSON Lines, or values
+  // spanning lines).
   InputReader(const char* data, size_t size, size_t readable, uint64_t first_line,
-              size_t max_document_bytes);
+              size_t max_document_bytes, bool json_lines = true);
 
   // Opens a path ("-" is stdin).
   static Result<std::unique_ptr<InputReader>> Open(const std::string& path,

@@ -34,6 +34,7 @@
 
 #include "app/commands.h"
 #include "app/enrichment.h"
+#include "app/input_reader.h"
 #include "app/logging.h"
 #include "app/offset_tracker.h"
 #include "app/policy.h"
@@ -249,10 +250,45 @@ class WorkerProcessor {
   std::unique_ptr<EventProcessor> processor_;
 };
 
+// True when a message holds more than one line of content (JSON Lines batched into one message by
+// some shippers, or one pretty-printed record): it is then framed as a file is.
+bool HasSeveralLines(std::string_view payload) {
+  const size_t nl = payload.find('\n');
+  if (nl == std::string_view::npos) return false;
+  return payload.find_first_not_of(" \t\r\n", nl) != std::string_view::npos;
+}
+
+// Decodes a message of several lines record by record (each its own origin.index), so that one
+// bad line costs only itself, as in an envelope. A pretty-printed record stays one record.
+void ProcessLines(EventProcessor& processor, std::string_view payload, Format format,
+                  const Origin& origin, const DecoderOptions& options, std::string& padded,
+                  ProcessorOutput& out) {
+  padded.assign(payload);
+  padded.append(kInputPadding, '\0');
+  InputReader framer(padded.data(), payload.size(), padded.size(), 1, options.max_document_bytes,
+                     false);
+  InputDocument doc;
+  Origin record = origin;
+  for (uint32_t index = 0; framer.Next(doc); ++index) {
+    record.index = index;
+    if (!doc.error.empty()) {
+      DecodeFailure f;
+      f.origin = record;
+      f.format = format;
+      f.reason = DecodeErrorReason::kTooLarge;
+      f.message = doc.error;
+      out.failures.push_back(std::move(f));
+      continue;
+    }
+    processor.Process(doc.text, doc.capacity, format, record, out);
+  }
+}
+
 void WorkerLoop(RunState& state, DecoderOptions decoder_options) {
   WorkerProcessor worker(state, decoder_options);
   ProcessorOutput out;
   std::string topic;
+  std::string padded;  // a message of several lines, padded for the framer
   while (auto item = state.work->Pop()) {
     KafkaMessage& msg = *item->message;
     EventProcessor& processor = worker.Get();
@@ -267,8 +303,12 @@ void WorkerLoop(RunState& state, DecoderOptions decoder_options) {
     origin.offset = msg.offset();
     const std::string_view payload = msg.payload();
     const auto start = Clock::now();
-    processor.Process(payload, payload.size(), item->source->consumer->FormatOf(topic), origin,
-                      out);
+    const Format format = item->source->consumer->FormatOf(topic);
+    if (HasSeveralLines(payload)) {
+      ProcessLines(processor, payload, format, origin, decoder_options, padded, out);
+    } else {
+      processor.Process(payload, payload.size(), format, origin, out);
+    }
     state.metrics->EventProcessing().Observe(
         std::chrono::duration<double>(Clock::now() - start).count());
     item->source->messages->Inc();

@@ -59,6 +59,14 @@ def produce(topic_name, lines, partition=None, offset=0):
     subprocess.run(args, input=data.encode(), check=True)
 
 
+def produce_messages(topic_name, messages, partition):
+    """Produces each string as one message (newlines included), keyed m0, m1, ..."""
+    args = ["kcat", "-P", "-b", BROKERS, "-t", topic_name, "-p", str(partition), "-D", "\\x01",
+            "-K", "\\x02"]
+    data = "".join(f"m{i}\x02{m}\x01" for i, m in enumerate(messages))
+    subprocess.run(args, input=data.encode(), check=True)
+
+
 def consume_all(topic_name, timeout=10.0, fmt="%k\t%s\n"):
     """Reads a topic from the beginning to its current end."""
     out = subprocess.run(["kcat", "-C", "-b", BROKERS, "-t", topic_name, "-o", "beginning", "-e",
@@ -267,6 +275,30 @@ def case_poison():
         if needle not in headers:
             fail(f"dead-letter header {needle!r} missing in {headers!r}")
     log("ok: poison message dead-lettered with headers; the partition moved on")
+
+    # A message batching JSON lines (as some shippers do): each line is a record of its own, so
+    # the bad one costs only itself; the message is dead-lettered once, naming the bad record.
+    batch_events, batch_alerting = gpu_alloc_events(40, 12)
+    good = [e for e in batch_events if json.loads(e)["event_id"] in batch_alerting][:2]
+    batch = good[0] + "\n" + poison + "\n" + good[1] + "\n"
+    produce_messages(topics[0][0], [batch], partition=0)
+    expected = {json.loads(e)["event_id"] for e in good}
+    d = Daemon(cfg, "daemon-2")
+    wait_for(lambda: {a["event_id"] for a in alerts_in_file(alerts_file)} >= expected, 60,
+             "alerts from both good lines of the batch", [d])
+    wait_for(lambda: len(consume_all(dlq, fmt="%o\n").split()) >= 2, 30, "the batch's dead letter",
+             [d])
+    if d.stop() != 0:
+        fail("exit code after SIGTERM")
+    dead = consume_all(dlq, fmt="%o\t%h\t%s\x01").split("\x01")
+    _, headers, payload = dead[1].split("\t", 2)
+    if payload != batch:
+        fail(f"the batch's dead letter does not carry its original bytes: {payload!r}")
+    for needle in ("chipwatch.record_index=1", "chipwatch.failed_records=1",
+                   "chipwatch.reason=invalid_json", "chipwatch.source.offset=41"):
+        if needle not in headers:
+            fail(f"dead-letter header {needle!r} missing in {headers!r}")
+    log("ok: a message of three lines gave two events and one dead letter naming record 1")
 
 
 def case_kill9():
