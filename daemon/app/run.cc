@@ -34,6 +34,7 @@
 
 #include "app/commands.h"
 #include "app/enrichment.h"
+#include "app/file_checkpoint.h"
 #include "app/input_reader.h"
 #include "app/logging.h"
 #include "app/offset_tracker.h"
@@ -77,6 +78,8 @@ constexpr milliseconds kStoreInterval(200);
 // acknowledged (busy consumers rely on librdkafka's automatic commit, auto.commit.interval.ms).
 constexpr milliseconds kIdleCommitInterval(100);
 constexpr milliseconds kRevokeWait(10000);
+// How often a file source's checkpoint is written while lines keep coming.
+constexpr milliseconds kCheckpointInterval(1000);
 
 std::atomic<bool> g_stop{false};
 std::atomic<int> g_stop_signal{0};  // the signal that set g_stop, if one did (logged by main)
@@ -144,6 +147,7 @@ struct RunState {
   std::vector<std::unique_ptr<KafkaSourceState>> kafka;
   std::vector<std::thread> file_threads;
   std::vector<std::unique_ptr<FileFollower>> followers;
+  std::vector<std::unique_ptr<FileCheckpoint>> checkpoints;  // per follower; null: none configured
   // The hand-off to the workers. Kafka poll threads take a message from librdkafka only while
   // fewer than kWorkQueueHigh wait (WaitForRoom), so Push() does not block them; file sources are
   // slowed down by the capacity.
@@ -431,15 +435,38 @@ void PollLoop(RunState& state, KafkaSourceState& source) {
   }
 }
 
+// Saves a file source's checkpoint; a failure is logged when its message changes.
+void SaveCheckpoint(FileCheckpoint& checkpoint, std::string& last_error) {
+  Status st = checkpoint.Save();
+  if (st.ok()) {
+    if (!last_error.empty()) spdlog::info("{}: the checkpoint is written again", checkpoint.path());
+    last_error.clear();
+  } else if (st.message() != last_error) {
+    spdlog::error("{}", st.message());
+    last_error = st.message();
+  }
+}
+
 void FileLoop(RunState& state, FileFollower& follower, const FileSourceConfig& config,
-              DecoderOptions decoder_options, std::string label) {
+              FileCheckpoint* checkpoint, DecoderOptions decoder_options, std::string label) {
   WorkerProcessor worker(state, decoder_options);
   Counter& messages = state.metrics->Messages(label);
   Counter& events = state.metrics->Events(label, FormatName(config.format));
   ProcessorOutput out;
   FileFollower::Line line;
+  std::string checkpoint_error;
+  auto last_save = Clock::now();
   while (!g_stop.load(std::memory_order_relaxed)) {
+    // The checkpoint moves at most once a second, and when the file is idle.
+    if (checkpoint != nullptr && Clock::now() - last_save >= kCheckpointInterval) {
+      SaveCheckpoint(*checkpoint, checkpoint_error);
+      last_save = Clock::now();
+    }
     if (!follower.Next(line, kPollTimeout)) {
+      if (checkpoint != nullptr) {
+        SaveCheckpoint(*checkpoint, checkpoint_error);
+        last_save = Clock::now();
+      }
       if (follower.done()) {
         if (!follower.status().ok()) {
           spdlog::error("file {}: {}", config.path.path, follower.status().message());
@@ -448,7 +475,11 @@ void FileLoop(RunState& state, FileFollower& follower, const FileSourceConfig& c
       }
       continue;
     }
-    auto completion = std::make_shared<Completion>();  // no offsets: files are not checkpointed
+    auto completion = std::make_shared<Completion>();
+    if (checkpoint != nullptr) {
+      completion->tracker = &checkpoint->tracker();
+      completion->ticket = checkpoint->Begin(line.next);
+    }
     out.Clear();
     Origin origin;
     origin.file = config.path.path;
@@ -621,6 +652,18 @@ bool CreateSources(RunState& state, DecoderOptions decoder_options) {
       follower_options.on_notice = [path = f.path.path](const std::string& notice) {
         spdlog::info("file {}: {}", path, notice);
       };
+      std::unique_ptr<FileCheckpoint> checkpoint;
+      if (f.checkpoint) {
+        checkpoint = std::make_unique<FileCheckpoint>(f.checkpoint->path, f.path.path);
+        auto saved = checkpoint->Load();
+        if (!saved.ok()) {
+          // Monitoring goes on from start_at; the next save replaces the bad file.
+          spdlog::error("{}: {}; starting as without a checkpoint (start_at)", f.pos.ToString(),
+                        saved.status().message());
+        } else if (saved.value()) {
+          follower_options.resume = *saved.value();
+        }
+      }
       auto follower = FileFollower::Open(f, decoder_options.max_record_bytes, follower_options);
       if (!follower.ok()) {
         spdlog::error("{}: file source {}: {}", f.pos.ToString(), f.path.path,
@@ -628,6 +671,7 @@ bool CreateSources(RunState& state, DecoderOptions decoder_options) {
         return false;
       }
       state.followers.push_back(std::move(follower.value()));
+      state.checkpoints.push_back(std::move(checkpoint));
     }
   }
   return true;
@@ -805,6 +849,16 @@ int Shutdown(RunState& state, std::chrono::seconds timeout) {
     }
   }
   if (state.dead_letter && !state.dead_letter->Flush(left())) clean = false;
+  // File sources: the position after the last line whose alerts were all acknowledged.
+  for (auto& checkpoint : state.checkpoints) {
+    if (checkpoint == nullptr) continue;
+    Status st = checkpoint->Save();
+    if (!st.ok()) spdlog::error("final checkpoint: {}", st.message());
+    if (checkpoint->in_flight() > 0) {
+      spdlog::warn("{}: {} lines unacknowledged at shutdown; they will be read again after restart",
+                   checkpoint->path(), checkpoint->in_flight());
+    }
+  }
   for (auto& k : state.kafka) {
     StoreCommittable(*k);
     Status st = k->consumer->CommitSync();
@@ -900,7 +954,7 @@ int RunDaemon(const RunOptions& options) {
   for (size_t i = 0, f = 0; i < state.config->sources.size(); ++i) {
     if (auto* fc = std::get_if<FileSourceConfig>(&state.config->sources[i])) {
       state.file_threads.emplace_back(FileLoop, std::ref(state), std::ref(*state.followers[f]),
-                                      std::cref(*fc), decoder_options,
+                                      std::cref(*fc), state.checkpoints[f].get(), decoder_options,
                                       "file[" + std::to_string(f) + "]");
       ++f;
     }

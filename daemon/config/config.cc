@@ -25,8 +25,8 @@ const std::initializer_list<std::string_view> kTopKeys = {
     "workers", "limits", "shutdown_timeout", "log"};
 const std::initializer_list<std::string_view> kKafkaSourceKeys = {
     "type", "brokers", "group", "topics", "start_from", "properties"};
-const std::initializer_list<std::string_view> kFileSourceKeys = {"type", "path", "format", "follow",
-                                                                 "start_at"};
+const std::initializer_list<std::string_view> kFileSourceKeys = {
+    "type", "path", "format", "follow", "start_at", "checkpoint"};
 const std::initializer_list<std::string_view> kKafkaSinkKeys = {"type", "brokers", "topic",
                                                                 "properties"};
 const std::initializer_list<std::string_view> kFileSinkKeys = {"type", "path", "fsync"};
@@ -422,6 +422,23 @@ class Parser {
     }
   }
 
+  // A checkpoint is replaced by rename: its directory must exist and be writable.
+  void CheckCheckpoint(const ConfigPath& p, const std::string& path) {
+    std::error_code ec;
+    if (fs::is_directory(p.path, ec)) {
+      diags_.Error(p.pos, "not-a-file", path + ": " + p.path + " is a directory");
+      return;
+    }
+    const fs::path dir = fs::path(p.path).parent_path();
+    if (!fs::is_directory(dir, ec)) {
+      diags_.Error(p.pos, "missing-directory",
+                   path + ": directory " + dir.string() + " does not exist");
+    } else if (access(dir.c_str(), W_OK | X_OK) != 0) {
+      diags_.Error(p.pos, "not-writable",
+                   path + ": directory " + dir.string() + " is not writable");
+    }
+  }
+
   // A file chipwatch appends to: it need not exist, but its directory must, and be writable.
   void CheckWritable(const ConfigPath& p, const std::string& path) {
     std::error_code ec;
@@ -667,6 +684,14 @@ class Parser {
       } else if (e.key == "start_at") {
         start_at = &e;
         if (GetEnum(e, key_path, {"beginning", "end"}, index)) start = static_cast<StartAt>(index);
+      } else if (e.key == "checkpoint") {
+        ConfigPath checkpoint;
+        if (GetPath(e, key_path, checkpoint)) {
+          CheckCheckpoint(checkpoint, key_path);
+          f.checkpoint = std::move(checkpoint);
+        } else {
+          ok = false;
+        }
       }
     }
     f.start_at = start.value_or(f.follow ? StartAt::kEnd : StartAt::kBeginning);
@@ -689,6 +714,16 @@ class Parser {
                        Child(path, "path") + ": directory " +
                            fs::path(f.path.path).parent_path().string() +
                            " does not exist (yet); the file will be followed once it appears");
+      }
+      if (f.checkpoint) {
+        for (const SourceConfig& other : cfg.sources) {
+          const auto* o = std::get_if<FileSourceConfig>(&other);
+          if (o != nullptr && o->checkpoint && o->checkpoint->path == f.checkpoint->path) {
+            diags_.Error(f.checkpoint->pos, "duplicate-checkpoint",
+                         Child(path, "checkpoint") + ": " + f.checkpoint->path +
+                             " is already the checkpoint of another file source");
+          }
+        }
       }
       cfg.sources.push_back(std::move(f));
     }

@@ -77,6 +77,9 @@ struct FileSourceConfig {
   Format format = Format::kAuto;
   bool follow = false;                     // tail the file across rotation (like `tail -F`)
   StartAt start_at = StartAt::kBeginning;  // default: kEnd when follow, else kBeginning
+  // Where the position reached (every line before it processed and its alerts acknowledged) is
+  // kept across restarts; a valid checkpoint overrides start_at.
+  std::optional<ConfigPath> checkpoint;
 };
 
 using SourceConfig = std::variant<KafkaSourceConfig, FileSourceConfig>;

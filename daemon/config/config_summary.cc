@@ -100,6 +100,7 @@ std::string Config::Redacted() const {
       out += "file path=" + f.path.path + " format=" + std::string(FormatName(f.format)) +
              " follow=" + (f.follow ? "true" : "false") + " start_at=";
       out += StartAtName(f.start_at);
+      if (f.checkpoint) out += " checkpoint=" + f.checkpoint->path;
     }
     out += '\n';
   }

@@ -104,6 +104,27 @@ Status FileFollower::OpenFile(bool at_start) {
   line_ = 1;
   begin_ = end_ = 0;
   skipping_ = false;
+  if (at_start && options_.resume) {
+    const FilePosition& r = *options_.resume;
+    const uint64_t size = static_cast<uint64_t>(st.st_size);
+    if (r.dev != static_cast<uint64_t>(st.st_dev) || r.inode != static_cast<uint64_t>(st.st_ino)) {
+      Notice("the checkpoint is for another file (inode " + std::to_string(r.inode) + ", now " +
+             std::to_string(ino_) +
+             "): it was rotated or replaced while it was not read; reading it from its beginning");
+    } else if (S_ISREG(st.st_mode) && size < r.offset) {
+      Notice("shorter (" + std::to_string(size) + " bytes) than the checkpoint (" +
+             std::to_string(r.offset) + " bytes): it was truncated; reading it from its beginning");
+    } else if (::lseek(fd_, static_cast<off_t>(r.offset), SEEK_SET) < 0) {
+      Notice("cannot seek to the checkpoint (" + std::to_string(r.offset) +
+             " bytes): " + ErrnoText(errno) + "; reading it from its beginning");
+    } else {
+      file_pos_ = r.offset;
+      line_ = r.line;
+      Notice("resuming at line " + std::to_string(r.line) + " (byte " + std::to_string(r.offset) +
+             ") from the checkpoint");
+    }
+    return Status::Ok();
+  }
   if (at_start && start_at_end_ && S_ISREG(st.st_mode) && st.st_size > 0) {
     // Start after the last complete line; the line being written belongs to the past.
     char last = '\n';
@@ -171,25 +192,33 @@ FileFollower::ReadResult FileFollower::Read() {
   }
 }
 
-void FileFollower::Emit(Line& out, size_t begin, size_t end, uint64_t number, uint64_t offset) {
+void FileFollower::SetPositions(Line& out, uint64_t number, uint64_t offset, uint64_t next_offset) {
+  out.line = number;
+  out.offset = offset;
+  out.generation = generation_;
+  out.inode = ino_;
+  out.dev = dev_;
+  out.next = FilePosition{dev_, ino_, next_offset, number + 1};
+}
+
+void FileFollower::Emit(Line& out, size_t begin, size_t end, uint64_t number, uint64_t offset,
+                        uint64_t next_offset) {
+  SetPositions(out, number, offset, next_offset);
   while (begin < end && IsSpace(buf_[begin])) ++begin;
   while (end > begin && IsSpace(buf_[end - 1])) --end;
   out.text = std::string_view(buf_.get() + begin, end - begin);
   out.capacity = cap_ + kLinePadding - begin;
-  out.line = number;
-  out.offset = offset;
-  out.generation = generation_;
-  out.inode = ino_;
   out.error.clear();
 }
 
+// Until its newline is read, the end of an overlong line is not known: the position after it is
+// then the line itself (a restart from there reports it again). TakeLine sets the real one when
+// the newline is already in the buffer.
 void FileFollower::EmitTooLong(Line& out, uint64_t number, uint64_t offset) {
+  SetPositions(out, number, offset, offset);
+  out.next.line = number;
   out.text = {};
   out.capacity = 0;
-  out.line = number;
-  out.offset = offset;
-  out.generation = generation_;
-  out.inode = ino_;
   out.error =
       "line exceeds the " + std::to_string(max_line_) + "-byte limit; skipped to the next line";
 }
@@ -222,9 +251,10 @@ bool FileFollower::TakeLine(Line& out) {
     begin_ = line_end + 1;
     if (line_end - line_begin > max_line_) {
       EmitTooLong(out, number, offset);
+      out.next = FilePosition{dev_, ino_, OffsetOf(begin_), number + 1};
       return true;
     }
-    Emit(out, line_begin, line_end, number, offset);
+    Emit(out, line_begin, line_end, number, offset, OffsetOf(begin_));
     if (!out.text.empty()) return true;  // else a blank line: skip it
   }
   return false;
@@ -241,7 +271,7 @@ bool FileFollower::TakeFinal(Line& out) {
   const uint64_t number = line_++;
   const uint64_t offset = OffsetOf(line_begin);
   begin_ = end_;
-  Emit(out, line_begin, end_, number, offset);
+  Emit(out, line_begin, end_, number, offset, OffsetOf(end_));
   return !out.text.empty();
 }
 

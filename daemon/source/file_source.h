@@ -40,6 +40,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -53,12 +54,26 @@ namespace chipwatch {
 // library does not depend on; a test checks they agree): simdjson needs 64.
 inline constexpr size_t kLinePadding = 64;
 
+// A position in one file: the byte offset of a line's first byte and that line's number.
+struct FilePosition {
+  uint64_t dev = 0;
+  uint64_t inode = 0;
+  uint64_t offset = 0;
+  uint64_t line = 1;
+  bool operator==(const FilePosition&) const = default;
+};
+
 struct FileFollowerOptions {
   // How often a following reader re-checks the file while waiting, even without an inotify event.
   std::chrono::milliseconds poll_interval{200};
   // Rotation, truncation and read problems worth a log line (without the path, which the owner
   // knows). Runs on the consumer thread.
   std::function<void(const std::string&)> on_notice;
+  // Where to resume in the file found at Open() (a checkpoint), instead of start_at. Used when it
+  // names that file (same device and inode) and the file is at least that long; otherwise the file
+  // is read from its beginning (it was rotated, replaced or truncated while nobody read it), and a
+  // notice says why.
+  std::optional<FilePosition> resume;
 };
 
 class FileFollower {
@@ -70,7 +85,11 @@ class FileFollower {
     uint64_t offset = 0;      // byte offset of the line's first byte in that file
     uint64_t generation = 0;  // 1 for the first file opened, +1 at every (re)open of `path`
     uint64_t inode = 0;       // of the file the line was read from
-    std::string error;        // set for a line over the limit: text is then empty
+    uint64_t dev = 0;         // its device
+    // Where the next line starts: one past this line's newline (or its last byte, for a final
+    // line without one), and the next line's number. A checkpoint after this line.
+    FilePosition next;
+    std::string error;  // set for a line over the limit: text is then empty
   };
 
   // Opens the file (when following, a missing file is fine: it is waited for). `max_line_bytes` is
@@ -108,8 +127,10 @@ class FileFollower {
   bool TakeFinal(Line& out);  // the unfinished last line at the end of a file
   FileState Check();          // at the end of the file: did it change under us?
   bool Wait(std::chrono::steady_clock::time_point deadline);  // false: time-out or Wake()
-  void Emit(Line& out, size_t begin, size_t end, uint64_t number, uint64_t offset);
+  void Emit(Line& out, size_t begin, size_t end, uint64_t number, uint64_t offset,
+            uint64_t next_offset);
   void EmitTooLong(Line& out, uint64_t number, uint64_t offset);
+  void SetPositions(Line& out, uint64_t number, uint64_t offset, uint64_t next_offset);
   uint64_t OffsetOf(size_t buffer_index) const { return file_pos_ - (end_ - buffer_index); }
   void Notice(std::string_view message);
 

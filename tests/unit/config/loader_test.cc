@@ -400,6 +400,36 @@ TEST_F(ConfigTest, FileSinkInUnwritableDirectory) {
   ExpectError("not-writable", 6, 24, "sinks[1].path: directory " + dir_ + "/out is not writable");
 }
 
+TEST_F(ConfigTest, FileSourceCheckpoint) {
+  WriteFile("in.jsonl", "{}\n");
+  const Config& c = LoadOk(R"(rules: [rules]
+sources:
+  - {type: file, path: in.jsonl, follow: true, checkpoint: out/in.pos}
+  - {type: file, path: in.jsonl}
+sinks: [{type: stdout}]
+)");
+  const auto& f = std::get<FileSourceConfig>(c.sources[0]);
+  ASSERT_TRUE(f.checkpoint);
+  EXPECT_EQ(f.checkpoint->path, dir_ + "/out/in.pos");
+  EXPECT_FALSE(std::get<FileSourceConfig>(c.sources[1]).checkpoint);
+  EXPECT_NE(c.Redacted().find("checkpoint=" + dir_ + "/out/in.pos"), std::string::npos);
+
+  EXPECT_EQ(Load(R"(rules: [rules]
+sources:
+  - {type: file, path: in.jsonl, checkpoint: nodir/in.pos}
+  - {type: file, path: in.jsonl, checkpoint: out/a.pos}
+  - {type: file, path: in.jsonl, follow: true, checkpoint: out/a.pos}
+  - {type: file, path: in.jsonl, checkpoint: out}
+sinks: [{type: stdout}]
+)"),
+            nullptr);
+  ExpectError("missing-directory", 3, 46,
+              "sources[0].checkpoint: directory " + dir_ + "/nodir does not exist");
+  ExpectError("duplicate-checkpoint", 5, 60,
+              "sources[2].checkpoint: " + dir_ + "/out/a.pos is already the checkpoint");
+  ExpectError("not-a-file", 6, 46, "sources[3].checkpoint: " + dir_ + "/out is a directory");
+}
+
 TEST_F(ConfigTest, FileSourceStartAtDependsOnFollow) {
   WriteFile("in.jsonl", "{}\n");
   const Config& c = LoadOk(R"(rules: [rules]

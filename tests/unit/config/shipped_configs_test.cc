@@ -129,6 +129,7 @@ TEST_F(ConfigTest, PackagedConfigExamplesAreValidWhenUncommented) {
   ReplaceAll(block, "\n  # ", "\n  ");
   block.replace(0, 4, "  ");
   ReplaceAll(block, "/var/log/gpu-alloc.jsonl", dir_ + "/gpu-alloc.jsonl");
+  ReplaceAll(block, "/var/lib/chipwatch/gpu-alloc.pos", dir_ + "/out/gpu-alloc.pos");
   text.replace(begin, end - begin, block);
   const Config& c = LoadOk(text);
   ASSERT_EQ(c.sources.size(), 2u) << text;
@@ -136,6 +137,8 @@ TEST_F(ConfigTest, PackagedConfigExamplesAreValidWhenUncommented) {
   EXPECT_EQ(f.format, Format::kGpuAlloc);
   EXPECT_TRUE(f.follow);
   EXPECT_EQ(f.start_at, StartAt::kEnd);
+  ASSERT_TRUE(f.checkpoint);
+  EXPECT_EQ(f.checkpoint->path, dir_ + "/out/gpu-alloc.pos");
   EXPECT_TRUE(c.geoip && c.directory);
   EXPECT_EQ(c.workers, 4);
 }

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -55,12 +56,15 @@ struct Got {
   uint64_t offset = 0;
   uint64_t generation = 0;
   std::string error;
+  FilePosition next;
 };
 
 // The follower under test, with fast re-checks and the notices it gave.
 struct Follower {
-  explicit Follower(const FileSourceConfig& config, size_t max_line = 1 << 20) {
+  explicit Follower(const FileSourceConfig& config, size_t max_line = 1 << 20,
+                    std::optional<FilePosition> resume = std::nullopt) {
     FileFollowerOptions options;
+    options.resume = resume;
     options.poll_interval = 10ms;
     options.on_notice = [this](const std::string& m) {
       std::lock_guard lock(mu);
@@ -80,7 +84,8 @@ struct Follower {
     } else {
       EXPECT_TRUE(line.text.empty());
     }
-    return Got{std::string(line.text), line.line, line.offset, line.generation, line.error};
+    return Got{std::string(line.text), line.line,  line.offset,
+               line.generation,        line.error, line.next};
   }
 
   std::vector<std::string> Notices() {
@@ -340,6 +345,77 @@ TEST(FileFollowerTest, StartAtEndSkipsExistingContentOfTheFirstFileOnly) {
   EXPECT_EQ(got->text, "r1");
   EXPECT_EQ(got->line, 1u);
   EXPECT_EQ(got->generation, 2u);
+}
+
+TEST(FileFollowerTest, ResumesAtACheckpointOfTheSameFileOnly) {
+  TempDir dir;
+  const std::string path = dir.File("log.jsonl");
+  Rewrite(path, "one\ntwo\nthree\n");
+  FilePosition after_one;
+  {
+    Follower r(Config(path, true, StartAt::kBeginning));
+    ASSERT_TRUE(r.f);
+    auto one = r.Next();
+    ASSERT_TRUE(one);
+    after_one = one->next;
+    EXPECT_EQ(after_one.offset, 4u);
+    EXPECT_EQ(after_one.line, 2u);
+    EXPECT_NE(after_one.inode, 0u);
+  }
+  Append(path, "four\n");
+  {
+    // The checkpoint wins over start_at: end.
+    Follower r(Config(path, true, StartAt::kEnd), 1 << 20, after_one);
+    auto two = r.Next();
+    ASSERT_TRUE(two);
+    EXPECT_EQ(two->text, "two");
+    EXPECT_EQ(two->line, 2u);
+    EXPECT_EQ(two->offset, 4u);
+    EXPECT_EQ(two->next.offset, 8u);
+    ASSERT_FALSE(r.Notices().empty());
+    EXPECT_NE(r.Notices()[0].find("resuming at line 2"), std::string::npos) << r.Notices()[0];
+  }
+  {
+    // Truncated below the checkpoint while nobody read it: from the beginning, with a notice.
+    FilePosition far = after_one;
+    far.offset = 1000;
+    Follower r(Config(path, true, StartAt::kEnd), 1 << 20, far);
+    auto first = r.Next();
+    ASSERT_TRUE(first);
+    EXPECT_EQ(first->text, "one");
+    ASSERT_FALSE(r.Notices().empty());
+    EXPECT_NE(r.Notices()[0].find("truncated"), std::string::npos) << r.Notices()[0];
+  }
+  {
+    // Rotated while stopped: another inode, read from its beginning.
+    ASSERT_EQ(std::rename(path.c_str(), dir.File("log.1").c_str()), 0);
+    Rewrite(path, "new1\n");
+    Follower r(Config(path, true, StartAt::kEnd), 1 << 20, after_one);
+    auto first = r.Next();
+    ASSERT_TRUE(first);
+    EXPECT_EQ(first->text, "new1");
+    EXPECT_EQ(first->line, 1u);
+    ASSERT_FALSE(r.Notices().empty());
+    EXPECT_NE(r.Notices()[0].find("another file"), std::string::npos) << r.Notices()[0];
+  }
+}
+
+TEST(FileFollowerTest, PositionAfterAnOverlongLineIsTheLineUntilItsNewlineIsRead) {
+  TempDir dir;
+  const std::string path = dir.File("log.jsonl");
+  Rewrite(path, std::string(100, 'x') + "\nok\n");
+  Follower r(Config(path, false), 10);
+  auto skipped = r.Next();
+  ASSERT_TRUE(skipped);
+  EXPECT_FALSE(skipped->error.empty());
+  // Reported before its end was read: a restart from here reports it again.
+  EXPECT_EQ(skipped->next.offset, 0u);
+  EXPECT_EQ(skipped->next.line, 1u);
+  auto ok = r.Next();
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->text, "ok");
+  EXPECT_EQ(ok->next.offset, 104u);
+  EXPECT_EQ(ok->next.line, 3u);
 }
 
 TEST(FileFollowerTest, StartAtEndOnACompleteLastLineStartsRightAfterIt) {
