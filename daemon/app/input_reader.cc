@@ -331,36 +331,28 @@ bool InputReader::Next(InputDocument& doc) {
       Fill();
       pos = begin_ + scanned;
     }
-    if (cut) {
-      // The document is its lines up to the break (reported by the decoder as truncated). When it
-      // was the input's first, the next document decides the framing mode afresh.
-      size_t text_end = pos - 1;
-      while (text_end > begin_ && IsSpace(data_[text_end - 1])) --text_end;
-      if (mapped() && TooLarge(doc, text_end - begin_, "skipped it")) {
-        line_ += newlines;
-        begin_ = pos;
-        return true;
-      }
-      doc.text = std::string_view(data_ + begin_, text_end - begin_);
-      doc.capacity = cap_ + kInputPadding - begin_;
-      doc.line = line_;
-      line_ += newlines;
-      begin_ = pos;
-      if (first_document) mode_ = Mode::kUnknown;
+    if (!cut) {
+      HandOut(doc, pos, pos, newlines);
       return true;
     }
-    if (mapped() && TooLarge(doc, pos - begin_, "skipped it")) {
-      line_ += newlines;
-      begin_ = pos;
-      return true;
-    }
-    doc.text = std::string_view(data_ + begin_, pos - begin_);
-    doc.capacity = cap_ + kInputPadding - begin_;
-    doc.line = line_;
-    line_ += newlines;
-    begin_ = pos;
+    // The document is its lines up to the break (reported by the decoder as truncated). When it
+    // was the input's first, the next document decides the framing mode afresh.
+    size_t text_end = pos - 1;
+    while (text_end > begin_ && IsSpace(data_[text_end - 1])) --text_end;
+    HandOut(doc, text_end, pos, newlines);
+    if (first_document) mode_ = Mode::kUnknown;
     return true;
   }
+}
+
+void InputReader::HandOut(InputDocument& doc, size_t text_end, size_t next, uint64_t newlines) {
+  if (!(mapped() && TooLarge(doc, text_end - begin_, "skipped it"))) {
+    doc.text = std::string_view(data_ + begin_, text_end - begin_);
+    doc.capacity = cap_ + kInputPadding - begin_;
+    doc.line = line_;
+  }
+  line_ += newlines;
+  begin_ = next;
 }
 
 }  // namespace chipwatch

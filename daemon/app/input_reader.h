@@ -85,6 +85,9 @@ class InputReader {
   bool EnsureCapacity(size_t bytes);  // grows the buffer up to the document limit
   bool Map();                         // maps a regular file; false when it is not one
   bool TooLarge(InputDocument& doc, size_t size, const char* skipped);
+  // A value spanning lines: hands out data_[begin_, text_end) (or a too-large error), then moves to
+  // `next`, `newlines` lines further on.
+  void HandOut(InputDocument& doc, size_t text_end, size_t next, uint64_t newlines);
   // Compressed input (gzip, zstd, xz, bzip2 magic at the start) is an error in status(), not a
   // stream of undecodable lines.
   bool CheckNotCompressed();

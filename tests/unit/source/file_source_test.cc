@@ -363,41 +363,35 @@ TEST(FileFollowerTest, ResumesAtACheckpointOfTheSameFileOnly) {
     EXPECT_NE(after_one.inode, 0u);
   }
   Append(path, "four\n");
-  {
-    // The checkpoint wins over start_at: end.
-    Follower r(Config(path, true, StartAt::kEnd), 1 << 20, after_one);
-    auto two = r.Next();
-    ASSERT_TRUE(two);
-    EXPECT_EQ(two->text, "two");
-    EXPECT_EQ(two->line, 2u);
-    EXPECT_EQ(two->offset, 4u);
-    EXPECT_EQ(two->next.offset, 8u);
-    ASSERT_FALSE(r.Notices().empty());
-    EXPECT_NE(r.Notices()[0].find("resuming at line 2"), std::string::npos) << r.Notices()[0];
-  }
-  {
-    // Truncated below the checkpoint while nobody read it: from the beginning, with a notice.
-    FilePosition far = after_one;
-    far.offset = 1000;
-    Follower r(Config(path, true, StartAt::kEnd), 1 << 20, far);
-    auto first = r.Next();
-    ASSERT_TRUE(first);
-    EXPECT_EQ(first->text, "one");
-    ASSERT_FALSE(r.Notices().empty());
-    EXPECT_NE(r.Notices()[0].find("truncated"), std::string::npos) << r.Notices()[0];
-  }
-  {
-    // Rotated while stopped: another inode, read from its beginning.
-    ASSERT_EQ(std::rename(path.c_str(), dir.File("log.1").c_str()), 0);
-    Rewrite(path, "new1\n");
-    Follower r(Config(path, true, StartAt::kEnd), 1 << 20, after_one);
-    auto first = r.Next();
-    ASSERT_TRUE(first);
-    EXPECT_EQ(first->text, "new1");
-    EXPECT_EQ(first->line, 1u);
-    ASSERT_FALSE(r.Notices().empty());
-    EXPECT_NE(r.Notices()[0].find("another file"), std::string::npos) << r.Notices()[0];
-  }
+  // The first line read when resuming at `at` (start_at: end, which the checkpoint overrides), and
+  // the notice that explains it.
+  auto resume = [&](const FilePosition& at, const std::string& notice) -> std::optional<Got> {
+    Follower r(Config(path, true, StartAt::kEnd), 1 << 20, at);
+    auto got = r.Next();
+    const auto notices = r.Notices();
+    EXPECT_TRUE(!notices.empty() && notices[0].find(notice) != std::string::npos)
+        << (notices.empty() ? "no notice" : notices[0]);
+    return got;
+  };
+  auto two = resume(after_one, "resuming at line 2");
+  ASSERT_TRUE(two);
+  EXPECT_EQ(two->text, "two");
+  EXPECT_EQ(two->line, 2u);
+  EXPECT_EQ(two->offset, 4u);
+  EXPECT_EQ(two->next.offset, 8u);
+  // Truncated below the checkpoint while nobody read it: from the beginning.
+  FilePosition far = after_one;
+  far.offset = 1000;
+  auto first = resume(far, "truncated");
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->text, "one");
+  // Rotated while stopped: another inode, read from its beginning.
+  ASSERT_EQ(std::rename(path.c_str(), dir.File("log.1").c_str()), 0);
+  Rewrite(path, "new1\n");
+  first = resume(after_one, "another file");
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->text, "new1");
+  EXPECT_EQ(first->line, 1u);
 }
 
 TEST(FileFollowerTest, PositionAfterAnOverlongLineIsTheLineUntilItsNewlineIsRead) {
