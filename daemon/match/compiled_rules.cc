@@ -744,7 +744,7 @@ class RulesCompiler {
         for (const auto& pat : preds_[p].patterns) {
           auto [it, inserted] = seen.emplace(pat, exprs.size());
           if (inserted) {
-            exprs.push_back(pat.first);
+            exprs.push_back(CheaperTrailingWordBoundary(pat.first));
             flags.push_back(pat.second);
             pattern_preds.emplace_back();
             pattern_source.push_back(static_cast<uint32_t>(p));
