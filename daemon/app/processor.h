@@ -28,6 +28,11 @@ struct DecodeFailure {
   std::string message;
 };
 
+// A record that could not even be framed (over the size limit): a too_large failure at `origin`.
+inline DecodeFailure FramingFailure(const Origin& origin, Format format, std::string message) {
+  return DecodeFailure{origin, format, DecodeErrorReason::kTooLarge, std::move(message)};
+}
+
 // One alert inside ProcessorOutput::alerts.
 struct AlertRef {
   size_t begin = 0;   // offset of the JSON in `alerts`

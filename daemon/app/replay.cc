@@ -52,13 +52,11 @@ class FailureReporter {
   uint64_t count_ = 0;
 };
 
-DecodeFailure FramingFailure(std::string_view file, const InputDocument& doc) {
-  DecodeFailure f;
-  f.origin.file = file;
-  f.origin.line = doc.line;
-  f.reason = DecodeErrorReason::kTooLarge;
-  f.message = doc.error;
-  return f;
+DecodeFailure FramingFailureOf(std::string_view file, const InputDocument& doc) {
+  Origin origin;
+  origin.file = file;
+  origin.line = doc.line;
+  return FramingFailure(origin, Format::kAuto, doc.error);
 }
 
 struct Totals {
@@ -95,7 +93,7 @@ void ReplaySingle(const ReplayOptions& options, const std::vector<std::string>& 
     while ((*reader)->Next(doc)) {
       if (!doc.error.empty()) {
         Drain(output, out, failures, totals);
-        failures.Report(FramingFailure(path, doc));
+        failures.Report(FramingFailureOf(path, doc));
         continue;
       }
       Origin origin;
@@ -198,7 +196,7 @@ void ReplayParallel(const ReplayOptions& options, const std::vector<std::string>
           InputDocument doc;
           while (framer.Next(doc)) {
             if (!doc.error.empty()) {
-              result.output.failures.push_back(FramingFailure(*b.file, doc));
+              result.output.failures.push_back(FramingFailureOf(*b.file, doc));
               continue;
             }
             Origin origin;
@@ -278,7 +276,7 @@ void ReplayParallel(const ReplayOptions& options, const std::vector<std::string>
         if (!mapped) batch->bytes.reserve(kBatchBytes + kInputPadding);
       }
       if (!doc.error.empty()) {
-        batch->framing.push_back(FramingFailure(path, doc));
+        batch->framing.push_back(FramingFailureOf(path, doc));
       } else if (mapped) {
         batch->docs.push_back({doc.text.data(), doc.capacity, 0, doc.text.size(), doc.line});
       } else {

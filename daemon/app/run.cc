@@ -276,12 +276,7 @@ void ProcessLines(EventProcessor& processor, std::string_view payload, Format fo
   for (uint32_t index = 0; framer.Next(doc); ++index) {
     record.index = index;
     if (!doc.error.empty()) {
-      DecodeFailure f;
-      f.origin = record;
-      f.format = format;
-      f.reason = DecodeErrorReason::kTooLarge;
-      f.message = doc.error;
-      out.failures.push_back(std::move(f));
+      out.failures.push_back(FramingFailure(record, format, doc.error));
       continue;
     }
     processor.Process(doc.text, doc.capacity, format, record, out);
@@ -485,12 +480,7 @@ void FileLoop(RunState& state, FileFollower& follower, const FileSourceConfig& c
     origin.file = config.path.path;
     origin.line = line.line;
     if (!line.error.empty()) {
-      DecodeFailure f;
-      f.origin = origin;
-      f.format = config.format;
-      f.reason = DecodeErrorReason::kTooLarge;
-      f.message = line.error;
-      out.failures.push_back(std::move(f));
+      out.failures.push_back(FramingFailure(origin, config.format, line.error));
     } else {
       const auto start = Clock::now();
       worker.Get().Process(line.text, line.capacity, config.format, origin, out);
