@@ -340,7 +340,7 @@ def case_kill9():
 
 
 def case_startup_stop():
-    """SIGTERM while the daemon is still compiling its rules (the default pack plus 1,000
+    """SIGTERM while the daemon is still compiling its rules (the default pack plus 3,000
     generated ones, about a second of work): a clean stop with exit 0 and nothing consumed; a
     restart in the same group then processes everything."""
     topics, alerts_topic, dlq = setup_topics(2)
@@ -348,7 +348,7 @@ def case_startup_stop():
     produce(topics[0][0], events)
     alerts_file = os.path.join(WORK, "alerts.jsonl")
     big_pack = os.path.join(WORK, "extra-rules.yaml")
-    subprocess.run([sys.executable, os.path.join(SRC, "bench/gen_rules.py"), "--count", "1000",
+    subprocess.run([sys.executable, os.path.join(SRC, "bench/gen_rules.py"), "--count", "3000",
                     "--out", big_pack], check=True)
     group = topic("group")
     slow = write_config("startup.yaml", group, topics, alerts_file, alerts_topic, dlq,
