@@ -4,8 +4,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cinttypes>
-#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -49,32 +47,24 @@ Result<std::optional<FilePosition>> FileCheckpoint::Load() const {
 
 OffsetTracker::Ticket FileCheckpoint::Begin(const FilePosition& after) {
   const int64_t seq = next_seq_++;
-  {
-    std::lock_guard lock(mu_);
-    after_.emplace_back(seq, after);
-  }
+  after_.emplace_back(seq, after);
   return tracker_.Begin(kLines, seq);
 }
 
 Status FileCheckpoint::Save() {
-  std::optional<FilePosition> position;
-  {
-    std::lock_guard lock(mu_);
-    for (const auto& [tp, next] : tracker_.TakeCommittable()) {
-      // Every line before `next` is done: the position after line next - 1.
-      while (!after_.empty() && after_.front().first < next) {
-        latest_ = after_.front().second;
-        after_.pop_front();
-      }
+  for (const auto& [tp, next] : tracker_.TakeCommittable()) {
+    // Every line before `next` is done: the position after line next - 1.
+    while (!after_.empty() && after_.front().first < next) {
+      latest_ = after_.front().second;
+      after_.pop_front();
     }
-    if (!latest_ || latest_ == saved_) return Status::Ok();  // (a failed write is retried)
-    position = latest_;
   }
-  char text[512];
-  const int n = std::snprintf(
-      text, sizeof(text), "%s %d %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " ", kMagic,
-      kVersion, position->dev, position->inode, position->offset, position->line);
-  const std::string content = std::string(text, static_cast<size_t>(n)) + source_ + "\n";
+  if (!latest_ || latest_ == saved_) return Status::Ok();  // (a failed write is retried)
+  const FilePosition& p = *latest_;
+  const std::string content = std::string(kMagic) + ' ' + std::to_string(kVersion) + ' ' +
+                              std::to_string(p.dev) + ' ' + std::to_string(p.inode) + ' ' +
+                              std::to_string(p.offset) + ' ' + std::to_string(p.line) + ' ' +
+                              source_ + "\n";
   const std::string tmp = path_ + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
   if (fd < 0)
@@ -89,8 +79,7 @@ Status FileCheckpoint::Save() {
     ::unlink(tmp.c_str());
     return Status::IoError(path_ + ": cannot write the checkpoint: " + std::strerror(e));
   }
-  std::lock_guard lock(mu_);
-  saved_ = position;
+  saved_ = latest_;
   return Status::Ok();
 }
 

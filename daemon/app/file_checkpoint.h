@@ -8,12 +8,11 @@
 //
 // The file holds one line of text, `chipwatch-file-checkpoint 1 <dev> <inode> <offset> <line>
 // <source path>`, replaced atomically (written to a temporary file, fsynced, renamed). Thread
-// contract: Begin from the file thread; Save from the file thread or, once it has stopped, from the
-// shutdown path; Done through the tickets from any thread.
+// contract: Begin and Save from one thread at a time (the file thread, then, once it has been
+// joined, the shutdown path); Done through the tickets from any thread.
 #pragma once
 
 #include <deque>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -49,11 +48,10 @@ class FileCheckpoint {
   const std::string path_;
   const std::string source_;
   OffsetTracker tracker_;
-  std::mutex mu_;
-  int64_t next_seq_ = 0;                                // file thread
-  std::deque<std::pair<int64_t, FilePosition>> after_;  // mu_: registered, not yet saved
-  std::optional<FilePosition> latest_;                  // mu_: after every done line
-  std::optional<FilePosition> saved_;                   // mu_: in the file
+  int64_t next_seq_ = 0;
+  std::deque<std::pair<int64_t, FilePosition>> after_;  // registered, not yet committable
+  std::optional<FilePosition> latest_;                  // after every done line
+  std::optional<FilePosition> saved_;                   // in the file
 };
 
 }  // namespace chipwatch

@@ -30,10 +30,14 @@ struct Compression {
 const Compression* CompressionOf(std::string_view head) {
   static constexpr Compression kFormats[] = {{"\x1f\x8b", "gzip", "zcat"},
                                              {"\x28\xb5\x2f\xfd", "zstd", "zstdcat"},
-                                             {"\xfd\x37\x7a\x58\x5a\x00", "xz", "xzcat"},
-                                             {"BZh", "bzip2", "bzcat"}};
+                                             {"\xfd\x37\x7a\x58\x5a\x00", "xz", "xzcat"}};
   for (const auto& f : kFormats) {
     if (head.starts_with(f.magic)) return &f;
+  }
+  // "BZh" could start a (non-JSON) text line; bzip2 follows it with the block size, '1'..'9'.
+  static constexpr Compression kBzip2{"BZh", "bzip2", "bzcat"};
+  if (head.size() >= 4 && head.starts_with(kBzip2.magic) && head[3] >= '1' && head[3] <= '9') {
+    return &kBzip2;
   }
   return nullptr;
 }
@@ -202,11 +206,6 @@ bool InputReader::CheckNotCompressed() {
   }
   const Compression* format = CompressionOf(std::string_view(data_ + begin_, end_ - begin_));
   if (format == nullptr) return true;
-  // "BZh" could start a (non-JSON) text line; bzip2 follows it with the block size, '1'..'9'.
-  if (std::string_view(format->name) == "bzip2" &&
-      (end_ - begin_ < 4 || data_[begin_ + 3] < '1' || data_[begin_ + 3] > '9')) {
-    return true;
-  }
   status_ = Status::InvalidArgument(std::string("the input is ") + format->name +
                                     "-compressed; chipwatch reads JSON text: decompress it first, "
                                     "for example `" +

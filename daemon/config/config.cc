@@ -429,14 +429,7 @@ class Parser {
       diags_.Error(p.pos, "not-a-file", path + ": " + p.path + " is a directory");
       return;
     }
-    const fs::path dir = fs::path(p.path).parent_path();
-    if (!fs::is_directory(dir, ec)) {
-      diags_.Error(p.pos, "missing-directory",
-                   path + ": directory " + dir.string() + " does not exist");
-    } else if (access(dir.c_str(), W_OK | X_OK) != 0) {
-      diags_.Error(p.pos, "not-writable",
-                   path + ": directory " + dir.string() + " is not writable");
-    }
+    CheckDirectoryWritable(p, path);
   }
 
   // A file chipwatch appends to: it need not exist, but its directory must, and be writable.
@@ -451,6 +444,12 @@ class Parser {
       }
       return;
     }
+    CheckDirectoryWritable(p, path);
+  }
+
+  // The directory of `p` exists and chipwatch may create files in it.
+  void CheckDirectoryWritable(const ConfigPath& p, const std::string& path) {
+    std::error_code ec;
     const fs::path dir = fs::path(p.path).parent_path();
     fs::file_status dst = fs::status(dir, ec);
     if (!fs::exists(dst)) {

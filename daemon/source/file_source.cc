@@ -192,18 +192,18 @@ FileFollower::ReadResult FileFollower::Read() {
   }
 }
 
-void FileFollower::SetPositions(Line& out, uint64_t number, uint64_t offset, uint64_t next_offset) {
+void FileFollower::SetPositions(Line& out, uint64_t number, uint64_t offset, uint64_t next_offset,
+                                uint64_t next_line) {
   out.line = number;
   out.offset = offset;
   out.generation = generation_;
   out.inode = ino_;
-  out.dev = dev_;
-  out.next = FilePosition{dev_, ino_, next_offset, number + 1};
+  out.next = FilePosition{dev_, ino_, next_offset, next_line};
 }
 
 void FileFollower::Emit(Line& out, size_t begin, size_t end, uint64_t number, uint64_t offset,
                         uint64_t next_offset) {
-  SetPositions(out, number, offset, next_offset);
+  SetPositions(out, number, offset, next_offset, number + 1);
   while (begin < end && IsSpace(buf_[begin])) ++begin;
   while (end > begin && IsSpace(buf_[end - 1])) --end;
   out.text = std::string_view(buf_.get() + begin, end - begin);
@@ -211,12 +211,11 @@ void FileFollower::Emit(Line& out, size_t begin, size_t end, uint64_t number, ui
   out.error.clear();
 }
 
-// Until its newline is read, the end of an overlong line is not known: the position after it is
-// then the line itself (a restart from there reports it again). TakeLine sets the real one when
-// the newline is already in the buffer.
-void FileFollower::EmitTooLong(Line& out, uint64_t number, uint64_t offset) {
-  SetPositions(out, number, offset, offset);
-  out.next.line = number;
+// `next_*`: where the next line starts. Until an overlong line's newline is read, that is not
+// known: the caller passes the line itself (a restart from there reports it again).
+void FileFollower::EmitTooLong(Line& out, uint64_t number, uint64_t offset, uint64_t next_offset,
+                               uint64_t next_line) {
+  SetPositions(out, number, offset, next_offset, next_line);
   out.text = {};
   out.capacity = 0;
   out.error =
@@ -239,7 +238,7 @@ bool FileFollower::TakeLine(Line& out) {
     }
     if (nl == nullptr) {
       if (end_ - begin_ <= max_line_) return false;  // wait for the rest
-      EmitTooLong(out, line_, OffsetOf(begin_));
+      EmitTooLong(out, line_, OffsetOf(begin_), OffsetOf(begin_), line_);
       skipping_ = true;
       begin_ = end_;
       return true;
@@ -250,8 +249,7 @@ bool FileFollower::TakeLine(Line& out) {
     const uint64_t offset = OffsetOf(line_begin);
     begin_ = line_end + 1;
     if (line_end - line_begin > max_line_) {
-      EmitTooLong(out, number, offset);
-      out.next = FilePosition{dev_, ino_, OffsetOf(begin_), number + 1};
+      EmitTooLong(out, number, offset, OffsetOf(begin_), number + 1);
       return true;
     }
     Emit(out, line_begin, line_end, number, offset, OffsetOf(begin_));

@@ -85,7 +85,6 @@ class FileFollower {
     uint64_t offset = 0;      // byte offset of the line's first byte in that file
     uint64_t generation = 0;  // 1 for the first file opened, +1 at every (re)open of `path`
     uint64_t inode = 0;       // of the file the line was read from
-    uint64_t dev = 0;         // its device
     // Where the next line starts: one past this line's newline (or its last byte, for a final
     // line without one), and the next line's number. A checkpoint after this line.
     FilePosition next;
@@ -129,8 +128,10 @@ class FileFollower {
   bool Wait(std::chrono::steady_clock::time_point deadline);  // false: time-out or Wake()
   void Emit(Line& out, size_t begin, size_t end, uint64_t number, uint64_t offset,
             uint64_t next_offset);
-  void EmitTooLong(Line& out, uint64_t number, uint64_t offset);
-  void SetPositions(Line& out, uint64_t number, uint64_t offset, uint64_t next_offset);
+  void EmitTooLong(Line& out, uint64_t number, uint64_t offset, uint64_t next_offset,
+                   uint64_t next_line);
+  void SetPositions(Line& out, uint64_t number, uint64_t offset, uint64_t next_offset,
+                    uint64_t next_line);
   uint64_t OffsetOf(size_t buffer_index) const { return file_pos_ - (end_ - buffer_index); }
   void Notice(std::string_view message);
 
