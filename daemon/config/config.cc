@@ -1,12 +1,15 @@
 // The config loader: YAML -> Config, every problem reported with its position and key path.
 #include "config/config.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <filesystem>
 #include <fstream>
@@ -24,11 +27,19 @@ const std::initializer_list<std::string_view> kTopKeys = {
     "rules",   "enrich", "sources",          "sinks", "dead_letter", "metrics",
     "workers", "limits", "shutdown_timeout", "log"};
 const std::initializer_list<std::string_view> kKafkaSourceKeys = {
-    "type", "brokers", "group", "topics", "start_from", "properties"};
+    "type", "brokers", "group", "topics", "start_from", "properties", "security"};
 const std::initializer_list<std::string_view> kFileSourceKeys = {
     "type", "path", "format", "follow", "start_at", "checkpoint"};
 const std::initializer_list<std::string_view> kKafkaSinkKeys = {"type", "brokers", "topic",
-                                                                "properties"};
+                                                                "properties", "security"};
+const std::initializer_list<std::string_view> kSecurityKeys = {"protocol", "ca_file", "cert_file",
+                                                               "key_file", "sasl"};
+const std::initializer_list<std::string_view> kSaslKeys = {"mechanism", "username", "password_file",
+                                                           "password_env"};
+const std::initializer_list<std::string_view> kProtocolNames = {"plaintext", "ssl",
+                                                                "sasl_plaintext", "sasl_ssl"};
+const std::initializer_list<std::string_view> kMechanismNames = {"PLAIN", "SCRAM-SHA-256",
+                                                                 "SCRAM-SHA-512"};
 const std::initializer_list<std::string_view> kFileSinkKeys = {"type", "path", "fsync"};
 const std::initializer_list<std::string_view> kStdoutSinkKeys = {"type"};
 
@@ -409,6 +420,222 @@ class Parser {
     }
   }
 
+  // `security`: TLS and SASL for a Kafka client. Returns false after an error.
+  bool ReadSecurity(const Entry& e, const std::string& path, KafkaSecurityConfig& out) {
+    std::vector<Entry> entries;
+    if (!ReadMap(e.value, path, kSecurityKeys, entries)) return false;
+    const size_t errors_before = diags_.error_count();
+    out.configured = true;
+    out.pos = Pos(e.value);
+    out.protocol_pos = out.pos;
+    const Entry* sasl = nullptr;
+    for (const auto& f : entries) {
+      const std::string key_path = Child(path, f.key);
+      size_t index = 0;
+      if (f.key == "protocol") {
+        if (GetEnum(f, key_path, kProtocolNames, index)) {
+          out.protocol = static_cast<KafkaProtocol>(index);
+          out.protocol_pos = Pos(f.value);
+        }
+      } else if (f.key == "sasl") {
+        sasl = &f;
+      } else {  // ca_file, cert_file, key_file
+        ConfigPath p;
+        if (!GetPath(f, key_path, p)) continue;
+        CheckExists(p, key_path, /*must_be_regular_file=*/true);
+        // A key may be root:chipwatch 0640 (docs/operations.md); readable by everyone it is not.
+        if (f.key == "key_file") WarnIfReadable(p, key_path, "a private key", S_IROTH);
+        (f.key == "ca_file"     ? out.ca_file
+         : f.key == "cert_file" ? out.cert_file
+                                : out.key_file) = std::move(p);
+      }
+    }
+    if (diags_.error_count() > errors_before) return false;
+    const bool tls = out.protocol == KafkaProtocol::kSsl || out.protocol == KafkaProtocol::kSaslSsl;
+    const bool uses_sasl =
+        out.protocol == KafkaProtocol::kSaslPlaintext || out.protocol == KafkaProtocol::kSaslSsl;
+    const std::string protocol = Child(path, "protocol") + " " +
+                                 Quote(KafkaProtocolName(out.protocol)) +
+                                 (Find(entries, "protocol") ? "" : " (the default)");
+    for (const auto* file : {&out.ca_file, &out.cert_file, &out.key_file}) {
+      if (*file && !tls) {
+        diags_.Error((*file)->pos, "invalid-value",
+                     path + ": a CA, certificate or key file needs protocol ssl or sasl_ssl, not " +
+                         protocol);
+        return false;
+      }
+    }
+    if (out.cert_file.has_value() != out.key_file.has_value()) {
+      const ConfigPath& given = out.cert_file ? *out.cert_file : *out.key_file;
+      diags_.Error(given.pos, "missing-key",
+                   path + ": cert_file and key_file go together (mutual TLS); missing " +
+                       Child(path, out.cert_file ? "key_file" : "cert_file"));
+      return false;
+    }
+    if (sasl != nullptr && !uses_sasl) {
+      diags_.Error(
+          Pos(sasl->key_node), "invalid-value",
+          Child(path, "sasl") + " needs protocol sasl_plaintext or sasl_ssl, not " + protocol);
+      return false;
+    }
+    if (sasl == nullptr && uses_sasl) {
+      diags_.Error(out.pos, "missing-key",
+                   "missing required key " + Child(path, "sasl") + " (protocol " +
+                       std::string(KafkaProtocolName(out.protocol)) + ")");
+      return false;
+    }
+    if (sasl == nullptr) return true;
+    KafkaSaslConfig s;
+    if (!ReadSasl(*sasl, Child(path, "sasl"), s)) return false;
+    if (s.mechanism == SaslMechanism::kPlain && out.protocol == KafkaProtocol::kSaslPlaintext) {
+      diags_.Warning(s.mechanism_pos, "insecure-sasl",
+                     Child(path, "sasl.mechanism") +
+                         ": PLAIN over sasl_plaintext sends the password unencrypted (use "
+                         "protocol sasl_ssl)");
+    }
+    out.sasl = std::move(s);
+    return true;
+  }
+
+  bool ReadSasl(const Entry& e, const std::string& path, KafkaSaslConfig& out) {
+    std::vector<Entry> entries;
+    if (!ReadMap(e.value, path, kSaslKeys, entries)) return false;
+    out.pos = Pos(e.value);
+    bool ok = Require(e.value, entries, path, {"mechanism", "username"});
+    const Entry* file = Find(entries, "password_file");
+    const Entry* env = Find(entries, "password_env");
+    if (file != nullptr && env != nullptr) {
+      Error(env->key_node, "conflicting-keys",
+            path + ": give password_file or password_env, not both");
+      return false;
+    }
+    if (file == nullptr && env == nullptr) {
+      diags_.Error(out.pos, "missing-key",
+                   "missing required key " + Child(path, "password_file") + " or " +
+                       Child(path, "password_env"));
+      ok = false;
+    }
+    for (const auto& f : entries) {
+      const std::string key_path = Child(path, f.key);
+      size_t index = 0;
+      if (f.key == "mechanism") {
+        if (GetEnum(f, key_path, kMechanismNames, index)) {
+          out.mechanism = static_cast<SaslMechanism>(index);
+          out.mechanism_pos = Pos(f.value);
+        } else {
+          ok = false;
+        }
+      } else if (f.key == "username") {
+        ok &= GetString(f, key_path, out.username);
+        out.username_pos = ValuePos(f);
+      } else if (f.key == "password_file") {
+        ConfigPath p;
+        ok &= GetPath(f, key_path, p) && ReadPasswordFile(p, key_path, out.password);
+        out.password_pos = p.pos;
+        out.password_file = std::move(p);
+      } else if (f.key == "password_env") {
+        ok &= GetString(f, key_path, out.password_env) &&
+              ReadPasswordEnv(Pos(f.value), key_path, out.password_env, out.password);
+        out.password_pos = ValuePos(f);
+      }
+    }
+    return ok;
+  }
+
+  // The password is the file's content without one trailing newline. Never quoted anywhere.
+  bool ReadPasswordFile(const ConfigPath& p, const std::string& path, std::string& password) {
+    const size_t errors_before = diags_.error_count();
+    CheckExists(p, path, /*must_be_regular_file=*/true);
+    if (diags_.error_count() > errors_before) return false;
+    WarnIfReadable(p, path, "a password", S_IRGRP | S_IROTH);
+    std::ifstream in(p.path, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (!in || in.bad()) {
+      diags_.Error(p.pos, "read-error", path + ": cannot read " + p.path);
+      return false;
+    }
+    password = text.str();
+    if (!password.empty() && password.back() == '\n') password.pop_back();
+    if (!password.empty() && password.back() == '\r') password.pop_back();
+    if (password.empty()) {
+      diags_.Error(p.pos, "empty-value", path + ": " + p.path + " is empty");
+      return false;
+    }
+    return true;
+  }
+
+  bool ReadPasswordEnv(const SourcePos& pos, const std::string& path, const std::string& name,
+                       std::string& password) {
+    const char* value = std::getenv(name.c_str());
+    if (value == nullptr) {
+      diags_.Error(pos, "missing-env",
+                   path + ": environment variable " + Quote(name) + " is not set");
+      return false;
+    }
+    if (*value == '\0') {
+      diags_.Error(pos, "empty-value",
+                   path + ": environment variable " + Quote(name) + " is empty");
+      return false;
+    }
+    password = value;
+    return true;
+  }
+
+  // A secret file readable under `bits` (S_IRGRP, S_IROTH) is a warning, not an error: the
+  // operator may have reasons.
+  void WarnIfReadable(const ConfigPath& p, const std::string& path, const char* what, mode_t bits) {
+    struct stat st {};
+    if (stat(p.path.c_str(), &st) != 0 || (st.st_mode & bits) == 0) return;
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    diags_.Warning(p.pos, "readable-secret",
+                   path + ": " + p.path + " holds " + what + " but is readable by " +
+                       ((st.st_mode & S_IROTH) != 0 ? "everyone" : "its group") + " (mode " + mode +
+                       "); chmod 600 it");
+  }
+
+  // A property the `security` block also sets (or an alias of one) is ambiguous: an error naming
+  // both places. Without a block, properties may set anything, as before.
+  bool CheckSecurityConflicts(const std::string& path, const std::vector<KafkaProperty>& properties,
+                              const KafkaSecurityConfig& security) {
+    if (!security.configured) return true;
+    struct Claim {
+      bool set;
+      const char* key;  // in the block
+      std::initializer_list<std::string_view> names;
+    };
+    const bool sasl = security.sasl.has_value();
+    const Claim claims[] = {
+        {true, "protocol", {"security.protocol"}},
+        {security.ca_file.has_value(), "ca_file", {"ssl.ca.location", "ssl.ca.pem"}},
+        {security.cert_file.has_value(),
+         "cert_file",
+         {"ssl.certificate.location", "ssl.certificate.pem", "ssl.keystore.location"}},
+        {security.key_file.has_value(),
+         "key_file",
+         {"ssl.key.location", "ssl.key.pem", "ssl.keystore.location"}},
+        {sasl, "sasl.mechanism", {"sasl.mechanisms", "sasl.mechanism"}},
+        {sasl, "sasl.username", {"sasl.username"}},
+        {sasl,
+         sasl && security.sasl->password_file ? "sasl.password_file" : "sasl.password_env",
+         {"sasl.password"}},
+    };
+    bool ok = true;
+    for (const KafkaProperty& p : properties) {
+      for (const Claim& c : claims) {
+        if (!c.set || std::find(c.names.begin(), c.names.end(), p.name) == c.names.end()) continue;
+        diags_.Error(p.pos, "conflicting-property",
+                     Child(path, "properties") + "." + p.name + " conflicts with " +
+                         Child(Child(path, "security"), c.key) +
+                         ": set it in one place (the security block, or properties without one)");
+        ok = false;
+        break;
+      }
+    }
+    return ok;
+  }
+
   // Reports `path` missing or of the wrong kind. A missing parent directory is named as such.
   void CheckExists(const ConfigPath& p, const std::string& path, bool must_be_regular_file) {
     std::error_code ec;
@@ -618,8 +845,11 @@ class Parser {
         }
       } else if (e.key == "properties") {
         GetProperties(e, key_path, kSourceReservedProperties, k.properties);
+      } else if (e.key == "security") {
+        ok &= ReadSecurity(e, key_path, k.security);
       }
     }
+    ok &= CheckSecurityConflicts(path, k.properties, k.security);
     if (ok) cfg.sources.push_back(std::move(k));
   }
 
@@ -774,8 +1004,11 @@ class Parser {
         k.topic_pos = ValuePos(e);
       } else if (e.key == "properties") {
         GetProperties(e, key_path, kSinkReservedProperties, k.properties);
+      } else if (e.key == "security") {
+        ok &= ReadSecurity(e, key_path, k.security);
       }
     }
+    ok &= CheckSecurityConflicts(path, k.properties, k.security);
     return ok;
   }
 

@@ -10,8 +10,9 @@
 // broker, opening a file) may have to blame. The keys are documented in docs/configuration.md and
 // in the reference config, config/chipwatch.yaml.
 //
-// Secrets: values of Kafka `properties` whose name looks secret (IsSecretPropertyName) are kept for
-// the client but never appear in a diagnostic or in Redacted().
+// Secrets: values of Kafka `properties` whose name looks secret (IsSecretPropertyName), and the
+// SASL password of a `security` block (read from its file or environment variable at load time),
+// are kept for the client but never appear in a diagnostic or in Redacted().
 //
 // Thread contract: the load functions are reentrant and share no state; a loaded Config is a plain
 // value, safe to read from any number of threads. yaml-cpp stays inside config/*.cc.
@@ -49,6 +50,43 @@ struct KafkaProperty {
 // key, token, credential or JAAS/OAUTHBEARER config (sasl.password, ssl.key.pem, ...).
 bool IsSecretPropertyName(std::string_view name);
 
+// The `security` block of a Kafka source, sink or dead_letter: TLS and SASL. The loader checks it
+// (files readable, the pieces a protocol needs present, no `properties` setting the same thing) and
+// KafkaSecurityProperties() turns it into librdkafka properties.
+enum class KafkaProtocol : uint8_t { kPlaintext, kSsl, kSaslPlaintext, kSaslSsl };
+enum class SaslMechanism : uint8_t { kPlain, kScramSha256, kScramSha512 };
+
+struct KafkaSaslConfig {
+  SourcePos pos;  // of the `sasl` mapping
+  SaslMechanism mechanism = SaslMechanism::kScramSha512;
+  SourcePos mechanism_pos;
+  std::string username;
+  SourcePos username_pos;
+  std::string password;                     // secret: never printed
+  SourcePos password_pos;                   // of password_file or password_env
+  std::optional<ConfigPath> password_file;  // where the password came from (one of these two)
+  std::string password_env;
+};
+
+struct KafkaSecurityConfig {
+  bool configured = false;  // a `security` block was given (else nothing is set)
+  SourcePos pos;
+  KafkaProtocol protocol = KafkaProtocol::kPlaintext;
+  SourcePos protocol_pos;
+  std::optional<ConfigPath> ca_file;    // broker verification; default: the system store
+  std::optional<ConfigPath> cert_file;  // client certificate (mutual TLS), with key_file
+  std::optional<ConfigPath> key_file;
+  std::optional<KafkaSaslConfig> sasl;  // with protocol sasl_plaintext or sasl_ssl only
+};
+
+// The librdkafka properties the block stands for (security.protocol, ssl.ca.location,
+// ssl.certificate.location, ssl.key.location, sasl.mechanisms, sasl.username, sasl.password), each
+// positioned at the key it comes from; empty when no block was given.
+std::vector<KafkaProperty> KafkaSecurityProperties(const KafkaSecurityConfig& security);
+
+std::string_view KafkaProtocolName(KafkaProtocol p);  // "plaintext", ..., "sasl_ssl"
+std::string_view SaslMechanismName(SaslMechanism m);  // "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"
+
 struct KafkaTopicConfig {
   std::string topic;
   Format format = Format::kAuto;
@@ -69,6 +107,7 @@ struct KafkaSourceConfig {
   std::vector<KafkaTopicConfig> topics;  // at least one, names unique
   StartFrom start_from = StartFrom::kEarliest;
   std::vector<KafkaProperty> properties;  // in file order, names unique
+  KafkaSecurityConfig security;
 };
 
 struct FileSourceConfig {
@@ -91,6 +130,7 @@ struct KafkaSinkConfig {
   std::string topic;
   SourcePos topic_pos;
   std::vector<KafkaProperty> properties;
+  KafkaSecurityConfig security;
 };
 
 struct FileSinkConfig {

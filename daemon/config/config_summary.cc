@@ -1,4 +1,5 @@
-// Names of the config enums, the secret-property test and Config::Redacted().
+// Names of the config enums, the secret-property test, the `security` block's librdkafka
+// properties and Config::Redacted().
 #include <array>
 #include <cctype>
 #include <string>
@@ -28,9 +29,28 @@ void AppendProperties(std::string& out, const std::vector<KafkaProperty>& proper
   out += '}';
 }
 
+// The block as configured; the password itself never, only where it comes from.
+void AppendSecurity(std::string& out, const KafkaSecurityConfig& s) {
+  if (!s.configured) return;
+  out += " security={protocol=";
+  out += KafkaProtocolName(s.protocol);
+  if (s.ca_file) out += " ca_file=" + s.ca_file->path;
+  if (s.cert_file) out += " cert_file=" + s.cert_file->path;
+  if (s.key_file) out += " key_file=" + s.key_file->path;
+  if (s.sasl) {
+    out += " sasl.mechanism=";
+    out += SaslMechanismName(s.sasl->mechanism);
+    out += " sasl.username=" + s.sasl->username + " sasl.password=" + std::string(kRedacted);
+    out += s.sasl->password_file ? " (from file " + s.sasl->password_file->path + ")"
+                                 : " (from $" + s.sasl->password_env + ")";
+  }
+  out += '}';
+}
+
 void AppendKafkaSink(std::string& out, const KafkaSinkConfig& k) {
   out += "kafka brokers=" + k.brokers + " topic=" + k.topic;
   AppendProperties(out, k.properties);
+  AppendSecurity(out, k.security);
 }
 
 void AppendFileSink(std::string& out, const FileSinkConfig& f) {
@@ -51,6 +71,48 @@ bool IsSecretPropertyName(std::string_view name) {
     if (lower.find(marker) != std::string::npos) return true;
   }
   return false;
+}
+
+std::string_view KafkaProtocolName(KafkaProtocol p) {
+  switch (p) {
+    case KafkaProtocol::kPlaintext:
+      return "plaintext";
+    case KafkaProtocol::kSsl:
+      return "ssl";
+    case KafkaProtocol::kSaslPlaintext:
+      return "sasl_plaintext";
+    case KafkaProtocol::kSaslSsl:
+      return "sasl_ssl";
+  }
+  return "plaintext";
+}
+
+std::string_view SaslMechanismName(SaslMechanism m) {
+  switch (m) {
+    case SaslMechanism::kPlain:
+      return "PLAIN";
+    case SaslMechanism::kScramSha256:
+      return "SCRAM-SHA-256";
+    case SaslMechanism::kScramSha512:
+      return "SCRAM-SHA-512";
+  }
+  return "PLAIN";
+}
+
+std::vector<KafkaProperty> KafkaSecurityProperties(const KafkaSecurityConfig& s) {
+  std::vector<KafkaProperty> out;
+  if (!s.configured) return out;
+  out.push_back({"security.protocol", std::string(KafkaProtocolName(s.protocol)), s.protocol_pos});
+  if (s.ca_file) out.push_back({"ssl.ca.location", s.ca_file->path, s.ca_file->pos});
+  if (s.cert_file) out.push_back({"ssl.certificate.location", s.cert_file->path, s.cert_file->pos});
+  if (s.key_file) out.push_back({"ssl.key.location", s.key_file->path, s.key_file->pos});
+  if (s.sasl) {
+    out.push_back({"sasl.mechanisms", std::string(SaslMechanismName(s.sasl->mechanism)),
+                   s.sasl->mechanism_pos});
+    out.push_back({"sasl.username", s.sasl->username, s.sasl->username_pos});
+    out.push_back({"sasl.password", s.sasl->password, s.sasl->password_pos});
+  }
+  return out;
 }
 
 std::string_view StartFromName(StartFrom s) {
@@ -95,6 +157,7 @@ std::string Config::Redacted() const {
         out += k->topics[t].topic + "(" + std::string(FormatName(k->topics[t].format)) + ")";
       }
       AppendProperties(out, k->properties);
+      AppendSecurity(out, k->security);
     } else {
       const auto& f = std::get<FileSourceConfig>(sources[i]);
       out += "file path=" + f.path.path + " format=" + std::string(FormatName(f.format)) +

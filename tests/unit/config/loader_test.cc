@@ -180,7 +180,7 @@ metrics: {listen: 127.0.0.1:1, port: 2}
   };
   EXPECT_TRUE(has(6, 5,
                   "unknown key 'grup' in sources[0] (allowed: type, brokers, group, topics, "
-                  "start_from, properties)"))
+                  "start_from, properties, security)"))
       << Dump(diags_);
   EXPECT_TRUE(has(8, 25, "unknown key 'fromat' in sources[0].topics[0] (allowed: topic, format)"))
       << Dump(diags_);
