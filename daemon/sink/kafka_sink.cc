@@ -37,7 +37,7 @@ class KafkaSink final : public Sink {
             std::function<void(bool fatal, const std::string& message)> on_error)
       : name_("kafka:" + config.topic),
         on_error_(std::move(on_error)),
-        scrubber_(config.properties) {}
+        scrubber_(kafka_internal::ClientProperties(config)) {}
   KafkaSink(const KafkaSink&) = delete;
   KafkaSink& operator=(const KafkaSink&) = delete;
   ~KafkaSink() override;
@@ -100,7 +100,9 @@ Status KafkaSink::Init(const KafkaSinkConfig& config) {
   for (const auto& [name, value] : defaults) {
     if (Status s = kafka_internal::SetDefault(conf.get(), name, value, name_); !s.ok()) return s;
   }
-  if (Status s = kafka_internal::ApplyProperties(conf.get(), config.properties, name_); !s.ok()) {
+  if (Status s = kafka_internal::ApplyProperties(conf.get(),
+                                                 kafka_internal::ClientProperties(config), name_);
+      !s.ok()) {
     return s;
   }
   rd_kafka_conf_set_opaque(conf.get(), this);

@@ -82,6 +82,16 @@ class SecretScrubber {
 
 // ---- Configuration --------------------------------------------------------------------------
 
+// Everything the operator configured for a client, in the order it is applied: the properties the
+// `security` block stands for, then `properties` (the loader has ruled out overlaps between them).
+// `KafkaConfig` is KafkaSourceConfig or KafkaSinkConfig.
+template <typename KafkaConfig>
+std::vector<KafkaProperty> ClientProperties(const KafkaConfig& config) {
+  std::vector<KafkaProperty> out = KafkaSecurityProperties(config.security);
+  out.insert(out.end(), config.properties.begin(), config.properties.end());
+  return out;
+}
+
 // Sets one chipwatch default. These are fixed names and values, so an error is a programming error.
 inline Status SetDefault(rd_kafka_conf_t* conf, const char* name, const std::string& value,
                          std::string_view client) {
@@ -136,13 +146,33 @@ inline bool HasBuiltinFeature(rd_kafka_conf_t* conf, std::string_view feature) {
 
 // ---- Errors and logs ------------------------------------------------------------------------
 
+// True for errors that retrying cannot cure because the client's configuration or credentials are
+// wrong: SASL authentication refused (wrong password, unknown user, mechanism not enabled) and TLS
+// failures (the broker's certificate not verified by the configured CA, no certificate, a client
+// key that does not load). librdkafka reports them through error_cb as ordinary errors and keeps
+// reconnecting, which would leave the daemon running, never ready, and silent about why.
+// Connection losses are RD_KAFKA_RESP_ERR__TRANSPORT, never these.
+inline bool IsConfigurationError(int err) {
+  return err == RD_KAFKA_RESP_ERR__AUTHENTICATION || err == RD_KAFKA_RESP_ERR__SSL ||
+         err == RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED ||
+         err == RD_KAFKA_RESP_ERR_UNSUPPORTED_SASL_MECHANISM ||
+         err == RD_KAFKA_RESP_ERR_ILLEGAL_SASL_STATE;
+}
+
 // Formats an error_cb report. `fatal` is set for RD_KAFKA_RESP_ERR__FATAL, whose underlying cause
-// is fetched with rd_kafka_fatal_error. Broker-down and transport errors are transient: librdkafka
-// reconnects by itself.
+// is fetched with rd_kafka_fatal_error, and for authentication and TLS errors
+// (IsConfigurationError), which the daemon treats as fatal too. Broker-down and transport errors
+// are transient: librdkafka reconnects by itself.
 inline std::string DescribeClientError(rd_kafka_t* rk, int err, const char* reason, bool* fatal) {
   *fatal = false;
   std::string message;
-  if (err == RD_KAFKA_RESP_ERR__FATAL) {
+  if (IsConfigurationError(err)) {
+    *fatal = true;
+    message = std::string(err == RD_KAFKA_RESP_ERR__SSL ? "TLS error" : "authentication error") +
+              " (check the security block; not retried): " +
+              rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)) + ": " +
+              (reason != nullptr ? reason : "");
+  } else if (err == RD_KAFKA_RESP_ERR__FATAL) {
     *fatal = true;
     std::array<char, 512> cause{};
     rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, cause.data(), cause.size());

@@ -85,7 +85,7 @@ class RdKafkaMessage final : public KafkaMessage {
 class RdKafkaConsumer final : public KafkaConsumer {
  public:
   RdKafkaConsumer(const KafkaSourceConfig& config, ConsumerCallbacks callbacks)
-      : callbacks_(std::move(callbacks)), scrubber_(config.properties) {
+      : callbacks_(std::move(callbacks)), scrubber_(kafka_internal::ClientProperties(config)) {
     for (const KafkaTopicConfig& t : config.topics) formats_.emplace_back(t.topic, t.format);
   }
   RdKafkaConsumer(const RdKafkaConsumer&) = delete;
@@ -158,7 +158,9 @@ Status RdKafkaConsumer::Init(const KafkaSourceConfig& config) {
   for (const auto& [name, value] : defaults) {
     if (Status s = kafka_internal::SetDefault(conf.get(), name, value, kClient); !s.ok()) return s;
   }
-  if (Status s = kafka_internal::ApplyProperties(conf.get(), config.properties, kClient); !s.ok()) {
+  if (Status s = kafka_internal::ApplyProperties(conf.get(),
+                                                 kafka_internal::ClientProperties(config), kClient);
+      !s.ok()) {
     return s;
   }
   rd_kafka_conf_set_opaque(conf.get(), this);
