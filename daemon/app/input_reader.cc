@@ -263,7 +263,8 @@ bool InputReader::Next(InputDocument& doc) {
     const bool one_line = !opens || (first == '{' && last == '}') || (first == '[' && last == ']');
     if (one_line || mode_ == Mode::kLines) {
       if (mode_ == Mode::kUnknown && opens) mode_ = Mode::kLines;
-      if (mapped() && TooLarge(doc, line_end - begin_, "skipped to the next line")) {
+      // Checked for every input: a pipe's first read can hold a whole line above the limit.
+      if (TooLarge(doc, trimmed - begin_, "skipped to the next line")) {
         begin_ = nl ? line_end + 1 : end_;
         if (nl) ++line_;
         return true;
@@ -345,7 +346,7 @@ bool InputReader::Next(InputDocument& doc) {
 }
 
 void InputReader::HandOut(InputDocument& doc, size_t text_end, size_t next, uint64_t newlines) {
-  if (!(mapped() && TooLarge(doc, text_end - begin_, "skipped it"))) {
+  if (!TooLarge(doc, text_end - begin_, "skipped it")) {
     doc.text = std::string_view(data_ + begin_, text_end - begin_);
     doc.capacity = cap_ + kInputPadding - begin_;
     doc.line = line_;

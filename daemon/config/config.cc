@@ -17,6 +17,8 @@
 #include <sstream>
 #include <thread>
 
+#include "policy/yaml_load.h"
+
 namespace chipwatch {
 
 namespace {
@@ -148,7 +150,7 @@ class Parser {
   void Parse(std::string_view text, Config& cfg) {
     std::vector<YAML::Node> docs;
     try {
-      docs = YAML::LoadAll(std::string(text));
+      docs = LoadYamlDocuments(std::string(text));
     } catch (const YAML::Exception& e) {
       diags_.Error(MarkPos(e.mark), "yaml-syntax", "YAML syntax error: " + e.msg);
       return;

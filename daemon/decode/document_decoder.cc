@@ -466,9 +466,17 @@ class DocumentDecoder final : public DecoderBackend {
     return true;
   }
 
-  // Line of `p` inside the envelope, counting newlines incrementally from the previous record.
+  // Line of `p` inside the envelope, counting newlines from the previous position reported.
+  // Positions can move back: when the fast path stops inside an envelope, the byte splitter starts
+  // again from the envelope's beginning (a damaged envelope also makes the two disagree on where an
+  // element ends), so it can report a position before the fast path's last one. Each count stays
+  // between two positions inside the envelope.
   uint64_t LineOf(const char* p) {
-    line_ += static_cast<uint64_t>(std::count(line_scan_, p, '\n'));
+    if (p >= line_scan_) {
+      line_ += static_cast<uint64_t>(std::count(line_scan_, p, '\n'));
+    } else {
+      line_ -= static_cast<uint64_t>(std::count(p, line_scan_, '\n'));
+    }
     line_scan_ = p;
     return line_;
   }
@@ -589,10 +597,14 @@ class DocumentDecoder final : public DecoderBackend {
     }
     ++i;
     size_t index = 0;
+    // Records reported: the fast path's `skip`, then the splitter's. Returned instead of `index`,
+    // which may not reach `skip` when the two disagree on where elements end (a stray ':' or '}'),
+    // so that the count matches the reports made.
+    size_t reports = skip;
     while (true) {
       skip_space();
       if (i >= doc.size()) break;
-      if (doc[i] == ']') return index;
+      if (doc[i] == ']') return reports;
       if (doc[i] == ',') {
         ++i;
         continue;
@@ -623,7 +635,7 @@ class DocumentDecoder final : public DecoderBackend {
             .append(std::to_string(i));
         ReportError(RecordOrigin(origin, doc.data() + i, index), format,
                     DecodeErrorReason::kInvalidJson, handler);
-        return index + 1;
+        return reports + 1;
       }
       if (depth != 0 || strings.in_string()) break;  // truncated inside the element
       std::string_view text = doc.substr(start, std::min(i, doc.size()) - start);
@@ -631,6 +643,7 @@ class DocumentDecoder final : public DecoderBackend {
       if (index >= skip) {
         DecodeRecord(text, static_cast<size_t>(end_of_buffer - text.data()), format,
                      RecordOrigin(origin, text.data(), index), handler);
+        ++reports;
       }
       ++index;
     }
@@ -638,7 +651,7 @@ class DocumentDecoder final : public DecoderBackend {
     message_.assign("envelope is truncated: its array of records is not closed");
     ReportError(RecordOrigin(origin, doc.data() + std::min(i, doc.size()), index), format,
                 DecodeErrorReason::kInvalidJson, handler);
-    return index + 1;
+    return reports + 1;
   }
 
   DecoderOptions options_;

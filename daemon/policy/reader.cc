@@ -8,6 +8,8 @@
 #include <initializer_list>
 #include <string_view>
 
+#include "policy/yaml_load.h"
+
 namespace chipwatch::policy_internal {
 
 namespace {
@@ -153,7 +155,7 @@ class FileReader {
   RawFile Read(const std::string& text) {
     std::vector<YAML::Node> docs;
     try {
-      docs = YAML::LoadAll(text);
+      docs = LoadYamlDocuments(text);
     } catch (const YAML::Exception& e) {
       SourcePos pos{file_.name, e.mark.line >= 0 ? e.mark.line + 1 : 0,
                     e.mark.column >= 0 ? e.mark.column + 1 : 0};

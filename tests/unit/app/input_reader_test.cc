@@ -31,12 +31,12 @@ std::vector<Doc> Drain(InputReader& reader) {
 }
 
 // Frames `content` (at most a pipe buffer's worth) read from a pipe, as stdin is.
-std::vector<Doc> FramePipe(const std::string& content) {
+std::vector<Doc> FramePipe(const std::string& content, size_t max_document = 1 << 20) {
   int fds[2];
   EXPECT_EQ(pipe(fds), 0);
   EXPECT_EQ(write(fds[1], content.data(), content.size()), static_cast<ssize_t>(content.size()));
   close(fds[1]);
-  InputReader reader(fds[0], true, 1 << 20);
+  InputReader reader(fds[0], true, max_document);
   EXPECT_FALSE(reader.mapped());
   return Drain(reader);
 }
@@ -175,6 +175,43 @@ TEST(InputReaderTest, OverlargeMultiLineDocumentIsReportedAndSkipped) {
   EXPECT_EQ(docs[0].line, 1u);
   EXPECT_EQ(docs[1].text, "{\n\"after\": 1\n}");
   EXPECT_EQ(docs[1].line, 100004u);
+}
+
+// Regression: a pipe's first read that holds a whole document above the limit handed it out (only
+// mapped files were checked). Lines and values spanning lines, from a pipe and from a file.
+TEST(InputReaderTest, DocumentAboveTheLimitInOneReadIsRefusedFromAPipeToo) {
+  const std::string big_line = "{\"k\":\"" + std::string(300, 'x') + "\"}";
+  const std::string big_value = "[\n  {\"k\": \"" + std::string(300, 'y') + "\"}\n]";
+  const std::string lines = "{\"a\":1}\n" + big_line + "\n{\"b\":2}\n";
+  const std::string values = "{\n \"c\": 3\n}\n" + big_value + "\n{\n \"d\": 4\n}\n";
+  for (const auto& [how, docs] :
+       {std::pair{"file", Frame(lines, 256)}, std::pair{"pipe", FramePipe(lines, 256)}}) {
+    SCOPED_TRACE(how);
+    ASSERT_EQ(docs.size(), 3u);
+    EXPECT_EQ(docs[0].text, "{\"a\":1}");
+    EXPECT_TRUE(docs[1].text.empty());
+    EXPECT_NE(docs[1].error.find("256-byte limit"), std::string::npos) << docs[1].error;
+    EXPECT_EQ(docs[1].line, 2u);
+    EXPECT_EQ(docs[2].text, "{\"b\":2}");
+    EXPECT_EQ(docs[2].line, 3u);
+  }
+  for (const auto& [how, docs] :
+       {std::pair{"file", Frame(values, 256)}, std::pair{"pipe", FramePipe(values, 256)}}) {
+    SCOPED_TRACE(how);
+    ASSERT_EQ(docs.size(), 3u);
+    EXPECT_EQ(docs[0].text, "{\n \"c\": 3\n}");
+    EXPECT_TRUE(docs[1].text.empty());
+    EXPECT_NE(docs[1].error.find("256-byte limit"), std::string::npos) << docs[1].error;
+    EXPECT_EQ(docs[1].line, 4u);
+    EXPECT_EQ(docs[2].text, "{\n \"d\": 4\n}");
+    EXPECT_EQ(docs[2].line, 7u);
+  }
+  // A document of exactly the limit is handed out.
+  const std::string exact = "{\"k\":\"" + std::string(256 - 8, 'z') + "\"}";
+  ASSERT_EQ(exact.size(), 256u);
+  auto docs = FramePipe(exact + "\n", 256);
+  ASSERT_EQ(docs.size(), 1u);
+  EXPECT_EQ(docs[0].text, exact);
 }
 
 TEST(InputReaderTest, CompressedInputIsAnErrorThatNamesTheCompression) {

@@ -140,6 +140,19 @@ TEST_F(ConfigTest, YamlSyntaxErrorHasPosition) {
   EXPECT_GT(d.pos.column, 0);
 }
 
+// yaml-cpp 0.7.0 loops forever, allocating, on a stray ',' where a document starts
+// (policy/yaml_load.h): the config loader refuses it with its position instead.
+TEST_F(ConfigTest, StrayCommaIsASyntaxErrorNotAHang) {
+  for (const std::string text : {",", ", ", ",,,,\n", "rules: [rules]\n---\n,\n"}) {
+    SCOPED_TRACE(text);
+    EXPECT_EQ(Load(text), nullptr);
+    const Diagnostic& d = Find("yaml-syntax");
+    EXPECT_EQ(d.pos.file, Name());
+    EXPECT_GT(d.pos.line, 0);
+    EXPECT_GT(d.pos.column, 0);
+  }
+}
+
 TEST_F(ConfigTest, ReadErrorForMissingFile) {
   Diagnostics diags;
   EXPECT_EQ(LoadConfig(dir_ + "/nope.yaml", diags), nullptr);

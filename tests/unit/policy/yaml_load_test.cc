@@ -1,0 +1,136 @@
+// Tests for LoadYamlDocuments (policy/yaml_load.h): text on which yaml-cpp 0.7.0's LoadAll loops
+// forever (a stray ',' where a document's root starts) is refused with the ','s position, in
+// bounded time; every other text loads exactly as YAML::LoadAll loads it. Through the rule loader
+// too; the config loader's side is in tests/unit/config/loader_test.cc and tests/e2e/cli.sh.
+#include "policy/yaml_load.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "policy/loader.h"
+
+namespace chipwatch {
+namespace {
+
+struct Looping {
+  std::string text;
+  int line;  // 1-based position of the stray ','
+  int column;
+};
+
+// Each of these makes YAML::LoadAll of yaml-cpp 0.7.0 loop while allocating (checked by hand with
+// a 3 s timeout; see the header for why).
+const Looping kLooping[] = {
+    {",", 1, 1},
+    {", ", 1, 1},
+    {",,,", 1, 1},
+    {",\n,\n,\n", 1, 1},
+    {" ,", 1, 2},
+    {"\t,", 1, 2},
+    {"# comment\n,", 2, 1},
+    {"---\n,", 2, 1},
+    {"--- ,", 1, 5},
+    {"... ,", 1, 5},
+    {"%YAML 1.2\n---\n,", 3, 1},
+    {"\"x\", \"y\"", 1, 4},
+    {"'x',", 1, 4},
+    {"[a],", 1, 4},
+    {"{a: 1}, {b: 2}", 1, 7},
+    {"[a]\n,", 2, 1},
+    {"- a\n- b\n,", 3, 1},
+    {"|\n a\n,", 3, 1},
+    {"x\n...\n,", 3, 1},
+    {"&a ,", 1, 4},
+    {"!t ,", 1, 4},
+    {"!!str ,", 1, 7},
+    {"\xEF\xBB\xBF,", 1, 1},
+    {"- rule: r1\n  condition: x\n,\n", 3, 1},
+};
+
+TEST(LoadYamlDocuments, StrayCommaAtADocumentRootIsRefusedWithItsPosition) {
+  for (const Looping& c : kLooping) {
+    SCOPED_TRACE(c.text);
+    try {
+      LoadYamlDocuments(c.text);
+      ADD_FAILURE() << "accepted";
+    } catch (const YAML::ParserException& e) {
+      EXPECT_EQ(e.mark.line + 1, c.line) << e.what();
+      EXPECT_EQ(e.mark.column + 1, c.column) << e.what();
+    }
+  }
+}
+
+// Text the guard's cheap scan flags or not, that yaml-cpp handles without looping: the same
+// documents, or the same exception, as YAML::LoadAll.
+TEST(LoadYamlDocuments, OtherTextLoadsAsLoadAllLoadsIt) {
+  const std::string kTexts[] = {
+      "a: b, c\n",
+      "a: [1, 2,]\n",
+      "a: {x: 1, y: 2}\n",
+      "- \"quoted, with comma\"\n- 'x', \n",
+      "a\n,",  // a plain scalar continued: "a ,"
+      "a: 1\n  , b\n",
+      "condition: >\n  evt.name in (RunInstances\n  , StartInstances)\n",
+      "a: \"x\"\n---\nb: [1,\n  2]\n",
+      "[,]",
+      "{,}",
+      "a: b\n,",
+      "- ,",
+      ": ,",
+      "key: \"x\", \"y\"\n",
+      "[:",
+      "{:",
+      "]",
+      "*x ,",
+      "",
+      "---\n---\n...\n",
+  };
+  for (const std::string& text : kTexts) {
+    SCOPED_TRACE(text);
+    std::string want;
+    size_t want_docs = 0;
+    try {
+      want_docs = YAML::LoadAll(text).size();
+    } catch (const YAML::Exception& e) {
+      want = e.what();
+    }
+    std::string got;
+    size_t got_docs = 0;
+    try {
+      got_docs = LoadYamlDocuments(text).size();
+    } catch (const YAML::Exception& e) {
+      got = e.what();
+    }
+    EXPECT_EQ(got, want);
+    EXPECT_EQ(got_docs, want_docs);
+  }
+}
+
+TEST(LoadYamlDocuments, ScanFlagsEveryLoopingTextAndNoOrdinaryRuleText) {
+  for (const Looping& c : kLooping) {
+    EXPECT_TRUE(yaml_load_internal::MayHoldStrayComma(c.text)) << c.text;
+  }
+  // Commas inside plain scalars, flow collections and mid-line strings cost no second parse.
+  EXPECT_FALSE(yaml_load_internal::MayHoldStrayComma(
+      "- rule: r\n  desc: a, b and c\n  condition: evt.name in (A, B)\n  tags: [x, y]\n"
+      "  output: \"i=%x, t=%y\"\n"));
+}
+
+TEST(LoadYamlDocuments, RuleLoaderRefusesAStrayCommaWithFileLine) {
+  for (const std::string text : {",", ", ", ",,,,,,\n", "- list: a\n  items: [x]\n,\n"}) {
+    SCOPED_TRACE(text);
+    Diagnostics diags;
+    LoadDefinitionsFromStrings({{"rules/bad.yaml", text}}, diags);
+    ASSERT_TRUE(diags.has_errors());
+    const Diagnostic& d = diags.items().front();
+    EXPECT_EQ(d.code, "yaml-syntax");
+    EXPECT_EQ(d.pos.file, "rules/bad.yaml");
+    EXPECT_GE(d.pos.line, 1);
+    EXPECT_NE(d.message.find("','"), std::string::npos) << d.message;
+  }
+}
+
+}  // namespace
+}  // namespace chipwatch
