@@ -9,6 +9,8 @@ Cases:
   wrong_password  the daemon fails loudly: an authentication error in the log, /readyz never 200,
                   exit 1 within a bounded time, the password nowhere in its output
   unknown_ca      the same for a CA that did not sign the broker's certificate (a TLS error)
+  broker_restart  the broker stops and comes back (KAFKA_KEEP_DATA=1): no false "fatal" TLS or
+                  authentication error, every alert raised
 The broker's client settings come from `scripts/kafka-local client-config`. Every wait is bounded.
 """
 import json
@@ -341,6 +343,49 @@ def case_unknown_ca():
                        topic("dead-letter"), os.path.join(WORK, "alerts.jsonl"), password_file,
                        ca_pem, 19472)
     expect_loud_failure(cfg, 19472, "daemon", ["TLS error", "certificate verify failed"])
+
+
+def case_broker_restart():
+    """The secured broker goes away and comes back: reconnecting over TLS is not mistaken for a
+    TLS or authentication failure; the daemon keeps running and raises every alert."""
+    in_topic, alerts_topic, dlq = topic("gpu-alloc"), topic("alerts"), topic("dead-letter")
+    for name, partitions in ((in_topic, 1), (alerts_topic, 1), (dlq, 1)):
+        kafka_local("create-topic", name, str(partitions))
+    events, alerting = gpu_alloc_events(400)
+    produce(in_topic, events[:200])
+    alerts_file = os.path.join(WORK, "alerts.jsonl")
+    password_file = write_secret("kafka.password", PASSWORD + "\n")
+    cfg = write_config("restart.yaml", in_topic, alerts_topic, dlq, alerts_file, password_file,
+                       PROPS["ssl.ca.location"], 19473)
+    d = Daemon(cfg, "daemon")
+    DAEMONS.append(d)
+
+    def wait_alerts(want, timeout, what):
+        deadline = time.time() + timeout
+        while {a["event_id"] for a in alerts_in_file(alerts_file)} < want:
+            if not d.alive():
+                fail(f"daemon exited while waiting for {what}:\n" + d.text()[-4000:])
+            if time.time() > deadline:
+                fail(f"timed out waiting for {what}\n" + d.text()[-4000:])
+            time.sleep(0.25)
+
+    first = {e for e in alerting if int(e.rsplit("-", 1)[1]) < 200}
+    wait_alerts(first, 60, "the alerts of the first half")
+    kafka_local("stop")
+    log("broker stopped")
+    time.sleep(3)
+    if not d.alive():
+        fail("daemon exited while the broker was down:\n" + d.text()[-4000:])
+    env = dict(os.environ, KAFKA_PORT=str(PORT), KAFKA_KEEP_DATA="1")
+    subprocess.run([KAFKA_LOCAL, "start"], check=True, env=env, capture_output=True)
+    log("broker back")
+    produce(in_topic, events[200:])
+    wait_alerts(alerting, 90, "every alert after the broker restart")
+    if d.stop() != 0:
+        fail("exit code after SIGTERM\n" + d.text()[-4000:])
+    if "critical" in d.text():
+        fail("a critical line during a broker restart:\n" + d.text()[-4000:])
+    log("ok: secured broker restart survived, every alert raised")
 
 
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
