@@ -1,6 +1,7 @@
 #include "app/alert_json.h"
 
 #include "core/diagnostics.h"
+#include "decode/decoder.h"
 #include "policy/definitions.h"
 
 namespace chipwatch {
@@ -95,6 +96,11 @@ void AppendAlertJson(std::string& out, const CompiledRule& rule, Severity severi
     w.Quoted(e.str[static_cast<size_t>(FieldId::kEventTime)]);
   } else {
     out += "null";
+  }
+  // Only when the record had no usable time: event_time is then when the record was read.
+  if (HasRepair(e.repairs, DecodeWarning::kMissingTime) ||
+      HasRepair(e.repairs, DecodeWarning::kInvalidTime)) {
+    w.String("time_source", "read");
   }
   w.String("format", FormatName(e.format));
   w.Field("action", e, FieldId::kAction);

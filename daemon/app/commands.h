@@ -18,6 +18,9 @@ namespace chipwatch {
 
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitPartial = 1;
+// `run`: stopped by anything but SIGTERM/SIGINT (a record delivered nowhere, a fatal Kafka error,
+// a sink or source that cannot be opened); systemd's Restart=on-failure restarts it.
+inline constexpr int kExitFailure = 1;
 inline constexpr int kExitUsage = 2;
 
 struct EnrichOptions {

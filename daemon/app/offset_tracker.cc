@@ -4,13 +4,19 @@
 
 namespace chipwatch {
 
+namespace {
+enum class State : uint8_t { kInFlight, kDone, kFailed };
+bool InFlight(const std::pair<int64_t, State>& e) { return e.second == State::kInFlight; }
+}  // namespace
+
 struct OffsetTracker::Partition {
   TopicPartition tp;
   bool live = true;
-  // Registered messages not yet passed by the commit position, in offset order.
-  std::deque<std::pair<int64_t, bool>> pending;  // (offset, done)
-  int64_t committable = -1;                      // next offset to consume; -1: nothing yet
-  int64_t reported = -1;                         // last committable handed out
+  // Registered messages not yet passed by the commit position, in offset order. A failed message
+  // stays here for good: the commit position never passes it.
+  std::deque<std::pair<int64_t, State>> pending;
+  int64_t committable = -1;  // next offset to consume; -1: nothing yet
+  int64_t reported = -1;     // last committable handed out
 };
 
 OffsetTracker::OffsetTracker() = default;
@@ -21,8 +27,8 @@ void OffsetTracker::Assign(const TopicPartition& tp) {
   auto& slot = partitions_[{tp.topic, tp.partition}];
   if (slot) {
     slot->live = false;
-    in_flight_ -= static_cast<size_t>(std::count_if(slot->pending.begin(), slot->pending.end(),
-                                                    [](auto& p) { return !p.second; }));
+    in_flight_ -=
+        static_cast<size_t>(std::count_if(slot->pending.begin(), slot->pending.end(), InFlight));
   }
   slot = std::make_shared<Partition>();
   slot->tp = tp;
@@ -34,8 +40,8 @@ void OffsetTracker::Revoke(const TopicPartition& tp) {
   auto it = partitions_.find({tp.topic, tp.partition});
   if (it == partitions_.end()) return;
   it->second->live = false;
-  in_flight_ -= static_cast<size_t>(std::count_if(
-      it->second->pending.begin(), it->second->pending.end(), [](auto& p) { return !p.second; }));
+  in_flight_ -= static_cast<size_t>(
+      std::count_if(it->second->pending.begin(), it->second->pending.end(), InFlight));
   partitions_.erase(it);
   idle_.notify_all();
 }
@@ -53,22 +59,26 @@ OffsetTracker::Ticket OffsetTracker::Begin(std::string_view topic, int32_t parti
     slot->tp = TopicPartition{std::string(topic), partition};
     it = partitions_.emplace(Key(std::string(topic), partition), std::move(slot)).first;
   }
-  it->second->pending.emplace_back(offset, false);
+  it->second->pending.emplace_back(offset, State::kInFlight);
   ++in_flight_;
   return Ticket{it->second, offset};
 }
 
-void OffsetTracker::Done(const Ticket& ticket) {
+void OffsetTracker::Done(const Ticket& ticket) { Finish(ticket, /*failed=*/false); }
+
+void OffsetTracker::Fail(const Ticket& ticket) { Finish(ticket, /*failed=*/true); }
+
+void OffsetTracker::Finish(const Ticket& ticket, bool failed) {
   if (!ticket.partition) return;
   std::lock_guard lock(mu_);
   Partition& p = *ticket.partition;
   if (!p.live) return;
   auto it = std::lower_bound(p.pending.begin(), p.pending.end(), ticket.offset,
                              [](const auto& e, int64_t off) { return e.first < off; });
-  if (it == p.pending.end() || it->first != ticket.offset || it->second) return;
-  it->second = true;
+  if (it == p.pending.end() || it->first != ticket.offset || !InFlight(*it)) return;
+  it->second = failed ? State::kFailed : State::kDone;
   --in_flight_;
-  while (!p.pending.empty() && p.pending.front().second) {
+  while (!p.pending.empty() && p.pending.front().second == State::kDone) {
     p.committable = p.pending.front().first + 1;
     p.pending.pop_front();
   }
@@ -95,7 +105,8 @@ size_t OffsetTracker::InFlightLocked(const std::vector<TopicPartition>& tps) con
   for (const TopicPartition& tp : tps) {
     auto it = partitions_.find({tp.topic, tp.partition});
     if (it == partitions_.end()) continue;
-    for (const auto& e : it->second->pending) n += e.second ? 0 : 1;
+    n += static_cast<size_t>(
+        std::count_if(it->second->pending.begin(), it->second->pending.end(), InFlight));
   }
   return n;
 }

@@ -5,8 +5,9 @@
 // past the highest offset below which every registered message is done: a slow message holds back
 // the commit of every later one, so a crash never skips an unacknowledged alert (at-least-once).
 // Each assignment of a partition is a generation: acknowledgements that arrive for a partition
-// after it was revoked are ignored. Thread-safe: Begin/Assign/Revoke/TakeCommittable from the
-// polling thread, Done from any sink or worker thread.
+// after it was revoked are ignored. A message marked failed holds its partition's commit position
+// before it for as long as the partition stays assigned. Thread-safe:
+// Begin/Assign/Revoke/TakeCommittable from the polling thread, Done from any sink or worker thread.
 #pragma once
 
 #include <chrono>
@@ -48,6 +49,10 @@ class OffsetTracker {
   Ticket Begin(std::string_view topic, int32_t partition, int64_t offset);
   // Marks the message done. Idempotent; safe after Revoke.
   void Done(const Ticket& ticket);
+  // Marks the message as failed for good (one of its records could be delivered nowhere): it is
+  // no longer in flight, but the commit position never passes it, so it is consumed again after a
+  // restart. Idempotent; safe after Revoke.
+  void Fail(const Ticket& ticket);
 
   // Partitions whose committable position moved since the last call, with the position (the next
   // offset to consume). Only partitions among `only` when it is non-empty.
@@ -72,6 +77,7 @@ class OffsetTracker {
   };
   using Key = std::pair<std::string, int32_t>;
 
+  void Finish(const Ticket& ticket, bool failed);
   size_t InFlightLocked(const std::vector<TopicPartition>& tps) const;
 
   mutable std::mutex mu_;

@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "app/alert_json.h"
+#include "app/input_reader.h"
 
 namespace chipwatch {
 
@@ -27,6 +28,14 @@ void EventProcessor::Process(std::string_view text, size_t capacity, Format form
 
 void EventProcessor::OnEvent(Event& event) {
   ++out_->events;
+  if (event.repairs != 0) {
+    for (int w = 0; w < kDecodeWarningCount; ++w) {
+      if (HasRepair(event.repairs, static_cast<DecodeWarning>(w))) {
+        out_->warnings.push_back(
+            DecodeRepairNote{event.origin, event.format, static_cast<DecodeWarning>(w)});
+      }
+    }
+  }
   // Most events have an action no rule looks at: they need neither enrichment nor evaluation.
   // Rule tests (observer, overrides) see every event fully enriched.
   if (!observer_ && overrides_.empty() && !policy_->rules->MayMatch(event, *match_scratch_)) {
@@ -92,6 +101,31 @@ bool SetFieldFromText(Event& event, FieldId field, std::string_view text, Arena&
       return true;
   }
   return false;
+}
+
+bool HasSeveralLines(std::string_view payload) {
+  const size_t nl = payload.find('\n');
+  if (nl == std::string_view::npos) return false;
+  return payload.find_first_not_of(" \t\r\n", nl) != std::string_view::npos;
+}
+
+void ProcessLines(EventProcessor& processor, std::string_view payload, Format format,
+                  const Origin& origin, const DecoderOptions& options, std::string& padded,
+                  ProcessorOutput& out) {
+  padded.assign(payload);
+  padded.append(kInputPadding, '\0');
+  InputReader framer(padded.data(), payload.size(), padded.size(), 1, options.max_document_bytes,
+                     false);
+  InputDocument doc;
+  Origin record = origin;
+  for (uint32_t index = 0; framer.Next(doc); ++index) {
+    record.index = index;
+    if (!doc.error.empty()) {
+      out.failures.push_back(FramingFailure(record, format, doc.error));
+      continue;
+    }
+    processor.Process(doc.text, doc.capacity, format, record, out);
+  }
 }
 
 }  // namespace chipwatch

@@ -28,6 +28,14 @@ struct DecodeFailure {
   std::string message;
 };
 
+// A record evaluated after a repair (lenient decoding: an id derived from its bytes, its read
+// time standing in for its event time).
+struct DecodeRepairNote {
+  Origin origin;  // origin.file points at a string that outlives the output
+  Format format = Format::kAuto;
+  DecodeWarning reason = DecodeWarning::kMissingId;
+};
+
 // A record that could not even be framed (over the size limit): a too_large failure at `origin`.
 inline DecodeFailure FramingFailure(const Origin& origin, Format format, std::string message) {
   return DecodeFailure{origin, format, DecodeErrorReason::kTooLarge, std::move(message)};
@@ -44,15 +52,17 @@ struct AlertRef {
 
 // What processing a batch of documents produced.
 struct ProcessorOutput {
-  std::string alerts;                   // JSON lines, each ending in '\n'
-  std::vector<AlertRef> refs;           // one per alert, in order
-  std::vector<DecodeFailure> failures;  // in input order
+  std::string alerts;                      // JSON lines, each ending in '\n'
+  std::vector<AlertRef> refs;              // one per alert, in order
+  std::vector<DecodeFailure> failures;     // in input order
+  std::vector<DecodeRepairNote> warnings;  // in input order: one per repair
   uint64_t events = 0;
   uint64_t alert_count = 0;
   void Clear() {
     alerts.clear();
     refs.clear();
     failures.clear();
+    warnings.clear();
     events = 0;
     alert_count = 0;
   }
@@ -108,5 +118,17 @@ class EventProcessor : public RecordHandler {
 // Sets `field` on `event` from text according to the field's type (bools: true/false, numbers:
 // integers, ip: parsed into source_addr too). Returns false when the text does not fit the type.
 bool SetFieldFromText(Event& event, FieldId field, std::string_view text, Arena& arena);
+
+// Kafka messages (run.cc; here so that tests/fuzz can reach them). True when a message holds more
+// than one line of content (JSON Lines batched into one message by some shippers, or one
+// pretty-printed record): it is then framed as a file is, by ProcessLines.
+bool HasSeveralLines(std::string_view payload);
+
+// Decodes a message of several lines record by record (each its own origin.index), so that one
+// bad line costs only itself, as in an envelope. A pretty-printed record stays one record.
+// `padded` is scratch space for the padded copy the framer needs.
+void ProcessLines(EventProcessor& processor, std::string_view payload, Format format,
+                  const Origin& origin, const DecoderOptions& options, std::string& padded,
+                  ProcessorOutput& out);
 
 }  // namespace chipwatch

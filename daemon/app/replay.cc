@@ -1,4 +1,5 @@
 // `chipwatch replay`: files or stdin through the full pipeline, alerts on stdout.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "app/commands.h"
@@ -47,10 +49,41 @@ class FailureReporter {
   }
   uint64_t count() const { return count_; }
 
+  // A repaired record (lenient decoding): said once per file and kind of repair, then counted.
+  void Warn(const DecodeRepairNote& w) {
+    ++warnings_;
+    if (!warned_.emplace(std::string(w.origin.file), w.reason).second) return;
+    std::fprintf(err_, "chipwatch: %.*s:%llu", static_cast<int>(w.origin.file.size()),
+                 w.origin.file.data(), static_cast<unsigned long long>(w.origin.line));
+    if (w.origin.index > 0) std::fprintf(err_, " (record %u)", w.origin.index);
+    const std::string_view format = FormatName(w.format);
+    const std::string_view reason = DecodeWarningName(w.reason);
+    std::fprintf(err_,
+                 ": warning: %.*s: %.*s record evaluated %s; further records of this file "
+                 "with this repair are only counted\n",
+                 static_cast<int>(reason.size()), reason.data(), static_cast<int>(format.size()),
+                 format.data(),
+                 w.reason == DecodeWarning::kMissingId
+                     ? "with an id derived from its bytes (cw-...)"
+                     : "with the time it was read as its event time (time_source: read)");
+  }
+  uint64_t warnings() const { return warnings_; }
+
  private:
   std::FILE* err_;
   uint64_t count_ = 0;
+  uint64_t warnings_ = 0;
+  std::set<std::pair<std::string, DecodeWarning>> warned_;
 };
+
+// The time a replayed record counts as read, standing in for an event time it lacks (lenient
+// decoding): the input file's modification time, so that a replay of the same files gives the
+// same alerts; for stdin and other streams, the start of the run.
+int64_t ReadTimeOf(const std::string& path, int64_t run_start_ms) {
+  struct stat st;
+  if (path == "-" || ::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return run_start_ms;
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000;
+}
 
 DecodeFailure FramingFailureOf(std::string_view file, const InputDocument& doc) {
   Origin origin;
@@ -68,6 +101,7 @@ struct Totals {
 void Drain(ProcessorOutput& output, std::FILE* out, FailureReporter& failures, Totals& totals) {
   if (!output.alerts.empty()) std::fwrite(output.alerts.data(), 1, output.alerts.size(), out);
   for (const DecodeFailure& f : output.failures) failures.Report(f);
+  for (const DecodeRepairNote& w : output.warnings) failures.Warn(w);
   totals.events += output.events;
   totals.alerts += output.alert_count;
   output.Clear();
@@ -77,7 +111,7 @@ void Drain(ProcessorOutput& output, std::FILE* out, FailureReporter& failures, T
 void ReplaySingle(const ReplayOptions& options, const std::vector<std::string>& inputs,
                   std::shared_ptr<const LoadedPolicy> policy, const ExternalEnricher* external,
                   std::FILE* out, FailureReporter& failures, Totals& totals,
-                  std::vector<Status>& io_errors) {
+                  std::vector<Status>& io_errors, int64_t run_start_ms) {
   DecoderOptions decoder_options;
   decoder_options.max_record_bytes = options.max_record_bytes;
   decoder_options.max_document_bytes = options.max_document_bytes;
@@ -89,6 +123,7 @@ void ReplaySingle(const ReplayOptions& options, const std::vector<std::string>& 
       io_errors.push_back(reader.status());
       continue;
     }
+    const int64_t read_time_ms = ReadTimeOf(path, run_start_ms);
     InputDocument doc;
     while ((*reader)->Next(doc)) {
       if (!doc.error.empty()) {
@@ -99,9 +134,11 @@ void ReplaySingle(const ReplayOptions& options, const std::vector<std::string>& 
       Origin origin;
       origin.file = path;
       origin.line = doc.line;
+      origin.read_time_ms = read_time_ms;
       processor.Process(doc.text, doc.capacity, options.format, origin, output);
       (*reader)->Release(doc.text.data());  // alerts and failures hold copies, not views
-      if (output.alerts.size() >= kOutputFlushBytes || !output.failures.empty()) {
+      if (output.alerts.size() >= kOutputFlushBytes || !output.failures.empty() ||
+          !output.warnings.empty()) {
         Drain(output, out, failures, totals);
       }
     }
@@ -129,7 +166,8 @@ struct LineChain {
 struct Batch {
   uint64_t seq = 0;
   const std::string* file = nullptr;
-  std::string bytes;  // copied documents back to back, then kInputPadding zero bytes
+  int64_t read_time_ms = 0;  // Origin::read_time_ms of its records
+  std::string bytes;         // copied documents back to back, then kInputPadding zero bytes
   struct Doc {
     const char* mapped;  // the document in a mapped input (capacity bytes readable), else null:
     size_t capacity;     // it was copied to bytes[offset, offset + size)
@@ -155,7 +193,7 @@ struct BatchResult {
 void ReplayParallel(const ReplayOptions& options, const std::vector<std::string>& inputs,
                     std::shared_ptr<const LoadedPolicy> policy, const ExternalEnricher* external,
                     std::FILE* out, FailureReporter& failures, Totals& totals,
-                    std::vector<Status>& io_errors) {
+                    std::vector<Status>& io_errors, int64_t run_start_ms) {
   const unsigned workers = options.threads;
   BoundedQueue<std::unique_ptr<Batch>> queue(workers * 2);
   std::mutex results_mu;
@@ -202,6 +240,7 @@ void ReplayParallel(const ReplayOptions& options, const std::vector<std::string>
             Origin origin;
             origin.file = *b.file;
             origin.line = doc.line;
+            origin.read_time_ms = b.read_time_ms;
             processor.Process(doc.text, doc.capacity, options.format, origin, result.output);
           }
           InputReader::ReleaseRange(b.chunk, b.chunk + b.chunk_size);
@@ -210,6 +249,7 @@ void ReplayParallel(const ReplayOptions& options, const std::vector<std::string>
           Origin origin;
           origin.file = *b.file;
           origin.line = d.line;
+          origin.read_time_ms = b.read_time_ms;
           if (d.mapped != nullptr) {
             processor.Process(std::string_view(d.mapped, d.size), d.capacity, options.format,
                               origin, result.output);
@@ -264,6 +304,7 @@ void ReplayParallel(const ReplayOptions& options, const std::vector<std::string>
       continue;
     }
     const bool mapped = (*reader)->mapped();
+    const int64_t read_time_ms = ReadTimeOf(path, run_start_ms);
     std::unique_ptr<Batch> batch;
     InputDocument doc;
     // Mapped JSON Lines: once the first document has shown that every line is a document, the
@@ -272,6 +313,7 @@ void ReplayParallel(const ReplayOptions& options, const std::vector<std::string>
       if (!batch) {
         batch = std::make_unique<Batch>();
         batch->file = &path;
+        batch->read_time_ms = read_time_ms;
         batch->docs.reserve(mapped ? 2048 : 0);
         if (!mapped) batch->bytes.reserve(kBatchBytes + kInputPadding);
       }
@@ -307,6 +349,7 @@ void ReplayParallel(const ReplayOptions& options, const std::vector<std::string>
       for (size_t k = 0; k < chunks.size(); ++k) {
         auto chunk = std::make_unique<Batch>();
         chunk->file = &path;
+        chunk->read_time_ms = read_time_ms;
         chunk->chunk = rest.data() + chunks[k].first;
         chunk->chunk_size = chunks[k].second;
         chunk->chunk_readable = readable - chunks[k].first;
@@ -360,6 +403,7 @@ int RunReplay(const ReplayOptions& options, std::FILE* out, std::FILE* err) {
   if (!enrichment) return kExitUsage;
 
   const auto start = std::chrono::steady_clock::now();
+  const int64_t run_start_ms = WallClockMs();
   FailureReporter failures(err);
   Totals totals;
   // An input that cannot be read (missing, a directory, compressed, a read error) is reported and
@@ -367,10 +411,10 @@ int RunReplay(const ReplayOptions& options, std::FILE* out, std::FILE* err) {
   std::vector<Status> io_errors;
   if (options.threads <= 1) {
     ReplaySingle(options, inputs, policy, enrichment->external.get(), out, failures, totals,
-                 io_errors);
+                 io_errors, run_start_ms);
   } else {
     ReplayParallel(options, inputs, policy, enrichment->external.get(), out, failures, totals,
-                   io_errors);
+                   io_errors, run_start_ms);
   }
   std::fflush(out);
   const double seconds =
@@ -385,6 +429,12 @@ int RunReplay(const ReplayOptions& options, std::FILE* out, std::FILE* err) {
                  static_cast<unsigned long long>(totals.events),
                  static_cast<unsigned long long>(totals.alerts),
                  static_cast<unsigned long long>(failures.count()), totals.bytes / 1e6, seconds);
+    if (failures.warnings() > 0) {
+      std::fprintf(err,
+                   "chipwatch replay: %llu records evaluated after a repair (decode warnings: "
+                   "a derived id or the read time; see docs/formats/README.md)\n",
+                   static_cast<unsigned long long>(failures.warnings()));
+    }
   }
   if (!io_errors.empty()) return kExitUsage;
   return failures.count() > 0 ? kExitPartial : kExitOk;

@@ -27,7 +27,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -84,6 +86,15 @@ constexpr milliseconds kCheckpointInterval(1000);
 std::atomic<bool> g_stop{false};
 std::atomic<int> g_stop_signal{0};  // the signal that set g_stop, if one did (logged by main)
 std::atomic<bool> g_reload{false};
+// Set with g_stop when the daemon stops for any reason other than SIGTERM/SIGINT (a record that
+// can be delivered nowhere, a fatal Kafka client error): the process then exits 1, so that
+// systemd restarts it (Restart=on-failure) and the "daemon down" alert fires.
+std::atomic<bool> g_failed{false};
+
+void StopFailed() {
+  g_failed.store(true);
+  g_stop.store(true);
+}
 
 // Counters for the periodic status line (metrics come from the same places in issue 4).
 struct Counters {
@@ -95,15 +106,45 @@ struct Counters {
   std::atomic<uint64_t> sink_errors{0};
 };
 
-// Counts down the acknowledgements one consumed message waits for; the last one marks it done.
+// Where a consumed message (Kafka) or line (file) came from: named in the headers of its dead
+// letters and in the error that stops the daemon.
+struct SourcePosition {
+  std::string name;        // topic or file path
+  int32_t partition = -1;  // -1: a file
+  int64_t position = 0;    // offset, or line number
+
+  std::string ToString() const {
+    return partition >= 0 ? name + "[" + std::to_string(partition) + "]@" + std::to_string(position)
+                          : name + ":" + std::to_string(position);
+  }
+  void AppendHeaders(std::vector<SinkHeader>& headers) const {
+    if (partition >= 0) {
+      headers.push_back({"chipwatch.source.topic", name});
+      headers.push_back({"chipwatch.source.partition", std::to_string(partition)});
+      headers.push_back({"chipwatch.source.offset", std::to_string(position)});
+    } else {
+      headers.push_back({"chipwatch.source.file", name});
+      headers.push_back({"chipwatch.source.line", std::to_string(position)});
+    }
+  }
+};
+
+// Counts down the acknowledgements one consumed message waits for; the last one marks it done, or
+// failed when one of its records could be delivered nowhere (never committed past).
 struct Completion {
   std::atomic<int> remaining{1};  // starts with a guard held by the worker
+  std::atomic<bool> failed{false};
   OffsetTracker* tracker = nullptr;
   OffsetTracker::Ticket ticket;
+  SourcePosition source;
 
   void Release() {
     if (remaining.fetch_sub(1, std::memory_order_acq_rel) == 1 && tracker != nullptr) {
-      tracker->Done(ticket);
+      if (failed.load(std::memory_order_acquire)) {
+        tracker->Fail(ticket);
+      } else {
+        tracker->Done(ticket);
+      }
     }
   }
 };
@@ -138,6 +179,7 @@ struct WorkItem {
 struct RunState {
   std::unique_ptr<Config> config;
   std::string config_path;
+  std::optional<LogLevel> log_level;  // --log-level: overrides the config's, reloads included
   std::atomic<std::shared_ptr<const Snapshot>> snapshot;
   std::unique_ptr<Metrics> metrics;
   std::unique_ptr<MetricsServer> metrics_server;
@@ -154,36 +196,92 @@ struct RunState {
   std::unique_ptr<BoundedQueue<WorkItem>> work;
   std::vector<std::thread> workers;
   Counters counters;
+  // (file or topic[partition], repair) pairs already logged: a repair is logged once per source.
+  std::mutex repairs_mu;
+  std::set<std::pair<std::string, DecodeWarning>> repairs_logged;  // repairs_mu
 };
 
-void LogSinkError(RunState& state, const std::string& sink, const Status& status) {
+void CountSinkError(RunState& state, const std::string& sink) {
   state.counters.sink_errors.fetch_add(1, std::memory_order_relaxed);
   state.metrics->SinkErrors(sink).Inc();
-  spdlog::error("sink {}: {}", sink, status.message());
 }
 
 int64_t NowMs() {
   return std::chrono::duration_cast<milliseconds>(Clock::now().time_since_epoch()).count();
 }
 
-// Hands a record to a sink; the completion is released when the sink acknowledges it. A record a
-// sink rejects for good is logged and counted (the daemon cannot deliver it anywhere else).
+void DeliverTo(RunState& state, Sink& sink, SinkRecord record,
+               const std::shared_ptr<Completion>& completion);
+
+// A sink did not deliver a record of the message `completion` tracks. The message is never
+// committed past unless the record is rescued: an alert refused for good goes to the dead-letter
+// destination, whose acknowledgement then stands for the refused one. Anything else (no dead
+// letter, the dead letter itself refusing, a closed sink) marks the message failed; a refusal
+// also stops the daemon with exit status 1.
+void OnNotDelivered(RunState& state, const Sink& sink, const Status& error, SinkRecord* refused,
+                    const std::shared_ptr<Completion>& completion) {
+  if (error.code() == Status::Code::kCancelled) {
+    // Shutdown: the message is consumed again after the restart.
+    spdlog::debug("{}: {}", completion->source.ToString(), error.message());
+    completion->failed.store(true, std::memory_order_release);
+    return;
+  }
+  CountSinkError(state, sink.name());
+  if (refused != nullptr && state.dead_letter != nullptr) {
+    spdlog::error("sink {} refused an alert of {}: {}; sending it to the dead letter {}",
+                  sink.name(), completion->source.ToString(), error.message(),
+                  state.dead_letter->name());
+    refused->headers.push_back({"chipwatch.reason", "sink_rejected"});
+    refused->headers.push_back({"chipwatch.sink", sink.name()});
+    refused->headers.push_back({"chipwatch.error", error.message()});
+    completion->source.AppendHeaders(refused->headers);
+    state.counters.dead_letters.fetch_add(1, std::memory_order_relaxed);
+    state.metrics->DeadLetters().Inc();
+    DeliverTo(state, *state.dead_letter, std::move(*refused), completion);
+    return;
+  }
+  completion->failed.store(true, std::memory_order_release);
+  const bool first = !g_failed.exchange(true);
+  g_stop.store(true);
+  if (!first) {  // the daemon is already stopping: one critical line is enough
+    spdlog::error("sink {} also refused a record of {}: {}", sink.name(),
+                  completion->source.ToString(), error.message());
+    return;
+  }
+  spdlog::critical(
+      "sink {} refused a record of {} for good: {}; {}. Stopping without committing {} (exit "
+      "status 1): fix the destination, and the restarted daemon delivers it again",
+      sink.name(), completion->source.ToString(), error.message(),
+      &sink == state.dead_letter.get() ? "the dead letter cannot take it either"
+                                       : "no dead_letter is configured to take it",
+      completion->source.ToString());
+}
+
+// Hands a record to a sink; the completion is released when the sink acknowledges it, or when a
+// record it refused is rescued (OnNotDelivered).
 void DeliverTo(RunState& state, Sink& sink, SinkRecord record,
                const std::shared_ptr<Completion>& completion) {
   completion->remaining.fetch_add(1, std::memory_order_relaxed);
   const auto start = Clock::now();
-  Status st = sink.Deliver(std::move(record), [&state, &sink, completion, start](const Status& s) {
+  // An alert refused for good can be rescued by the dead letter: keep a copy for it (alerts are
+  // rare next to events; dead letters themselves have nowhere further to go).
+  std::unique_ptr<SinkRecord> copy;
+  if (&sink != state.dead_letter.get() && state.dead_letter != nullptr) {
+    copy = std::make_unique<SinkRecord>(SinkRecord{record.key, record.value, {}});
+  }
+  auto done = [&state, &sink, completion, start,
+               copy = std::shared_ptr<SinkRecord>(std::move(copy))](const Status& s) {
     if (s.ok()) {
       state.metrics->AlertDelivery().Observe(
           std::chrono::duration<double>(Clock::now() - start).count());
     } else {
-      LogSinkError(state, sink.name(), s);
+      OnNotDelivered(state, sink, s, copy.get(), completion);
     }
     completion->Release();
-  });
+  };
+  Status st = sink.Deliver(std::move(record), done);
   if (!st.ok()) {  // closed: only during shutdown
-    LogSinkError(state, sink.name(), st);
-    completion->Release();
+    done(st);
   }
 }
 
@@ -201,7 +299,7 @@ void DeliverAlerts(RunState& state, const ProcessorOutput& out,
 }
 
 // One dead-letter record per undecodable input (message or line): the original bytes, with the
-// reason and the source position in headers.
+// reason and the source position in headers (`headers` may carry the message's own first).
 void DeadLetter(RunState& state, const ProcessorOutput& out, std::string_view original_key,
                 std::string_view original, std::vector<SinkHeader> headers,
                 const std::shared_ptr<Completion>& completion) {
@@ -218,6 +316,7 @@ void DeadLetter(RunState& state, const ProcessorOutput& out, std::string_view or
                  FormatName(f.format), DecodeErrorReasonName(f.reason), f.message);
   }
   if (!state.dead_letter) return;
+  completion->source.AppendHeaders(headers);
   headers.push_back({"chipwatch.reason", std::string(DecodeErrorReasonName(first.reason))});
   headers.push_back({"chipwatch.error", first.message});
   headers.push_back({"chipwatch.format", std::string(FormatName(first.format))});
@@ -230,6 +329,29 @@ void DeadLetter(RunState& state, const ProcessorOutput& out, std::string_view or
   state.counters.dead_letters.fetch_add(1, std::memory_order_relaxed);
   state.metrics->DeadLetters().Inc();
   DeliverTo(state, *state.dead_letter, std::move(record), completion);
+}
+
+// Records evaluated after a repair (lenient decoding): counted, and logged once per file or
+// partition and kind of repair.
+void ReportRepairs(RunState& state, const ProcessorOutput& out) {
+  for (const DecodeRepairNote& w : out.warnings) {
+    state.metrics->DecodeWarnings(FormatName(w.format), DecodeWarningName(w.reason)).Inc();
+    std::string where(w.origin.file);
+    if (w.origin.partition >= 0) where += "[" + std::to_string(w.origin.partition) + "]";
+    {
+      std::lock_guard lock(state.repairs_mu);
+      if (!state.repairs_logged.emplace(where, w.reason).second) continue;
+    }
+    spdlog::warn(
+        "{}: {} {} record evaluated {} (first at {}; further ones from here are only counted in "
+        "chipwatch_decode_warnings_total)",
+        where, DecodeWarningName(w.reason), FormatName(w.format),
+        w.reason == DecodeWarning::kMissingId
+            ? "with an id derived from its bytes (cw-...)"
+            : "with the time it was read as its event time (time_source: read)",
+        w.origin.partition >= 0 ? "offset " + std::to_string(w.origin.offset)
+                                : "line " + std::to_string(w.origin.line));
+  }
 }
 
 // A worker's processor, rebuilt when a reload published a new snapshot.
@@ -254,35 +376,6 @@ class WorkerProcessor {
   std::unique_ptr<EventProcessor> processor_;
 };
 
-// True when a message holds more than one line of content (JSON Lines batched into one message by
-// some shippers, or one pretty-printed record): it is then framed as a file is.
-bool HasSeveralLines(std::string_view payload) {
-  const size_t nl = payload.find('\n');
-  if (nl == std::string_view::npos) return false;
-  return payload.find_first_not_of(" \t\r\n", nl) != std::string_view::npos;
-}
-
-// Decodes a message of several lines record by record (each its own origin.index), so that one
-// bad line costs only itself, as in an envelope. A pretty-printed record stays one record.
-void ProcessLines(EventProcessor& processor, std::string_view payload, Format format,
-                  const Origin& origin, const DecoderOptions& options, std::string& padded,
-                  ProcessorOutput& out) {
-  padded.assign(payload);
-  padded.append(kInputPadding, '\0');
-  InputReader framer(padded.data(), payload.size(), padded.size(), 1, options.max_document_bytes,
-                     false);
-  InputDocument doc;
-  Origin record = origin;
-  for (uint32_t index = 0; framer.Next(doc); ++index) {
-    record.index = index;
-    if (!doc.error.empty()) {
-      out.failures.push_back(FramingFailure(record, format, doc.error));
-      continue;
-    }
-    processor.Process(doc.text, doc.capacity, format, record, out);
-  }
-}
-
 void WorkerLoop(RunState& state, DecoderOptions decoder_options) {
   WorkerProcessor worker(state, decoder_options);
   ProcessorOutput out;
@@ -291,15 +384,17 @@ void WorkerLoop(RunState& state, DecoderOptions decoder_options) {
   while (auto item = state.work->Pop()) {
     KafkaMessage& msg = *item->message;
     EventProcessor& processor = worker.Get();
+    out.Clear();
+    topic.assign(msg.topic());
     auto completion = std::make_shared<Completion>();
     completion->tracker = &item->source->tracker;
     completion->ticket = item->ticket;
-    out.Clear();
-    topic.assign(msg.topic());
+    completion->source = SourcePosition{topic, msg.partition(), msg.offset()};
     Origin origin;
     origin.file = topic;
     origin.partition = msg.partition();
     origin.offset = msg.offset();
+    origin.read_time_ms = msg.timestamp_ms() > 0 ? msg.timestamp_ms() : WallClockMs();
     const std::string_view payload = msg.payload();
     const auto start = Clock::now();
     const Format format = item->source->consumer->FormatOf(topic);
@@ -318,13 +413,11 @@ void WorkerLoop(RunState& state, DecoderOptions decoder_options) {
     state.counters.messages.fetch_add(1, std::memory_order_relaxed);
     state.counters.events.fetch_add(out.events, std::memory_order_relaxed);
     state.counters.alerts.fetch_add(out.alert_count, std::memory_order_relaxed);
+    if (!out.warnings.empty()) ReportRepairs(state, out);
     DeliverAlerts(state, out, completion);
     if (!out.failures.empty()) {
       std::vector<SinkHeader> headers;
       for (auto& [name, value] : msg.headers()) headers.push_back({name, value});
-      headers.push_back({"chipwatch.source.topic", topic});
-      headers.push_back({"chipwatch.source.partition", std::to_string(msg.partition())});
-      headers.push_back({"chipwatch.source.offset", std::to_string(msg.offset())});
       DeadLetter(state, out, msg.key(), payload, std::move(headers), completion);
     }
     completion->Release();  // the worker's guard
@@ -464,7 +557,9 @@ void FileLoop(RunState& state, FileFollower& follower, const FileSourceConfig& c
       }
       if (follower.done()) {
         if (!follower.status().ok()) {
-          spdlog::error("file {}: {}", config.path.path, follower.status().message());
+          // The file cannot be read any more: stop loudly, with its checkpoint saved above.
+          spdlog::critical("file {}: {}", config.path.path, follower.status().message());
+          StopFailed();
         }
         break;
       }
@@ -475,10 +570,12 @@ void FileLoop(RunState& state, FileFollower& follower, const FileSourceConfig& c
       completion->tracker = &checkpoint->tracker();
       completion->ticket = checkpoint->Begin(line.next);
     }
+    completion->source = SourcePosition{config.path.path, -1, static_cast<int64_t>(line.line)};
     out.Clear();
     Origin origin;
     origin.file = config.path.path;
     origin.line = line.line;
+    origin.read_time_ms = WallClockMs();
     if (!line.error.empty()) {
       out.failures.push_back(FramingFailure(origin, config.format, line.error));
     } else {
@@ -492,22 +589,27 @@ void FileLoop(RunState& state, FileFollower& follower, const FileSourceConfig& c
     state.counters.messages.fetch_add(1, std::memory_order_relaxed);
     state.counters.events.fetch_add(out.events, std::memory_order_relaxed);
     state.counters.alerts.fetch_add(out.alert_count, std::memory_order_relaxed);
+    if (!out.warnings.empty()) ReportRepairs(state, out);
     DeliverAlerts(state, out, completion);
-    DeadLetter(state, out, {}, line.text,
-               {{"chipwatch.source.file", config.path.path},
-                {"chipwatch.source.line", std::to_string(line.line)}},
-               completion);
+    DeadLetter(state, out, {}, line.text, {}, completion);
     completion->Release();
   }
 }
 
 // ---- start-up steps ----
 
-bool CreateSinks(RunState& state) {
+// The exit status for a sink or source that cannot be created: 2 for a configuration the client
+// library refuses (a bad property), 1 for anything the machine or the network refused.
+int StartupFailure(const Status& status) {
+  return status.code() == Status::Code::kInvalidArgument ? kExitUsage : kExitFailure;
+}
+
+// Returns kExitOk, or the exit status to stop with.
+int CreateSinks(RunState& state) {
   auto on_error = [](bool fatal, const std::string& message) {
     if (fatal) {
       spdlog::critical("{}", message);
-      g_stop.store(true);
+      StopFailed();
     } else {
       spdlog::warn("{}", message);
     }
@@ -519,7 +621,7 @@ bool CreateSinks(RunState& state) {
       if (!sink.ok()) {
         spdlog::error("{}: kafka sink {}: {}", k->pos.ToString(), k->topic,
                       sink.status().message());
-        return false;
+        return StartupFailure(sink.status());
       }
       state.sinks.push_back(std::move(sink.value()));
     } else if (auto* f = std::get_if<FileSinkConfig>(&sc)) {
@@ -529,7 +631,7 @@ bool CreateSinks(RunState& state) {
       if (!sink.ok()) {
         spdlog::error("{}: file sink {}: {}", f->pos.ToString(), f->path.path,
                       sink.status().message());
-        return false;
+        return StartupFailure(sink.status());
       }
       state.file_sinks.push_back(sink.value().get());
       state.sinks.push_back(std::move(sink.value()));
@@ -557,15 +659,37 @@ bool CreateSinks(RunState& state) {
     }
     if (!state.dead_letter) {
       spdlog::error("dead_letter: {}", status.message());
-      return false;
+      return StartupFailure(status);
     }
   }
-  return true;
+  return kExitOk;
+}
+
+// chipwatch_alerts_total at 0 for every severity a rule of the policy can raise (its own, and
+// those of its severity_from map): the first alert of a rule is then an increase.
+void InitAlertMetrics(Metrics& metrics, const LoadedPolicy& policy) {
+  for (const CompiledRule& rule : policy.rules->rules()) {
+    metrics.Alerts(rule.id, SeverityName(rule.severity));
+    for (const auto& [value, severity] : rule.severity_map) {
+      metrics.Alerts(rule.id, SeverityName(severity));
+    }
+  }
 }
 
 // Series that alerting rules watch exist from the start (at 0), so that their first increase is
 // visible to increase() and rate().
 void InitMetrics(RunState& state) {
+  for (int f = 0; f < kFormatCount; ++f) {
+    const std::string_view format = FormatName(static_cast<Format>(f));
+    for (int r = 0; r < kDecodeErrorReasonCount; ++r) {
+      state.metrics->DecodeErrors(format, DecodeErrorReasonName(static_cast<DecodeErrorReason>(r)));
+    }
+    if (static_cast<Format>(f) == Format::kAuto) continue;  // repaired records have a format
+    for (int w = 0; w < kDecodeWarningCount; ++w) {
+      state.metrics->DecodeWarnings(format, DecodeWarningName(static_cast<DecodeWarning>(w)));
+    }
+  }
+  InitAlertMetrics(*state.metrics, *state.snapshot.load()->policy);
   for (const auto& sink : state.sinks) {
     state.metrics->SinkErrors(sink->name());
     state.metrics->SinkPending(sink->name());
@@ -576,7 +700,8 @@ void InitMetrics(RunState& state) {
   state.metrics->DeadLetters();
 }
 
-bool CreateSources(RunState& state, DecoderOptions decoder_options) {
+// Returns kExitOk, or the exit status to stop with.
+int CreateSources(RunState& state, DecoderOptions decoder_options) {
   int kafka_index = 0;
   for (const SourceConfig& sc : state.config->sources) {
     if (auto* k = std::get_if<KafkaSourceConfig>(&sc)) {
@@ -624,7 +749,7 @@ bool CreateSources(RunState& state, DecoderOptions decoder_options) {
       callbacks.on_error = [raw](bool fatal, const std::string& message) {
         if (fatal) {
           spdlog::critical("{}: {}", raw->label, message);
-          g_stop.store(true);
+          StopFailed();
         } else {
           spdlog::warn("{}: {}", raw->label, message);
         }
@@ -632,7 +757,7 @@ bool CreateSources(RunState& state, DecoderOptions decoder_options) {
       auto consumer = KafkaConsumer::Create(*k, std::move(callbacks));
       if (!consumer.ok()) {
         spdlog::error("{}: kafka source: {}", k->pos.ToString(), consumer.status().message());
-        return false;
+        return StartupFailure(consumer.status());
       }
       source->consumer = std::move(consumer.value());
       state.kafka.push_back(std::move(source));
@@ -658,13 +783,13 @@ bool CreateSources(RunState& state, DecoderOptions decoder_options) {
       if (!follower.ok()) {
         spdlog::error("{}: file source {}: {}", f.pos.ToString(), f.path.path,
                       follower.status().message());
-        return false;
+        return StartupFailure(follower.status());
       }
       state.followers.push_back(std::move(follower.value()));
       state.checkpoints.push_back(std::move(checkpoint));
     }
   }
-  return true;
+  return kExitOk;
 }
 
 // Blocks the daemon's signals in every thread (call before any thread starts); a dedicated thread
@@ -766,12 +891,16 @@ void Reload(RunState& state) {
         "reload applies rules, enrichment data and the log level; changes to sources, "
         "sinks, workers and metrics take effect at the next restart");
   }
-  spdlog::set_level(spdlog::level::from_str(std::string(LogLevelName(config->log.level))));
+  const LogLevel level = state.log_level.value_or(config->log.level);
+  spdlog::set_level(spdlog::level::from_str(std::string(LogLevelName(level))));
   state.metrics->RulesLoaded().Set(static_cast<double>(snapshot->policy->rules->rules().size()));
+  InitAlertMetrics(*state.metrics, *snapshot->policy);
   const size_t rules = snapshot->policy->rules->rules().size();
   state.snapshot.store(std::move(snapshot));
   state.metrics->RulesReload(true).Inc();
-  spdlog::info("reload done: {} rules in force", rules);
+  spdlog::info("reload done: {} rules in force, log level {}{}", rules,
+               spdlog::level::to_string_view(spdlog::get_level()),
+               state.log_level ? " (--log-level)" : "");
   sd_notify(0, "READY=1\nSTATUS=running");
 }
 
@@ -858,6 +987,10 @@ int Shutdown(RunState& state, std::chrono::seconds timeout) {
   }
   state.metrics_server.reset();
   LogStatus(state);
+  if (g_failed.load()) {
+    spdlog::critical("stopped on a failure (see the errors above): exit status {}", kExitFailure);
+    return kExitFailure;
+  }
   spdlog::info("stopped{}", clean ? "" : " (shutdown timeout reached; see warnings above)");
   return kExitOk;
 }
@@ -892,6 +1025,7 @@ int RunDaemon(const RunOptions& options) {
                  diags.error_count());
     return kExitUsage;
   }
+  state.log_level = options.log_level;
   if (options.log_level) state.config->log.level = *options.log_level;
   SetupLogging(state.config->log);
   spdlog::info("chipwatch {} starting with {}", CHIPWATCH_VERSION, options.config);
@@ -914,18 +1048,18 @@ int RunDaemon(const RunOptions& options) {
   state.metrics->RulesLoaded().Set(static_cast<double>(snapshot->policy->rules->rules().size()));
   state.snapshot.store(std::move(snapshot));
 
-  if (!CreateSinks(state)) return kExitUsage;
+  if (int code = CreateSinks(state); code != kExitOk) return code;
   InitMetrics(state);
   DecoderOptions decoder_options;
   decoder_options.max_record_bytes = state.config->limits.max_record_bytes;
-  if (!CreateSources(state, decoder_options)) return kExitUsage;
+  if (int code = CreateSources(state, decoder_options); code != kExitOk) return code;
 
   if (state.config->metrics.enabled) {
     auto server = MetricsServer::Start(state.config->metrics, *state.metrics,
                                        [&state] { return IsReady(state); });
     if (!server.ok()) {
       spdlog::error("metrics: {}", server.status().message());
-      return kExitUsage;
+      return StartupFailure(server.status());
     }
     state.metrics_server = std::move(server.value());
     spdlog::info("metrics on http://{}/metrics (also /healthz, /readyz)",

@@ -2,7 +2,9 @@
 
 #include <arpa/inet.h>
 
+#include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <string>
 
 namespace chipwatch {
@@ -162,6 +164,24 @@ IpAddress ParseIp(std::string_view text) {
   static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
   ip.is_v4 = std::memcmp(ip.bytes.data(), kMapped, 12) == 0;
   return ip;
+}
+
+int64_t WallClockMs() {
+  struct timespec ts {};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+std::string FormatTimestampMs(int64_t ms) {
+  const int64_t seconds = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+  const time_t t = static_cast<time_t>(seconds);
+  struct tm tm {};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  const int n = std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                              tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                              tm.tm_sec, static_cast<int>(ms - seconds * 1000));
+  return std::string(buf, n > 0 ? static_cast<size_t>(n) : 0);
 }
 
 std::optional<int64_t> ParseDateMs(std::string_view s) {

@@ -10,6 +10,7 @@
 #include <bitset>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace chipwatch {
@@ -113,6 +114,10 @@ struct Origin {
   int32_t partition = -1;  // Kafka partition, -1 for files
   int64_t offset = -1;     // Kafka offset, -1 for files
   uint32_t index = 0;      // record index inside an envelope ({"Records":[...]} or array), 0-based
+  // When the record was read (unix ms): its event time when it has none that parses (lenient
+  // decoding). replay: the input file's modification time (stdin: the start of the run); run: the
+  // Kafka message's timestamp, or the time a file line was read. 0: the decoder's clock.
+  int64_t read_time_ms = 0;
 };
 
 struct Event {
@@ -122,6 +127,9 @@ struct Event {
   IpAddress source_addr;                            // parsed source.ip
   Format format = Format::kAuto;
   Origin origin;
+  // What the decoder repaired to evaluate the record (a bit per DecodeWarning, decode/decoder.h):
+  // an id derived from the record's bytes, the read time standing in for the event time.
+  uint8_t repairs = 0;
 
   // Catalog entries that enrichment matched (may be null).
   const CatalogEntry* instance_entry = nullptr;     // instance_types catalog
@@ -137,6 +145,7 @@ struct Event {
     source_addr = IpAddress{};
     format = Format::kAuto;
     origin = Origin{};
+    repairs = 0;
     instance_entry = accelerator_entry = source_dest_entry = region_entry = region_dest_entry =
         tenant_dest_entry = model_entry = nullptr;
   }
@@ -162,6 +171,10 @@ struct Event {
 // Parses RFC 3339 / ISO 8601 UTC timestamps ("2023-07-10T11:42:36Z", fractional seconds and
 // "+hh:mm" offsets accepted) into unix milliseconds. Returns nullopt on malformed input.
 std::optional<int64_t> ParseTimestampMs(std::string_view text);
+// The system clock in unix ms.
+int64_t WallClockMs();
+// Formats unix ms as RFC 3339 UTC with milliseconds: "2026-12-04T16:25:48.123Z".
+std::string FormatTimestampMs(int64_t ms);
 // Parses "YYYY-MM-DD" (a catalog's effective date) into unix ms at 00:00 UTC.
 std::optional<int64_t> ParseDateMs(std::string_view text);
 

@@ -20,7 +20,10 @@ class Status {
     kParseError,
     kTooLarge,
     kIoError,
-    kInternal
+    kInternal,
+    // The operation was abandoned, not refused: e.g. a sink closed before a record was
+    // acknowledged. Retrying later (after a restart) may succeed.
+    kCancelled
   };
 
   Status() = default;
@@ -33,6 +36,7 @@ class Status {
   static Status TooLarge(std::string msg) { return Status(Code::kTooLarge, std::move(msg)); }
   static Status IoError(std::string msg) { return Status(Code::kIoError, std::move(msg)); }
   static Status Internal(std::string msg) { return Status(Code::kInternal, std::move(msg)); }
+  static Status Cancelled(std::string msg) { return Status(Code::kCancelled, std::move(msg)); }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

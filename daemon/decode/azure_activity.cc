@@ -207,8 +207,7 @@ bool DecodeAzureActivity(od::object& record, RecordContext& ctx) {
     switch (key.size()) {
       case 4:
         if (EqualsLower(key, "time")) {
-          auto t = RequireString(ctx, v, "time");
-          return t && SetTime(ctx, "time", *t);
+          return ReadTime(ctx, v, "time");
         }
         break;
       case 6:
@@ -234,9 +233,7 @@ bool DecodeAzureActivity(od::object& record, RecordContext& ctx) {
           if (!name) return ctx.WrongType("operationName", "a string or {\"value\": string}");
           event.SetStr(FieldId::kAction, *name);
         } else if (EqualsLower(key, "correlationid")) {
-          auto id = RequireString(ctx, v, "correlationId");
-          if (!id) return false;
-          event.SetStr(FieldId::kEventId, *id);
+          return ReadEventId(ctx, v, "correlationId");
         } else if (EqualsLower(key, "timegenerated")) {
           s.event_timestamp = AsString(v).value_or(s.event_timestamp);
         }
@@ -265,11 +262,9 @@ bool DecodeAzureActivity(od::object& record, RecordContext& ctx) {
     return true;
   });
   if (!ok) return false;
-  if (!event.Has(FieldId::kEventId)) return ctx.MissingField("correlationId");
   if (!event.Has(FieldId::kAction)) return ctx.MissingField("operationName");
-  if (!event.Has(FieldId::kEventTime) && !s.event_timestamp.empty() &&
-      !SetTime(ctx, "eventTimestamp", s.event_timestamp)) {
-    return false;
+  if (!event.Has(FieldId::kEventTime) && !s.event_timestamp.empty()) {
+    SetTime(ctx, s.event_timestamp);
   }
 
   std::string_view action = event.Str(FieldId::kAction);

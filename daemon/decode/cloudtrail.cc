@@ -199,13 +199,12 @@ bool DecodeCloudTrail(od::object& record, RecordContext& ctx) {
         }
         break;
       case 7:
-        if (key == "eventID") return RequiredString(ctx, v, "eventID", FieldId::kEventId);
+        if (key == "eventID") return ReadEventId(ctx, v, "eventID");
         break;
       case 9:
         if (key == "eventName") return RequiredString(ctx, v, "eventName", FieldId::kAction);
         if (key == "eventTime") {
-          auto t = RequireString(ctx, v, "eventTime");
-          return t && SetTime(ctx, "eventTime", *t);
+          return ReadTime(ctx, v, "eventTime");
         }
         if (key == "awsRegion") {
           if (auto r = AsString(v)) event.SetStr(FieldId::kRegion, *r);
@@ -271,7 +270,6 @@ bool DecodeCloudTrail(od::object& record, RecordContext& ctx) {
     }
     return true;  // the caller decodes the record in `detail`
   }
-  if (!event.Has(FieldId::kEventId)) return ctx.MissingField("eventID");
   if (!event.Has(FieldId::kAction)) return ctx.MissingField("eventName");
 
   SetOutcome(event, failed);

@@ -39,19 +39,27 @@ std::string_view DecodeErrorReasonName(DecodeErrorReason r) {
   return kReasonNames[static_cast<size_t>(r)];
 }
 
+std::string_view DecodeWarningName(DecodeWarning w) {
+  static constexpr std::string_view kNames[kDecodeWarningCount] = {"missing_id", "missing_time",
+                                                                   "invalid_time"};
+  return kNames[static_cast<size_t>(w)];
+}
+
 std::optional<Format> DetectFormat(uint32_t shape) {
   if ((shape & (kShapeEventVersion | kShapeEventBridgeCloudTrail)) ||
-      ((shape & kShapeEventSource) && (shape & kShapeEventId))) {
+      ((shape & kShapeEventSource) && (shape & (kShapeEventId | kShapeEventName)))) {
     return Format::kCloudTrail;
   }
   if ((shape & kShapeProtoPayload) || ((shape & kShapeLogName) && (shape & kShapeInsertId))) {
     return Format::kGcpAudit;
   }
-  if ((shape & kShapeAuditId) || ((shape & kShapeAuditApiVersion) && (shape & kShapeKindEvent))) {
+  if ((shape & kShapeAuditId) || ((shape & kShapeAuditApiVersion) && (shape & kShapeKindEvent)) ||
+      ((shape & kShapeVerb) && (shape & kShapeObjectRef))) {
     return Format::kK8sAudit;
   }
   if (shape & kShapeGpuAllocSchema) return Format::kGpuAlloc;
-  if ((shape & kShapeOperationName) && (shape & (kShapeCorrelationId | kShapeResourceId))) {
+  if ((shape & kShapeOperationName) &&
+      (shape & (kShapeCorrelationId | kShapeResourceId | kShapeAzureCaller))) {
     return Format::kAzureActivity;
   }
   return std::nullopt;

@@ -38,6 +38,25 @@ inline constexpr int kDecodeErrorReasonCount = 8;
 // "missing_field", "wrong_type": stable metric label values.
 std::string_view DecodeErrorReasonName(DecodeErrorReason r);
 
+// Lenient decoding: what a decoder repairs in a record it still evaluates (one whose action is
+// known). Each repair sets bit (1 << reason) of Event::repairs and is counted in
+// chipwatch_decode_warnings_total{format,reason}.
+enum class DecodeWarning : uint8_t {
+  kMissingId,    // no id (or not a string): derived from the record's bytes, kDerivedIdPrefix + hex
+  kMissingTime,  // no event time: the time the record was read stands in (Origin::read_time_ms)
+  kInvalidTime,  // an event time that is not an RFC 3339 timestamp: likewise
+};
+inline constexpr int kDecodeWarningCount = 3;
+// Derived ids start with this, which no provider's ids do; the same bytes give the same id, so
+// duplicates stay recognisable.
+inline constexpr std::string_view kDerivedIdPrefix = "cw-";
+
+// "missing_id", "missing_time", "invalid_time": stable metric label values.
+std::string_view DecodeWarningName(DecodeWarning w);
+inline bool HasRepair(uint8_t repairs, DecodeWarning w) {
+  return (repairs & (1u << static_cast<unsigned>(w))) != 0;
+}
+
 struct DecoderOptions {
   size_t max_record_bytes = 1 << 20;       // one record (a JSONL line or an envelope element)
   size_t max_document_bytes = 256u << 20;  // one document (e.g. a whole CloudTrail S3 object)
@@ -70,6 +89,11 @@ enum RecordShapeBit : uint32_t {
   kShapeKindEvent = 1u << 11,              // "kind": "Event"
   kShapeGpuAllocSchema = 1u << 12,         // "schema": "gpu-alloc/..."
   kShapeEventBridgeCloudTrail = 1u << 13,  // "detail-type": "... via CloudTrail"
+  // Records without their id (lenient decoding) are still recognised by these:
+  kShapeEventName = 1u << 14,    // "eventName"
+  kShapeAzureCaller = 1u << 15,  // "resultType" or "callerIpAddress", any case
+  kShapeVerb = 1u << 16,         // "verb"
+  kShapeObjectRef = 1u << 17,    // "objectRef" or "requestURI"
 };
 
 // The simdjson On-Demand kernel Decoders use on this CPU: "haswell" (AVX2) or "baseline".

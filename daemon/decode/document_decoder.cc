@@ -2,6 +2,7 @@
 // field extraction is in the other .cc files. Compiled once per simdjson kernel (isa.h).
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <string>
 
 #include "core/arena.h"
@@ -20,11 +21,12 @@ namespace {
 namespace od = simdjson::ondemand;
 
 constexpr std::string_view kExpectedFormats =
-    "record matches no known format (expected cloudtrail: eventVersion or eventSource+eventID, "
-    "or an EventBridge event with detail-type '... via CloudTrail'; "
+    "record matches no known format (expected cloudtrail: eventVersion or eventSource with "
+    "eventID or eventName, or an EventBridge event with detail-type '... via CloudTrail'; "
     "gcp_audit: protoPayload or logName+insertId; azure_activity: operationName with "
-    "correlationId or resourceId; k8s_audit: auditID or apiVersion audit.k8s.io/* with kind "
-    "Event; gpu_alloc: schema gpu-alloc/v1)";
+    "correlationId, resourceId, resultType or callerIpAddress; k8s_audit: auditID, apiVersion "
+    "audit.k8s.io/* with kind Event, or verb with objectRef or requestURI; gpu_alloc: schema "
+    "gpu-alloc/v1)";
 
 bool IsSpace(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
 
@@ -288,6 +290,11 @@ class DocumentDecoder final : public DecoderBackend {
           if (key == "kind" && !field.value().get_string().get(value) && value == "Event") {
             shape |= kShapeKindEvent;
           }
+          if (key == "verb") shape |= kShapeVerb;
+          break;
+        case 9:
+          if (key == "eventName") shape |= kShapeEventName;
+          if (key == "objectRef") shape |= kShapeObjectRef;
           break;
         case 7:
           if (key == "eventID") shape |= kShapeEventId;
@@ -306,6 +313,11 @@ class DocumentDecoder final : public DecoderBackend {
             shape |= kShapeAuditApiVersion;
           }
           if (EqualsLower(key, "resourceid")) shape |= kShapeResourceId;
+          if (key == "requestURI") shape |= kShapeObjectRef;
+          if (EqualsLower(key, "resulttype")) shape |= kShapeAzureCaller;
+          break;
+        case 15:
+          if (EqualsLower(key, "calleripaddress")) shape |= kShapeAzureCaller;
           break;
         case 11:
           if (key == "eventSource") shape |= kShapeEventSource;
@@ -418,7 +430,37 @@ class DocumentDecoder final : public DecoderBackend {
                    origin, handler, true);
       return;
     }
+    Repair(text, ctx.invalid_time);
     handler.OnEvent(event_);
+  }
+
+  // Lenient decoding: a record whose action is known is evaluated even without an id or a usable
+  // time. The id is derived from the record's bytes (the same bytes give the same id); the time
+  // the record was read stands in for its event time. Each repair is flagged in event_.repairs.
+  void Repair(std::string_view text, bool invalid_time) {
+    if (event_.Str(FieldId::kEventId).empty()) {
+      // FNV-1a over the bytes, finished with splitmix64's mixer for a well-spread 64-bit value.
+      uint64_t h = 0xcbf29ce484222325ull;
+      for (char c : text) h = (h ^ static_cast<uint8_t>(c)) * 0x100000001b3ull;
+      h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
+      h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
+      h ^= h >> 31;
+      char id[32];
+      std::memcpy(id, kDerivedIdPrefix.data(), kDerivedIdPrefix.size());
+      static constexpr char kHex[] = "0123456789abcdef";
+      for (int i = 0; i < 16; ++i) id[kDerivedIdPrefix.size() + i] = kHex[(h >> (60 - 4 * i)) & 15];
+      event_.SetStr(FieldId::kEventId,
+                    arena_.Copy(std::string_view(id, kDerivedIdPrefix.size() + 16)));
+      event_.repairs |= 1u << static_cast<unsigned>(DecodeWarning::kMissingId);
+    }
+    if (!event_.Has(FieldId::kEventTime)) {
+      const int64_t ms =
+          event_.origin.read_time_ms != 0 ? event_.origin.read_time_ms : WallClockMs();
+      event_.SetNum(FieldId::kEventTime, ms);
+      event_.str[static_cast<size_t>(FieldId::kEventTime)] = arena_.Copy(FormatTimestampMs(ms));
+      event_.repairs |= 1u << static_cast<unsigned>(invalid_time ? DecodeWarning::kInvalidTime
+                                                                 : DecodeWarning::kMissingTime);
+    }
   }
 
   bool GetRecordObject(od::document& doc, od::object& object, const Origin& origin, Format format,

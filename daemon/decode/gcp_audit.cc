@@ -211,9 +211,7 @@ bool DecodeGcpAudit(od::object& record, RecordContext& ctx) {
         break;
       case 8:
         if (key == "insertId") {
-          auto id = RequireString(ctx, v, "insertId");
-          if (!id) return false;
-          event.SetStr(FieldId::kEventId, *id);
+          if (!ReadEventId(ctx, v, "insertId")) return false;
         } else if (key == "resource") {
           return ReadResource(ctx, v, s);
         } else if (key == "severity") {
@@ -224,8 +222,7 @@ bool DecodeGcpAudit(od::object& record, RecordContext& ctx) {
         break;
       case 9:
         if (key == "timestamp") {
-          auto t = RequireString(ctx, v, "timestamp");
-          return t && SetTime(ctx, "timestamp", *t);
+          return ReadTime(ctx, v, "timestamp");
         }
         break;
       case 12:
@@ -237,7 +234,6 @@ bool DecodeGcpAudit(od::object& record, RecordContext& ctx) {
     return true;
   });
   if (!ok) return false;
-  if (!event.Has(FieldId::kEventId)) return ctx.MissingField("insertId");
   if (!s.has_payload) return ctx.MissingField("protoPayload");
   if (!event.Has(FieldId::kAction)) return ctx.MissingField("protoPayload.methodName");
 

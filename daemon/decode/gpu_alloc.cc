@@ -34,15 +34,10 @@ struct StringField {
   uint32_t bit;  // 0 for optional fields
 };
 constexpr StringField kStringFields[] = {
-    {"event_id", FieldId::kEventId, kEventIdBit},
-    {"action", FieldId::kAction, kActionBit},
-    {"cluster", FieldId::kCluster, kClusterBit},
-    {"node", FieldId::kNode, kNodeBit},
-    {"tenant", FieldId::kTenant, kTenantBit},
-    {"user", FieldId::kPrincipal, kUser},
-    {"gpu_model", FieldId::kAcceleratorModel, kGpuModel},
-    {"job_id", FieldId::kJobId, kJobIdBit},
-    {"region", FieldId::kRegion, kRegionBit},
+    {"action", FieldId::kAction, kActionBit}, {"cluster", FieldId::kCluster, kClusterBit},
+    {"node", FieldId::kNode, kNodeBit},       {"tenant", FieldId::kTenant, kTenantBit},
+    {"user", FieldId::kPrincipal, kUser},     {"gpu_model", FieldId::kAcceleratorModel, kGpuModel},
+    {"job_id", FieldId::kJobId, kJobIdBit},   {"region", FieldId::kRegion, kRegionBit},
     {"error", FieldId::kErrorMessage, 0},
 };
 
@@ -53,6 +48,10 @@ bool DecodeGpuAlloc(od::object& record, RecordContext& ctx) {
   uint32_t seen = 0;
   bool failed = false;
   bool ok = ForEachField(ctx, record, [&](std::string_view key, od::value& v) {
+    if (key == "event_id") {
+      seen |= kEventIdBit;
+      return ReadEventId(ctx, v, "event_id");
+    }
     for (const StringField& f : kStringFields) {
       if (key != f.key) continue;
       auto s = RequireString(ctx, v, f.key);
@@ -70,9 +69,7 @@ bool DecodeGpuAlloc(od::object& record, RecordContext& ctx) {
       }
       seen |= kSchema;
     } else if (key == "time") {
-      auto s = AsString(v);
-      if (!s) return ctx.WrongType("time", "an RFC 3339 timestamp string");
-      if (!SetTime(ctx, "time", *s)) return false;
+      if (!ReadTime(ctx, v, "time")) return false;
       seen |= kTime;
     } else if (key == "gpu_count") {
       int64_t n;
@@ -94,12 +91,13 @@ bool DecodeGpuAlloc(od::object& record, RecordContext& ctx) {
     return true;
   });
   if (!ok) return false;
+  // The record's id and time may be missing (lenient decoding: DocumentDecoder::Repair).
+  seen |= kEventIdBit | kTime;
   if (seen != kAllRequired) {
     for (size_t i = 0; i < std::size(kRequiredNames); ++i) {
       if (!(seen & (1u << i))) return ctx.MissingField(kRequiredNames[i]);
     }
   }
-  if (event.Str(FieldId::kEventId).empty()) return ctx.WrongType("event_id", "a non-empty string");
   if (event.Str(FieldId::kAction).empty()) return ctx.WrongType("action", "a non-empty string");
   event.SetStr(FieldId::kEventSource, "gpu_alloc");
   SetOutcome(event, failed);

@@ -58,6 +58,10 @@ struct RecordContext {
   PaddedBuffer& nested_buffer;  // padded copy of such a string
   std::string& message;         // error message storage, reused
   DecodeErrorReason reason = DecodeErrorReason::kInvalidJson;
+  // Set when the record's time field has a value that is not a timestamp (another type, or text
+  // that does not parse): the record is still evaluated, with the time it was read (lenient
+  // decoding, DocumentDecoder::Repair).
+  bool invalid_time = false;
   // Set by a decoder that found its record wrapped (CloudTrail inside an EventBridge event's
   // `detail`): the raw JSON of the record, which the caller then decodes in its place.
   std::string_view unwrap;
@@ -224,13 +228,44 @@ inline std::string_view NumberText(Arena& arena, int64_t n) {
   return arena.Copy(std::string_view(buf, static_cast<size_t>(ptr - buf)));
 }
 
-// Sets event.time from an RFC 3339 text; fails the record (kWrongType) when it does not parse.
-inline bool SetTime(RecordContext& ctx, std::string_view field, std::string_view text) {
+// Sets event.time from an RFC 3339 text. Text that does not parse leaves it unset and marks the
+// time invalid: the record is evaluated with the time it was read (lenient decoding).
+inline void SetTime(RecordContext& ctx, std::string_view text) {
   auto ms = ParseTimestampMs(text);
-  if (!ms) return ctx.WrongType(field, "an RFC 3339 timestamp");
+  if (!ms) {
+    ctx.invalid_time = true;
+    return;
+  }
   ctx.event.str[static_cast<size_t>(FieldId::kEventTime)] = text;
   ctx.event.SetNum(FieldId::kEventTime, *ms);
-  return true;
+}
+
+// A time field's value: a string goes to SetTime; another type (null, a number) marks the time
+// invalid. Only a malformed string (bad escape) fails the record.
+inline bool ReadTime(RecordContext& ctx, od::value& v, std::string_view name) {
+  std::string_view s;
+  auto e = v.get_string().get(s);
+  if (!e) {
+    SetTime(ctx, s);
+    return true;
+  }
+  if (e == simdjson::INCORRECT_TYPE) {
+    ctx.invalid_time = true;
+    return true;
+  }
+  return ctx.FailJson(e, name);
+}
+
+// The record's own id: a string sets event.id; another type (null, a number) is ignored, and the
+// id is then derived from the record's bytes (lenient decoding). A malformed string fails it.
+inline bool ReadEventId(RecordContext& ctx, od::value& v, std::string_view name) {
+  std::string_view s;
+  auto e = v.get_string().get(s);
+  if (!e) {
+    if (!s.empty()) ctx.event.SetStr(FieldId::kEventId, s);
+    return true;
+  }
+  return e == simdjson::INCORRECT_TYPE || ctx.FailJson(e, name);
 }
 
 // Sets source.ip (text) and event.source_addr (parsed; stays invalid for "AWS Internal" etc.).

@@ -264,9 +264,7 @@ bool DecodeK8sAudit(od::object& record, RecordContext& ctx) {
         break;
       case 7:
         if (key == "auditID") {
-          auto id = RequireString(ctx, v, "auditID");
-          if (!id) return false;
-          event.SetStr(FieldId::kEventId, *id);
+          return ReadEventId(ctx, v, "auditID");
         }
         break;
       case 9:
@@ -298,9 +296,9 @@ bool DecodeK8sAudit(od::object& record, RecordContext& ctx) {
         break;
       case 13:
         if (key == "requestObject") return ReadRequestObject(ctx, v, s);
-        if (key == "stageTimestamp") stage_time = AsString(v).value_or(stage_time);
         break;
       case 14:
+        if (key == "stageTimestamp") stage_time = AsString(v).value_or(stage_time);
         if (key == "responseStatus") return ReadResponseStatus(ctx, v, s);
         break;
       case 24:
@@ -312,7 +310,6 @@ bool DecodeK8sAudit(od::object& record, RecordContext& ctx) {
     return true;
   });
   if (!ok) return false;
-  if (!event.Has(FieldId::kEventId)) return ctx.MissingField("auditID");
   if (s.verb.empty()) return ctx.MissingField("verb");
 
   event.SetStr(FieldId::kEventSource, "kubernetes");
@@ -324,10 +321,7 @@ bool DecodeK8sAudit(od::object& record, RecordContext& ctx) {
     event.SetStr(FieldId::kAction, ctx.arena.Concat({s.resource, "/", s.subresource, ".", s.verb}));
   }
   std::string_view time = !received.empty() ? received : stage_time;
-  if (!time.empty() &&
-      !SetTime(ctx, !received.empty() ? "requestReceivedTimestamp" : "stageTimestamp", time)) {
-    return false;
-  }
+  if (!time.empty()) SetTime(ctx, time);
   std::string_view principal = event.Str(FieldId::kPrincipal);
   if (!principal.empty()) {
     event.SetStr(FieldId::kPrincipalType, StartsWith(principal, "system:serviceaccount:")

@@ -50,6 +50,12 @@ constexpr FamilySpec kDecodeErrors{
     "Records that could not be decoded into an event, by format and reason code.",
     {"format", "reason"},
     2};
+constexpr FamilySpec kDecodeWarnings{
+    "chipwatch_decode_warnings_total",
+    "Records evaluated after a repair (an id derived from the record's bytes, or the read time "
+    "standing in for a missing or unparseable event time), by format and reason code.",
+    {"format", "reason"},
+    2};
 constexpr FamilySpec kAlerts{"chipwatch_alerts_total",
                              "Alerts raised, by rule id and severity.",
                              {"rule_id", "severity"},
@@ -328,6 +334,7 @@ struct Metrics::Impl {
   prometheus::Registry registry;
   CounterFamily events{registry, kEvents};
   CounterFamily decode_errors{registry, kDecodeErrors};
+  CounterFamily decode_warnings{registry, kDecodeWarnings};
   CounterFamily alerts{registry, kAlerts};
   CounterFamily dead_letter_family{registry, kDeadLetters};
   CounterFamily messages{registry, kMessages};
@@ -364,6 +371,9 @@ Counter& Metrics::Events(std::string_view source, std::string_view format) {
 }
 Counter& Metrics::DecodeErrors(std::string_view format, std::string_view reason) {
   return impl_->decode_errors.Get({format, reason});
+}
+Counter& Metrics::DecodeWarnings(std::string_view format, std::string_view reason) {
+  return impl_->decode_warnings.Get({format, reason});
 }
 Counter& Metrics::Alerts(std::string_view rule_id, std::string_view severity) {
   return impl_->alerts.Get({rule_id, severity});

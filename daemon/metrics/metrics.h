@@ -114,6 +114,9 @@ class Metrics {
   Counter& Events(std::string_view source, std::string_view format);
   // chipwatch_decode_errors_total{format,reason}: `reason` is a fixed code, not an error message.
   Counter& DecodeErrors(std::string_view format, std::string_view reason);
+  // chipwatch_decode_warnings_total{format,reason}: records evaluated after a repair (lenient
+  // decoding: missing_id, missing_time, invalid_time).
+  Counter& DecodeWarnings(std::string_view format, std::string_view reason);
   // chipwatch_alerts_total{rule_id,severity}
   Counter& Alerts(std::string_view rule_id, std::string_view severity);
   // chipwatch_dead_letter_total

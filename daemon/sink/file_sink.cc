@@ -119,7 +119,7 @@ class LineSink final : public FileSink {
     entry.done = std::move(done);
     std::unique_lock lock(mu_);
     not_full_.wait(lock, [&] { return stop_ || queue_.size() < options_.queue_capacity; });
-    if (stop_) return Status::IoError(name_ + ": the sink is closed");
+    if (stop_) return Status::Cancelled(name_ + ": the sink is closed");
     queue_.push_back(std::move(entry));
     ++pending_;
     work_.notify_one();
@@ -208,7 +208,8 @@ class LineSink final : public FileSink {
       rest.swap(queue_);
     }
     for (auto& entry : rest) batch.push_back(std::move(entry));
-    Complete(batch, Status::IoError(name_ + ": the sink was closed before the record was written"));
+    Complete(batch,
+             Status::Cancelled(name_ + ": the sink was closed before the record was written"));
   }
 
   // Writes (and syncs) the whole batch, retrying until it succeeds. Returns OK, or the permanent

@@ -150,7 +150,7 @@ void KafkaSink::PollLoop() {
 }
 
 Status KafkaSink::Deliver(SinkRecord record, SinkCallback done) {
-  if (closed_.load(std::memory_order_relaxed)) return Status::IoError(name_ + ": sink is closed");
+  if (closed_.load(std::memory_order_relaxed)) return Status::Cancelled(name_ + ": sink is closed");
   auto in_flight = std::make_unique<InFlight>(InFlight{std::move(record), std::move(done)});
   const SinkRecord& r = in_flight->record;
   handed_in_.fetch_add(1, std::memory_order_acq_rel);
@@ -180,7 +180,7 @@ Status KafkaSink::Deliver(SinkRecord record, SinkCallback done) {
       // Backpressure: wait for a delivery report to free room (the poller thread serves them).
       if (closed_.load(std::memory_order_relaxed)) {
         acked_.fetch_add(1, std::memory_order_acq_rel);
-        return Status::IoError(name_ + ": sink is closed");
+        return Status::Cancelled(name_ + ": sink is closed");
       }
       std::unique_lock<std::mutex> lock(ack_mu_);
       ack_cv_.wait_for(lock, kQueueFullRetry);
@@ -220,7 +220,7 @@ void KafkaSink::DeliveryReportCb(rd_kafka_t* /*rk*/, const rd_kafka_message_t* m
       break;
     case RD_KAFKA_RESP_ERR__PURGE_QUEUE:
     case RD_KAFKA_RESP_ERR__PURGE_INFLIGHT:
-      status = Status::IoError(self->name_ + ": sink closed before the record was acknowledged");
+      status = Status::Cancelled(self->name_ + ": sink closed before the record was acknowledged");
       break;
     default:
       status =

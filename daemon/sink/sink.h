@@ -34,8 +34,18 @@ struct SinkRecord {
   std::vector<SinkHeader> headers;
 };
 
-// Called once per record when it is acknowledged (ok) or could never be delivered (a permanent
-// error, e.g. a message too large for the topic: the daemon then logs it, counts it and stops).
+// Called exactly once per record: OK when it is acknowledged; otherwise the record was not
+// delivered and never will be by this sink. Two kinds of failure:
+// - Status::kCancelled: the sink was closed (shutdown) before the record was acknowledged.
+// - any other code: the destination refused the record for good (a Kafka topic whose
+//   max.message.bytes is smaller than the record, a topic the producer may not write, a closed
+//   stdout). Retrying it would fail again.
+// Either way the daemon never commits the source position of the record's message. A refused
+// alert goes to the `dead_letter` destination if one is configured (headers chipwatch.reason:
+// sink_rejected, chipwatch.sink, chipwatch.error and the source position), and the message may
+// be committed once the dead letter is acknowledged; without one, or when the dead letter refuses
+// it too, the daemon stops consuming, logs the sink, the error and the source position, and exits
+// with status 1 (docs/operations.md).
 using SinkCallback = std::function<void(const Status& status)>;
 
 class Sink {
@@ -44,7 +54,7 @@ class Sink {
   // "kafka:chipwatch-alerts", "file:/var/log/chipwatch/alerts.jsonl", "stdout": for logs/metrics.
   virtual const std::string& name() const = 0;
   // Takes a record for delivery. Blocks while the sink's queue is full; returns a non-OK status
-  // only when the sink is closed.
+  // (kCancelled) only when the sink is closed, and then `done` is not called.
   virtual Status Deliver(SinkRecord record, SinkCallback done) = 0;
   // Waits up to `timeout` until every record handed in so far is acknowledged; false on time-out.
   virtual bool Flush(std::chrono::milliseconds timeout) = 0;

@@ -3,7 +3,7 @@
 
 Usage: daemon_test.py CHIPWATCH SOURCE_DIR CASE
 Cases: end_to_end, poison, kill9, startup_stop, broker_restart, two_daemons, graceful, metrics,
-reload
+reload, sink_rejected
 Each case creates its own topics and consumer group, so cases can run one after another against
 the same broker. Producing and reading topics uses kcat; every wait is bounded.
 """
@@ -41,10 +41,10 @@ def topic(name):
     return f"{name}-{RUN_ID}"
 
 
-def create_topic(name, partitions):
+def create_topic(name, partitions, *configs):
     env = dict(os.environ, KAFKA_PORT=str(PORT))
-    subprocess.run([os.path.join(SRC, "scripts/kafka-local"), "create-topic", name, str(partitions)],
-                   check=True, env=env, stdout=subprocess.DEVNULL)
+    subprocess.run([os.path.join(SRC, "scripts/kafka-local"), "create-topic", name, str(partitions),
+                    *configs], check=True, env=env, stdout=subprocess.DEVNULL)
 
 
 def produce(topic_name, lines, partition=None, offset=0):
@@ -301,6 +301,140 @@ def case_poison():
     log("ok: a message of three lines gave two events and one dead letter naming record 1")
 
 
+def committed_offsets(group):
+    """Kafka's own view of the group's committed offsets: {(topic, partition): offset or None}."""
+    env = dict(os.environ, KAFKA_PORT=str(PORT))
+    out = subprocess.run([os.path.join(SRC, "scripts/kafka-local"), "committed", group],
+                         check=True, env=env, capture_output=True, timeout=120).stdout.decode()
+    result = {}
+    for line in out.splitlines():
+        t, p, off = line.split()
+        result[(t, int(p))] = None if off == "-" else int(off)
+    return result
+
+
+def refusing_config(name, group, source_topic, alerts_topic, dead_letter_topic=None):
+    """A daemon whose only alert sink is `alerts_topic` (created with a tiny max.message.bytes,
+    so that the broker refuses every alert for good)."""
+    dead_letter = (f"dead_letter: {{type: kafka, brokers: {BROKERS}, topic: {dead_letter_topic}}}"
+                   if dead_letter_topic else "")
+    cfg = f"""
+rules: [{SRC}/rules]
+enrich:
+  geoip: {SRC}/tests/data/geoip/test-country.mmdb
+  directory: {SRC}/tests/data/directory.csv
+sources:
+  - type: kafka
+    brokers: {BROKERS}
+    group: {group}
+    topics: [{{topic: {source_topic}, format: gpu_alloc}}]
+    properties: {{session.timeout.ms: "6000", heartbeat.interval.ms: "500"}}
+sinks:
+  - {{type: kafka, brokers: {BROKERS}, topic: {alerts_topic}}}
+{dead_letter}
+metrics: {{enabled: false}}
+workers: 2
+shutdown_timeout: 20
+"""
+    path = os.path.join(WORK, name)
+    with open(path, "w") as f:
+        f.write(cfg)
+    return path
+
+
+def case_sink_rejected():
+    """A sink that refuses an alert for good never costs the alert (issue 10, section 1).
+    A: with a dead letter, the refused alerts go there (headers chipwatch.reason=sink_rejected,
+       chipwatch.sink, chipwatch.error, source position) and the source is committed to its end.
+    B: without one, the daemon stops by itself with exit status 1, naming the sink, the error and
+       the source position, and the group's committed offset stays at the refused message.
+    C: a dead letter that refuses the alert too: the same as B."""
+    events, alerting = gpu_alloc_events(60, 21)
+    first_alerting = next(i for i, e in enumerate(events) if json.loads(e)["event_id"] in alerting)
+
+    # A: rescued by the dead letter.
+    src, tiny, dlq = topic("gpu-alloc-a"), topic("alerts-tiny-a"), topic("dead-letter-a")
+    create_topic(src, 1)
+    create_topic(tiny, 1, "max.message.bytes=300")
+    create_topic(dlq, 1)
+    produce(src, events, partition=0)
+    group = topic("group-a")
+    d = Daemon(refusing_config("a.yaml", group, src, tiny, dlq), "daemon-a")
+
+    def dead_letters():
+        return [l for l in consume_all(dlq, fmt="%h\t%s\x01").split("\x01") if l.strip()]
+    wait_for(lambda: len(dead_letters()) >= len(alerting) * 2, 60,
+             f"{len(alerting) * 2} refused alerts in the dead letter (two rules per event)", [d])
+    rc = d.stop()
+    if rc != 0:
+        fail(f"A: exit code {rc} after SIGTERM (the dead letter took every refused alert)\n"
+             + d.tail())
+    seen = set()
+    for dl in dead_letters():
+        headers, payload = dl.split("\t", 1)
+        alert = json.loads(payload)
+        seen.add(alert["event_id"])
+        for needle in ("chipwatch.reason=sink_rejected", f"chipwatch.sink=kafka:{tiny}",
+                       "chipwatch.error=", f"chipwatch.source.topic={src}",
+                       "chipwatch.source.partition=0", "chipwatch.source.offset="):
+            if needle not in headers:
+                fail(f"A: dead-letter header {needle!r} missing in {headers!r}")
+    if seen != alerting:
+        fail(f"A: refused alerts missing from the dead letter: {sorted(alerting - seen)[:5]}")
+    if consume_all(tiny).strip():
+        fail("A: the refusing topic holds alerts")
+    offsets = committed_offsets(group)
+    if offsets.get((src, 0)) != len(events):
+        fail(f"A: committed offsets {offsets}, expected {len(events)} for {src}[0]")
+    log(f"ok (A): {len(seen)} refused events' alerts dead-lettered with headers; committed "
+        f"{src}[0] at {len(events)} (kafka-consumer-groups)")
+
+    # B: nowhere to put it: exit 1, nothing committed past the refused message.
+    src, tiny = topic("gpu-alloc-b"), topic("alerts-tiny-b")
+    create_topic(src, 1)
+    create_topic(tiny, 1, "max.message.bytes=300")
+    produce(src, events, partition=0)
+    group = topic("group-b")
+    d = Daemon(refusing_config("b.yaml", group, src, tiny), "daemon-b")
+    try:
+        rc = d.proc.wait(60)
+    except subprocess.TimeoutExpired:
+        fail("B: the daemon did not stop by itself within 60 s of a refused alert\n" + d.tail())
+    if rc != 1:
+        fail(f"B: exit status {rc}, expected 1\n" + d.tail())
+    text = open(d.log_path, errors="replace").read()
+    position = f"{src}[0]@{first_alerting}"
+    if f"sink kafka:{tiny} refused a record of" not in text or position not in text:
+        fail(f"B: the log does not name the sink and {position}:\n" + d.tail())
+    offsets = committed_offsets(group)
+    if (offsets.get((src, 0)) or 0) > first_alerting:
+        fail(f"B: committed {offsets} past the refused message at offset {first_alerting}")
+    log(f"ok (B): exit 1, log names kafka:{tiny} and {position}; committed offset "
+        f"{offsets.get((src, 0))} (not past {first_alerting})")
+
+    # C: the dead letter refuses it too.
+    src, tiny, tiny_dlq = topic("gpu-alloc-c"), topic("alerts-tiny-c"), topic("dead-letter-tiny-c")
+    create_topic(src, 1)
+    create_topic(tiny, 1, "max.message.bytes=300")
+    create_topic(tiny_dlq, 1, "max.message.bytes=300")
+    produce(src, events, partition=0)
+    group = topic("group-c")
+    d = Daemon(refusing_config("c.yaml", group, src, tiny, tiny_dlq), "daemon-c")
+    try:
+        rc = d.proc.wait(60)
+    except subprocess.TimeoutExpired:
+        fail("C: the daemon did not stop by itself within 60 s\n" + d.tail())
+    if rc != 1:
+        fail(f"C: exit status {rc}, expected 1\n" + d.tail())
+    text = open(d.log_path, errors="replace").read()
+    if "the dead letter cannot take it either" not in text:
+        fail("C: the log does not say the dead letter refused it too\n" + d.tail())
+    offsets = committed_offsets(group)
+    if (offsets.get((src, 0)) or 0) > first_alerting:
+        fail(f"C: committed {offsets} past the refused message at offset {first_alerting}")
+    log(f"ok (C): the dead letter refused too: exit 1; committed {offsets.get((src, 0))}")
+
+
 def case_kill9():
     """kill -9 mid-stream, restart: every expected alert is raised (duplicates allowed). The
     events are produced in batches while the daemons run, so the kill lands while messages are
@@ -507,6 +641,32 @@ def case_metrics():
                    "chipwatch_ready 1", 'chipwatch_build_info{version="']:
         if needle not in body:
             fail(f"/metrics lacks {needle!r}")
+    # Series whose labels are known at start-up exist from the start (at 0 unless counted).
+    for fmt in FORMAT_TOPICS:
+        for reason in ("missing_id", "missing_time", "invalid_time"):
+            if f'chipwatch_decode_warnings_total{{format="{fmt}",reason="{reason}"}}' not in body:
+                fail(f"/metrics lacks decode warnings for {fmt}/{reason}")
+        for reason in ("invalid_json", "too_deep", "unknown_format", "wrong_type"):
+            if f'chipwatch_decode_errors_total{{format="{fmt}",reason="{reason}"}}' not in body:
+                fail(f"/metrics lacks decode errors for {fmt}/{reason}")
+    import glob
+    import yaml
+    rule_ids = set()
+    for rule_file in glob.glob(f"{SRC}/rules/**/*.yaml", recursive=True):
+        with open(rule_file) as fh:
+            doc = yaml.safe_load(fh) or {}
+        rule_ids |= {r["id"] for r in doc.get("rules", []) if isinstance(r, dict) and "id" in r}
+    if len(rule_ids) != 6:
+        fail(f"expected the 6 rules of the default pack, found {sorted(rule_ids)}")
+    for rule_id in rule_ids:
+        if f'chipwatch_alerts_total{{rule_id="{rule_id}",' not in body:
+            fail(f"/metrics lacks chipwatch_alerts_total for rule {rule_id}")
+    alert_series = body.count("\nchipwatch_alerts_total{")
+    if alert_series < 6:
+        fail(f"only {alert_series} chipwatch_alerts_total series for 6 loaded rules")
+    for sink in (f"kafka:{alerts_topic}", f"file:{alerts_file}", f"kafka:{dlq}"):
+        if f'chipwatch_sink_errors_total{{sink="{sink}"}} 0' not in body:
+            fail(f"/metrics lacks chipwatch_sink_errors_total 0 for {sink}")
     r = subprocess.run(["promtool", "check", "metrics"], input=body.encode(), capture_output=True)
     if r.returncode != 0:
         fail("promtool check metrics: " + (r.stdout + r.stderr).decode())

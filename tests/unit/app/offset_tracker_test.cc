@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <random>
 #include <string>
 #include <string_view>
@@ -53,6 +54,32 @@ TEST(OffsetTrackerTest, BeginByNameSharesThePartitionOfBeginByTopicPartition) {
   EXPECT_EQ(committable[1].second, 4);
   t.Revoke(kP0);
   EXPECT_EQ(t.in_flight(), 0u);
+}
+
+TEST(OffsetTrackerTest, AFailedMessageIsNeverCommittedPast) {
+  OffsetTracker t;
+  t.Assign(kP0);
+  auto a = t.Begin(kP0, 10);
+  auto b = t.Begin(kP0, 11);
+  auto c = t.Begin(kP0, 12);
+  t.Done(a);
+  t.Fail(b);  // a record of 11 could be delivered nowhere
+  t.Done(c);
+  EXPECT_EQ(t.in_flight(), 0u) << "a failed message is not waited for";
+  EXPECT_TRUE(t.WaitIdle({}, std::chrono::milliseconds(0)));
+  auto committable = t.TakeCommittable();
+  ASSERT_EQ(committable.size(), 1u);
+  EXPECT_EQ(committable[0].second, 11) << "up to the failed message, never past it";
+  t.Done(b);  // a late acknowledgement does not undo the failure
+  auto d = t.Begin(kP0, 13);
+  t.Done(d);
+  EXPECT_TRUE(t.TakeCommittable().empty());
+  t.Fail(b);  // idempotent
+  EXPECT_EQ(t.in_flight(), 0u);
+  t.Assign(kP0);  // a new assignment starts from the committed position again
+  auto e = t.Begin(kP0, 11);
+  t.Done(e);
+  EXPECT_EQ(t.TakeCommittable()[0].second, 12);
 }
 
 TEST(OffsetTrackerTest, GapsInOffsetsAreFine) {

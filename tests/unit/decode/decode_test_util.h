@@ -23,6 +23,7 @@ struct DecodedEvent {
   Format format = Format::kAuto;
   Origin origin;
   std::string origin_file;
+  uint8_t repairs = 0;  // Event::repairs (lenient decoding)
 
   bool Has(FieldId f) const { return str.count(f) || num.count(f); }
   std::string Str(FieldId f) const {
@@ -62,6 +63,7 @@ class CapturingHandler : public RecordHandler {
     e.source_addr = event.source_addr;
     e.format = event.format;
     e.origin = event.origin;
+    e.repairs = event.repairs;
     e.origin_file = std::string(event.origin.file);
     events.push_back(std::move(e));
   }
