@@ -18,6 +18,9 @@ struct AzureScratch {
   int vm_size_depth = 1 << 30;
   std::string_view sku_name;
   std::string_view provider;
+  // Log Analytics' AzureActivity table: OperationName is localized ("Create or Update Virtual
+  // Machine"); the operation itself is in OperationNameValue.
+  std::string_view operation_name_value;
   std::string_view resource_id;
   std::string_view subscription;
   std::string_view result_type, result_signature, status_value, status_code, status_message;
@@ -217,6 +220,7 @@ bool DecodeAzureActivity(od::object& record, RecordContext& ctx) {
         break;
       case 8:
         if (EqualsLower(key, "identity")) return ReadIdentity(ctx, v, s);
+        if (EqualsLower(key, "claims_d")) return ReadClaims(ctx, v, s);  // Log Analytics
         if (EqualsLower(key, "location")) s.location = AsString(v).value_or(s.location);
         break;
       case 10:
@@ -245,10 +249,18 @@ bool DecodeAzureActivity(od::object& record, RecordContext& ctx) {
           s.subscription = AsString(v).value_or(s.subscription);
         }
         break;
+      case 12:
+        if (EqualsLower(key, "properties_d")) return ReadProperties(ctx, v, s);  // Log Analytics
+        break;
       case 15:
         if (EqualsLower(key, "calleripaddress")) s.ip = AsString(v).value_or(s.ip);
         if (EqualsLower(key, "resultsignature")) {
           s.result_signature = AsString(v).value_or(s.result_signature);
+        }
+        break;
+      case 18:
+        if (EqualsLower(key, "operationnamevalue")) {
+          s.operation_name_value = AsString(v).value_or(s.operation_name_value);
         }
         break;
       case 20:
@@ -262,6 +274,7 @@ bool DecodeAzureActivity(od::object& record, RecordContext& ctx) {
     return true;
   });
   if (!ok) return false;
+  if (!s.operation_name_value.empty()) event.SetStr(FieldId::kAction, s.operation_name_value);
   if (!event.Has(FieldId::kAction)) return ctx.MissingField("operationName");
   if (!event.Has(FieldId::kEventTime) && !s.event_timestamp.empty()) {
     SetTime(ctx, s.event_timestamp);

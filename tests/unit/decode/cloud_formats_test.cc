@@ -275,6 +275,23 @@ TEST_F(Samples, GpuAllocRecords) {
 
 // ---------------------------------------------------------------- auto detection
 
+TEST(AzureActivity, LogAnalyticsRowReadsOperationNameValueAndPropertiesD) {
+  // A row of Log Analytics' AzureActivity table (Sentinel export): OperationName is localized.
+  const std::string row =
+      R"({"CallerIpAddress":"198.51.100.32","CorrelationId":"c-1","Claims":"","Claims_d":{"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn":"erin@example.com"},"OperationNameValue":"MICROSOFT.COMPUTE/VIRTUALMACHINES/WRITE","Properties":"","Properties_d":{"statusCode":"Created","requestbody":"{\"location\":\"eastasia\",\"properties\":{\"hardwareProfile\":{\"vmSize\":\"Standard_ND96isr_H100_v5\"}}}"},"TimeGenerated":"2024-05-04T07:10:00.1234567Z","OperationName":"Create or Update Virtual Machine","ResourceId":"/SUBSCRIPTIONS/S-1/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.COMPUTE/VIRTUALMACHINES/LA-VM","Type":"AzureActivity"})";
+  Decoder decoder;
+  CapturingHandler handler;
+  DecodeText(decoder, row, Format::kAuto, handler);
+  ASSERT_EQ(handler.events.size(), 1u) << handler.errors[0].message;
+  const DecodedEvent& e = handler.events[0];
+  EXPECT_EQ(e.format, Format::kAzureActivity);
+  EXPECT_EQ(e.Str(FieldId::kAction), "MICROSOFT.COMPUTE/VIRTUALMACHINES/WRITE");
+  EXPECT_EQ(e.Str(FieldId::kInstanceType), "Standard_ND96isr_H100_v5");
+  EXPECT_EQ(e.Str(FieldId::kRegion), "eastasia");
+  EXPECT_EQ(e.Str(FieldId::kPrincipal), "erin@example.com");
+  EXPECT_EQ(e.Str(FieldId::kEventTime), "2024-05-04T07:10:00.1234567Z");
+}
+
 TEST(AutoDetect, EverySampleFileDetectsItsFormat) {
   const std::pair<const char*, Format> files[] = {{"cloudtrail.jsonl", Format::kCloudTrail},
                                                   {"gcp_audit.jsonl", Format::kGcpAudit},
