@@ -10,12 +10,11 @@
 // (upstream jbeder/yaml-cpp#1040, fixed by #1318/#1319). A ',' anywhere else outside a flow
 // collection is an ordinary syntax error.
 //
-// The guard costs nothing on ordinary text: a line-local scan looks for a ',' that could be such a
-// token (MayHoldStrayComma, a superset: one that starts a line or follows `"`, `'`, `]`, `}`, `:`,
-// `-`, `?`, `.`, `|`, `>`, or an anchor, tag or alias, spaces apart). Only then is the text parsed
-// once without building nodes, and a document that starts where the previous one started (no token
-// consumed: the loop) is refused with a YAML::ParserException at the ','. So every file is refused
-// or loaded in time and memory bounded by its size, with the ','s line and column.
+// The guard costs nothing on ordinary text: a scan looks for a ',' that could be such a token
+// (MayHoldStrayComma, a superset: see there). Only then is the text parsed once without building
+// nodes, and a document that starts where the previous one started (no token consumed: the loop)
+// is refused with a YAML::ParserException at the ','. So every file is refused or loaded in time
+// and memory bounded by its size, with the ','s line and column.
 //
 // Thread contract: reentrant, no shared state. Include only from code that links yaml-cpp.
 #pragma once
@@ -23,7 +22,9 @@
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
 #include <cstddef>
+#include <cstring>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -35,23 +36,15 @@ namespace yaml_load_internal {
 
 inline bool IsBlank(char c) { return c == ' ' || c == '\t'; }
 
-// True when some ',' in `text` could be a FLOW_ENTRY token at a document's root (see above). Never
-// false when one is; often true for harmless text (a ',' after '"' inside a string).
-inline bool MayHoldStrayComma(std::string_view text) {
-  // A byte-order mark is skipped like the start of a line.
-  size_t line_start = text.substr(0, 3) == "\xEF\xBB\xBF" ? 3 : 0;
-  for (size_t i = line_start; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c == '\n' || c == '\r') {
-      line_start = i + 1;
-      continue;
-    }
-    if (c != ',') continue;
+// The line-local test: some ',' on the line [begin, end) starts a line, or follows (blanks apart)
+// '"', '\'', ']', '}', ':', '-', '?', '.', '|', '>', ',', or an anchor, tag or alias.
+inline bool LineMayHoldStrayComma(std::string_view text, size_t begin, size_t end) {
+  for (size_t i = begin; i < end; ++i) {
+    if (text[i] != ',') continue;
     size_t p = i;
-    while (p > line_start && IsBlank(text[p - 1])) --p;
-    if (p == line_start) return true;  // first on its line
-    const char before = text[p - 1];
-    switch (before) {
+    while (p > begin && IsBlank(text[p - 1])) --p;
+    if (p == begin) return true;
+    switch (text[p - 1]) {
       case '"':
       case '\'':
       case ']':
@@ -67,10 +60,75 @@ inline bool MayHoldStrayComma(std::string_view text) {
       default:
         break;
     }
-    // The word before the ',' is an anchor, a tag or an alias.
     size_t word = p;
-    while (word > line_start && !IsBlank(text[word - 1])) --word;
+    while (word > begin && !IsBlank(text[word - 1])) --word;
     if (text[word] == '&' || text[word] == '!' || text[word] == '*') return true;
+  }
+  return false;
+}
+
+// A block sequence entry at column 0: "-" then a blank or the end of the line.
+inline bool IsSequenceEntry(std::string_view line) {
+  return !line.empty() && line[0] == '-' && (line.size() == 1 || IsBlank(line[1]));
+}
+
+// A simple block mapping key at column 0: a word character first, then ':' followed by a blank or
+// the end of the line, with no flow, quote, comment or property character before it.
+inline bool IsSimpleKey(std::string_view line) {
+  if (line.empty() || !(std::isalnum(static_cast<unsigned char>(line[0])) || line[0] == '_')) {
+    return false;
+  }
+  for (size_t i = 1; i < line.size(); ++i) {
+    const char c = line[i];
+    if (c == ':') return i + 1 == line.size() || IsBlank(line[i + 1]);
+    if (std::strchr("\"'[]{},#&*!|>", c) != nullptr) return false;
+  }
+  return false;
+}
+
+// True when some ',' in `text` could be a FLOW_ENTRY token at a document's root (see above). Never
+// false when one is. A root block sequence or mapping at column 0 (what rule files and configs
+// are) holds every indented line below it and every column-0 line that continues it (an entry, a
+// key): a ',' there is inside the root, where yaml-cpp reports it as an error. So only the lines
+// before such a root, and every line from the first column-0 line that does not continue it, get
+// the line-local test.
+inline bool MayHoldStrayComma(std::string_view text) {
+  enum class Root { kNone, kSequence, kMapping, kEnded } root = Root::kNone;
+  size_t begin = text.substr(0, 3) == "\xEF\xBB\xBF" ? 3 : 0;  // a byte-order mark
+  while (begin <= text.size()) {
+    size_t end = text.find_first_of("\r\n", begin);
+    if (end == std::string_view::npos) end = text.size();
+    const std::string_view line = text.substr(begin, end - begin);
+    size_t first = 0;
+    while (first < line.size() && IsBlank(line[first])) ++first;
+    // Blank and comment-only lines hold no token (inside a quoted scalar, no token either).
+    const bool empty = first == line.size() || line[first] == '#';
+    if (!empty) {
+      switch (root) {
+        case Root::kNone:
+          if (first == 0 && IsSequenceEntry(line)) {
+            root = Root::kSequence;
+          } else if (first == 0 && IsSimpleKey(line)) {
+            root = Root::kMapping;
+          } else if (first == 0 && (line[0] == '%' || line.substr(0, 3) == "---") &&
+                     !LineMayHoldStrayComma(text, begin, end)) {
+            // a directive or a document start: the root comes after
+          } else {
+            root = Root::kEnded;
+          }
+          break;
+        case Root::kSequence:
+          if (first == 0 && !IsSequenceEntry(line)) root = Root::kEnded;
+          break;
+        case Root::kMapping:
+          if (first == 0 && !IsSimpleKey(line)) root = Root::kEnded;
+          break;
+        case Root::kEnded:
+          break;
+      }
+      if (root == Root::kEnded && LineMayHoldStrayComma(text, begin, end)) return true;
+    }
+    begin = end + 1;
   }
   return false;
 }

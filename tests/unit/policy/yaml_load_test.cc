@@ -6,6 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -112,10 +115,34 @@ TEST(LoadYamlDocuments, ScanFlagsEveryLoopingTextAndNoOrdinaryRuleText) {
   for (const Looping& c : kLooping) {
     EXPECT_TRUE(yaml_load_internal::MayHoldStrayComma(c.text)) << c.text;
   }
-  // Commas inside plain scalars, flow collections and mid-line strings cost no second parse.
+  // Commas inside a root block sequence or mapping at column 0 cost no second parse.
   EXPECT_FALSE(yaml_load_internal::MayHoldStrayComma(
-      "- rule: r\n  desc: a, b and c\n  condition: evt.name in (A, B)\n  tags: [x, y]\n"
-      "  output: \"i=%x, t=%y\"\n"));
+      "# c, d\n- rule: r\n  desc: a, b and c\n  condition: evt.name in (A, B)\n  tags: ['x', y]\n"
+      "  output: \"i=%x, t=%y\",\n- list: l\n  items: [\"a\", \"b\"]\n"));
+  EXPECT_FALSE(yaml_load_internal::MayHoldStrayComma(
+      "---\nrules: [a, 'b']\nsinks:\n  - {type: file, path: \"x\"}\n"));
+  // ... unless the root ends: every line from there on is looked at.
+  EXPECT_TRUE(yaml_load_internal::MayHoldStrayComma("- a\n\"x\"\n  ,\n"));
+  EXPECT_TRUE(yaml_load_internal::MayHoldStrayComma("a: 1\n[b]\n  , c\n"));
+  // The default pack and the shipped configs: none takes the second parse.
+  for (const char* dir : {"/rules", "/config"}) {
+    for (const auto& entry :
+         std::filesystem::recursive_directory_iterator(std::string(CHIPWATCH_SOURCE_DIR) + dir)) {
+      if (entry.path().extension() != ".yaml") continue;
+      std::ifstream in(entry.path());
+      std::stringstream text;
+      text << in.rdbuf();
+      EXPECT_FALSE(yaml_load_internal::MayHoldStrayComma(text.str())) << entry.path();
+    }
+  }
+}
+
+// Texts where the root ends and a stray ',' follows on an indented line: refused, not looped on.
+TEST(LoadYamlDocuments, StrayCommaAfterTheRootEndsOnAnIndentedLine) {
+  for (const std::string text : {"- a\n\"x\"\n  ,\n", "[a]\n  ,\n", "\"x\"\n   ,"}) {
+    SCOPED_TRACE(text);
+    EXPECT_THROW(LoadYamlDocuments(text), YAML::ParserException);
+  }
 }
 
 TEST(LoadYamlDocuments, RuleLoaderRefusesAStrayCommaWithFileLine) {
