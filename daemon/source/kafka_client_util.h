@@ -151,12 +151,29 @@ inline bool HasBuiltinFeature(rd_kafka_conf_t* conf, std::string_view feature) {
 // failures (the broker's certificate not verified by the configured CA, no certificate, a client
 // key that does not load). librdkafka reports them through error_cb as ordinary errors and keeps
 // reconnecting, which would leave the daemon running, never ready, and silent about why.
-// Connection losses are RD_KAFKA_RESP_ERR__TRANSPORT, never these.
-inline bool IsConfigurationError(int err) {
-  return err == RD_KAFKA_RESP_ERR__AUTHENTICATION || err == RD_KAFKA_RESP_ERR__SSL ||
-         err == RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED ||
-         err == RD_KAFKA_RESP_ERR_UNSUPPORTED_SASL_MECHANISM ||
-         err == RD_KAFKA_RESP_ERR_ILLEGAL_SASL_STATE;
+// Connection losses are RD_KAFKA_RESP_ERR__TRANSPORT, never these, with one exception: with TLS
+// 1.3 a broker that refuses the client's certificate (mutual TLS: none given, or not signed by a
+// CA it trusts) does so after the client's side of the handshake is done, so librdkafka sees a
+// TLS alert on its first read and reports a transport error ("Receive failed: ...:SSL
+// routines::sslv3 alert bad certificate"). Those alerts are recognised by their OpenSSL text; a
+// connection that merely drops ("unexpected eof while reading") is not one of them.
+inline bool IsConfigurationError(int err, std::string_view reason) {
+  if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION || err == RD_KAFKA_RESP_ERR__SSL ||
+      err == RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED ||
+      err == RD_KAFKA_RESP_ERR_UNSUPPORTED_SASL_MECHANISM ||
+      err == RD_KAFKA_RESP_ERR_ILLEGAL_SASL_STATE) {
+    return true;
+  }
+  if (err != RD_KAFKA_RESP_ERR__TRANSPORT ||
+      reason.find("SSL routines") == std::string_view::npos ||
+      reason.find(" alert ") == std::string_view::npos) {
+    return false;
+  }
+  for (std::string_view alert :
+       {"certificate", "unknown ca", "access denied", "handshake failure", "protocol version"}) {
+    if (reason.find(alert) != std::string_view::npos) return true;
+  }
+  return false;
 }
 
 // Formats an error_cb report. `fatal` is set for RD_KAFKA_RESP_ERR__FATAL, whose underlying cause
@@ -166,9 +183,11 @@ inline bool IsConfigurationError(int err) {
 inline std::string DescribeClientError(rd_kafka_t* rk, int err, const char* reason, bool* fatal) {
   *fatal = false;
   std::string message;
-  if (IsConfigurationError(err)) {
+  const std::string_view why(reason != nullptr ? reason : "");
+  if (IsConfigurationError(err, why)) {
     *fatal = true;
-    message = std::string(err == RD_KAFKA_RESP_ERR__SSL ? "TLS error" : "authentication error") +
+    const bool tls = err == RD_KAFKA_RESP_ERR__SSL || err == RD_KAFKA_RESP_ERR__TRANSPORT;
+    message = std::string(tls ? "TLS error" : "authentication error") +
               " (check the security block; not retried): " +
               rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)) + ": " +
               (reason != nullptr ? reason : "");

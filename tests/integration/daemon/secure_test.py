@@ -9,6 +9,8 @@ Cases:
   wrong_password  the daemon fails loudly: an authentication error in the log, /readyz never 200,
                   exit 1 within a bounded time, the password nowhere in its output
   unknown_ca      the same for a CA that did not sign the broker's certificate (a TLS error)
+  mutual_tls      protocol ssl with a client certificate on the broker's mutual-TLS listener
+                  (KAFKA_PORT+3): alerts over it; an untrusted client certificate fails loudly
   broker_restart  the broker stops and comes back (KAFKA_KEEP_DATA=1): no false "fatal" TLS or
                   authentication error, every alert raised
 The broker's client settings come from `scripts/kafka-local client-config`. Every wait is bounded.
@@ -343,6 +345,63 @@ def case_unknown_ca():
                        topic("dead-letter"), os.path.join(WORK, "alerts.jsonl"), password_file,
                        ca_pem, 19472)
     expect_loud_failure(cfg, 19472, "daemon", ["TLS error", "certificate verify failed"])
+
+
+def case_mutual_tls():
+    tls_dir = os.path.dirname(PROPS["ssl.ca.location"])
+    mtls = f"127.0.0.1:{PORT + 3}"
+    in_topic, alerts_topic = topic("gpu-alloc"), topic("alerts")
+    for name in (in_topic, alerts_topic):
+        kafka_local("create-topic", name, "1")
+    events, alerting = gpu_alloc_events(200)
+    produce(in_topic, events)
+
+    def config(name, cert, key, metrics_port):
+        sec = ("security: {protocol: ssl, ca_file: %s, cert_file: %s, key_file: %s}"
+               % (PROPS["ssl.ca.location"], cert, key))
+        path = os.path.join(WORK, name)
+        with open(path, "w") as f:
+            f.write(f"""rules: [{SRC}/rules]
+enrich:
+  geoip: {SRC}/tests/data/geoip/test-country.mmdb
+  directory: {SRC}/tests/data/directory.csv
+sources:
+  - {{type: kafka, brokers: "{mtls}", group: {topic("group")}, topics: [{{topic: {in_topic}, format: gpu_alloc}}], {sec}}}
+sinks:
+  - {{type: kafka, brokers: "{mtls}", topic: {alerts_topic}, {sec}}}
+  - {{type: file, path: {os.path.join(WORK, "alerts.jsonl")}}}
+metrics: {{listen: 127.0.0.1:{metrics_port}}}
+shutdown_timeout: 10
+""")
+        return path
+
+    good = config("mtls.yaml", os.path.join(tls_dir, "client.pem"),
+                  os.path.join(tls_dir, "client.key"), 19474)
+    d = Daemon(good, "daemon")
+    DAEMONS.append(d)
+    alerts_file = os.path.join(WORK, "alerts.jsonl")
+    deadline = time.time() + 60
+    while True:
+        on_topic = {k for k in consume_all(alerts_topic, "%k\n").split()}
+        if {a["event_id"] for a in alerts_in_file(alerts_file)} >= alerting and on_topic >= alerting:
+            break
+        if not d.alive():
+            fail("daemon exited:\n" + d.text()[-4000:])
+        if time.time() > deadline:
+            fail("timed out waiting for the alerts over mutual TLS\n" + d.text()[-4000:])
+        time.sleep(0.5)
+    if d.stop() != 0:
+        fail("exit code after SIGTERM\n" + d.text()[-4000:])
+    log(f"ok: {len(alerting)} alerts over mutual TLS")
+
+    # A client certificate the broker's CA did not sign: refused, and the daemon says so.
+    key, cert = os.path.join(WORK, "self.key"), os.path.join(WORK, "self.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                    "-out", cert, "-days", "2", "-subj", "/CN=self-signed"],
+                   check=True, capture_output=True)
+    os.chmod(key, 0o600)
+    expect_loud_failure(config("self-signed.yaml", cert, key, 19475), 19475, "daemon-2",
+                        ["TLS error"])
 
 
 def case_broker_restart():

@@ -35,6 +35,31 @@ TEST(DescribeClientError, AuthenticationAndTlsErrorsAreFatal) {
   }
 }
 
+TEST(DescribeClientError, ClientCertificateRefusedByTheBrokerIsFatal) {
+  // Mutual TLS over TLS 1.3: the broker's refusal arrives as an alert on the first read.
+  for (const char* alert : {"sslv3 alert bad certificate: SSL alert number 42",
+                            "sslv3 alert certificate unknown: SSL alert number 46",
+                            "tlsv1 alert unknown ca: SSL alert number 48",
+                            "tlsv13 alert certificate required: SSL alert number 116"}) {
+    bool fatal = false;
+    std::string message = DescribeClientError(
+        nullptr, RD_KAFKA_RESP_ERR__TRANSPORT,
+        ("ssl://127.0.0.1:19097/bootstrap: Receive failed: error:0A000412:SSL routines::" +
+         std::string(alert) + " (after 4ms in state APIVERSION_QUERY)")
+            .c_str(),
+        &fatal);
+    EXPECT_TRUE(fatal) << alert;
+    EXPECT_NE(message.find("TLS error"), std::string::npos) << message;
+  }
+  // A TLS connection that just drops (a broker restarting) is not one.
+  bool fatal = true;
+  (void)DescribeClientError(nullptr, RD_KAFKA_RESP_ERR__TRANSPORT,
+                            "ssl://127.0.0.1:19097/1: Receive failed: error:0A000126:SSL "
+                            "routines::unexpected eof while reading",
+                            &fatal);
+  EXPECT_FALSE(fatal);
+}
+
 TEST(DescribeClientError, BrokerDownIsTransient) {
   for (int err : {RD_KAFKA_RESP_ERR__TRANSPORT, RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN,
                   RD_KAFKA_RESP_ERR__RESOLVE, RD_KAFKA_RESP_ERR__TIMED_OUT}) {
