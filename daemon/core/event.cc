@@ -237,6 +237,7 @@ std::optional<int64_t> ParseTimestampMs(std::string_view s) {
   }
   if (pos == s.size()) return ms;  // no zone: taken as UTC
   if ((s[pos] == 'Z' || s[pos] == 'z') && pos + 1 == s.size()) return ms;
+  if (s.substr(pos) == " UTC") return ms;  // BigQuery's TIMESTAMP text: "2024-05-03 12:00:00 UTC"
   if ((s[pos] == '+' || s[pos] == '-') && pos + 6 == s.size() && s[pos + 3] == ':') {
     int oh, om;
     if (!ParseDigits(s, pos + 1, 2, oh) || !ParseDigits(s, pos + 4, 2, om)) return std::nullopt;

@@ -169,7 +169,8 @@ struct Event {
 };
 
 // Parses RFC 3339 / ISO 8601 UTC timestamps ("2023-07-10T11:42:36Z", fractional seconds and
-// "+hh:mm" offsets accepted) into unix milliseconds. Returns nullopt on malformed input.
+// "+hh:mm" offsets accepted; a space for the 'T', and BigQuery's " UTC" suffix too) into unix
+// milliseconds. Returns nullopt on malformed input.
 std::optional<int64_t> ParseTimestampMs(std::string_view text);
 // The system clock in unix ms.
 int64_t WallClockMs();

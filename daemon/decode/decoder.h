@@ -78,7 +78,7 @@ enum RecordShapeBit : uint32_t {
   kShapeEventVersion = 1u << 0,            // "eventVersion"
   kShapeEventSource = 1u << 1,             // "eventSource"
   kShapeEventId = 1u << 2,                 // "eventID"
-  kShapeProtoPayload = 1u << 3,            // "protoPayload"
+  kShapeProtoPayload = 1u << 3,            // "protoPayload" (BigQuery: "protopayload_auditlog")
   kShapeLogName = 1u << 4,                 // "logName"
   kShapeInsertId = 1u << 5,                // "insertId"
   kShapeOperationName = 1u << 6,           // "operationName", any case

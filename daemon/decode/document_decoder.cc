@@ -319,6 +319,12 @@ class DocumentDecoder final : public DecoderBackend {
         case 15:
           if (EqualsLower(key, "calleripaddress")) shape |= kShapeAzureCaller;
           break;
+        case 21:
+          if (key == "protopayload_auditlog") {  // GCP audit log exported to BigQuery
+            shape |= kShapeProtoPayload;
+            return simdjson::SUCCESS;
+          }
+          break;
         case 11:
           if (key == "eventSource") shape |= kShapeEventSource;
           if (key == "detail-type" && !field.value().get_string().get(value) &&

@@ -98,6 +98,30 @@ bool ReadStringFields(
   });
 }
 
+// A request given as a JSON document inside a string (BigQuery's requestJson): walked with the
+// nested parser; what is kept is copied into the arena (the nested parser is reused). A string that
+// is not valid JSON is ignored, not an error.
+void WalkRequestJson(RecordContext& ctx, std::string_view text, GcpScratch& s) {
+  std::string_view padded = ctx.nested_buffer.Assign(text);
+  od::document doc;
+  od::value root;
+  if (ctx.nested_parser.iterate(padded.data(), padded.size(), ctx.nested_buffer.capacity())
+          .get(doc) ||
+      doc.get_value().get(root)) {
+    return;
+  }
+  GcpScratch nested;
+  RecordContext nested_ctx{ctx.event, ctx.arena, ctx.nested_parser, ctx.nested_buffer, ctx.message};
+  if (!WalkRequest(nested_ctx, root, 0, nested)) return;
+  if (s.machine_type.empty() && !nested.machine_type.empty()) {
+    s.machine_type = ctx.arena.Copy(nested.machine_type);
+  }
+  if (s.accelerator_type.empty() && !nested.accelerator_type.empty()) {
+    s.accelerator_type = ctx.arena.Copy(nested.accelerator_type);
+    s.accelerator_count = nested.accelerator_count;
+  }
+}
+
 bool ReadPayload(RecordContext& ctx, od::value& v, GcpScratch& s) {
   Event& event = ctx.event;
   od::object payload;
@@ -132,6 +156,16 @@ bool ReadPayload(RecordContext& ctx, od::value& v, GcpScratch& s) {
       case 7:
         if (key == "request") return WalkRequest(ctx, value, 0, s);
         break;
+      case 11:
+        // BigQuery exports (protopayload_auditlog) carry the request as a JSON string.
+        if (key == "requestJson") {
+          if (auto text = AsString(value)) WalkRequestJson(ctx, *text, s);
+          return true;
+        }
+        if (key == "serviceName") {
+          if (auto n = AsString(value)) event.SetStr(FieldId::kEventSource, *n);
+        }
+        break;
       case 8:
         if (key == "response") {
           return ReadStringFields(ctx, value, {{"name", &s.response_name}});
@@ -142,11 +176,6 @@ bool ReadPayload(RecordContext& ctx, od::value& v, GcpScratch& s) {
           auto m = RequireString(ctx, value, "protoPayload.methodName");
           if (!m) return false;
           event.SetStr(FieldId::kAction, *m);
-        }
-        break;
-      case 11:
-        if (key == "serviceName") {
-          if (auto n = AsString(value)) event.SetStr(FieldId::kEventSource, *n);
         }
         break;
       case 12:
@@ -227,6 +256,9 @@ bool DecodeGcpAudit(od::object& record, RecordContext& ctx) {
         break;
       case 12:
         if (key == "protoPayload") return ReadPayload(ctx, v, s);
+        break;
+      case 21:  // the same payload in a BigQuery export
+        if (key == "protopayload_auditlog") return ReadPayload(ctx, v, s);
         break;
       default:
         break;

@@ -89,9 +89,9 @@ grep -q "no.such.property" "$WORK/err" && pass "named" || fail "not named: $(tai
 
 # 4. A metrics port that cannot be opened (already taken): exit 1, restarted by systemd.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-python3 -c "import socket,time; s=socket.socket(); s.bind(('127.0.0.1',$port)); s.listen(); time.sleep(30)" &
+python3 -c "import socket,time; s=socket.socket(); s.bind(('127.0.0.1',$port)); s.listen(); open('$WORK/bound','w').close(); time.sleep(60)" &
 holder=$!
-sleep 0.5
+for _ in $(seq 200); do [ -f "$WORK/bound" ] && break; sleep 0.05; done
 sed "s|metrics: {enabled: false}|metrics: {listen: 127.0.0.1:$port}|" "$WORK/rescued.yaml" >"$WORK/port.yaml"
 expect_exit 1 "a metrics port already in use" -- timeout 30 "$CHIPWATCH" run --config "$WORK/port.yaml"
 kill "$holder" 2>/dev/null || true

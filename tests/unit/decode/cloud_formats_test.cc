@@ -292,6 +292,24 @@ TEST(AzureActivity, LogAnalyticsRowReadsOperationNameValueAndPropertiesD) {
   EXPECT_EQ(e.Str(FieldId::kEventTime), "2024-05-04T07:10:00.1234567Z");
 }
 
+TEST(GcpAudit, BigQueryExportRow) {
+  const std::string row =
+      R"({"logName":"projects/p/logs/cloudaudit.googleapis.com%2Factivity","resource":{"type":"gce_instance","labels":{"project_id":"p","zone":"asia-east2-a"}},"protopayload_auditlog":{"serviceName":"compute.googleapis.com","methodName":"v1.compute.instances.insert","authenticationInfo":{"principalEmail":"dave@example.com"},"requestMetadata":{"callerIp":"198.51.100.90"},"requestJson":"{\"machineType\":\"zones/asia-east2-a/machineTypes/a2-highgpu-8g\",\"guestAccelerators\":[{\"acceleratorType\":\"x/nvidia-tesla-a100\",\"acceleratorCount\":8}]}"},"timestamp":"2024-05-03 12:00:00.123000 UTC","insertId":"bq-1"})";
+  Decoder decoder;
+  CapturingHandler handler;
+  DecodeText(decoder, row, Format::kAuto, handler);
+  ASSERT_EQ(handler.events.size(), 1u) << handler.errors[0].message;
+  const DecodedEvent& e = handler.events[0];
+  EXPECT_EQ(e.format, Format::kGcpAudit);
+  EXPECT_EQ(e.Str(FieldId::kAction), "v1.compute.instances.insert");
+  EXPECT_EQ(e.Str(FieldId::kInstanceType), "a2-highgpu-8g");
+  EXPECT_EQ(e.Str(FieldId::kAcceleratorModel), "nvidia-tesla-a100");
+  EXPECT_EQ(e.Num(FieldId::kAcceleratorCount), 8);
+  EXPECT_EQ(e.Str(FieldId::kSourceIp), "198.51.100.90");
+  EXPECT_EQ(e.Num(FieldId::kEventTime), 1714737600123);
+  EXPECT_EQ(e.repairs, 0);
+}
+
 TEST(AutoDetect, EverySampleFileDetectsItsFormat) {
   const std::pair<const char*, Format> files[] = {{"cloudtrail.jsonl", Format::kCloudTrail},
                                                   {"gcp_audit.jsonl", Format::kGcpAudit},
