@@ -76,7 +76,12 @@ def consume_all(topic_name, timeout=10.0, fmt="%k\t%s\n"):
 
 def write_config(name, group, topics, alerts_file, alerts_topic, dead_letter_topic, workers=2,
                  rules=None, metrics_port=None):
+    """A daemon config: alerts to `alerts_topic` and to `alerts_file` (unless None), undecodable
+    records to `dead_letter_topic` (unless None)."""
     rules = rules or [f"{SRC}/rules"]
+    file_sink = f"\n  - {{type: file, path: {alerts_file}}}" if alerts_file else ""
+    dead_letter = (f"dead_letter: {{type: kafka, brokers: {BROKERS}, topic: {dead_letter_topic}}}"
+                   if dead_letter_topic else "")
     metrics = (f"{{listen: 127.0.0.1:{metrics_port}}}" if metrics_port else "{enabled: false}")
     cfg = f"""
 rules: [{", ".join(rules)}]
@@ -90,9 +95,8 @@ sources:
     topics: [{", ".join("{topic: %s, format: %s}" % (t, f) for t, f in topics)}]
     properties: {{session.timeout.ms: "6000", heartbeat.interval.ms: "500"}}
 sinks:
-  - {{type: kafka, brokers: {BROKERS}, topic: {alerts_topic}}}
-  - {{type: file, path: {alerts_file}}}
-dead_letter: {{type: kafka, brokers: {BROKERS}, topic: {dead_letter_topic}}}
+  - {{type: kafka, brokers: {BROKERS}, topic: {alerts_topic}}}{file_sink}
+{dead_letter}
 metrics: {metrics}
 workers: {workers}
 shutdown_timeout: 20
@@ -313,35 +317,6 @@ def committed_offsets(group):
     return result
 
 
-def refusing_config(name, group, source_topic, alerts_topic, dead_letter_topic=None):
-    """A daemon whose only alert sink is `alerts_topic` (created with a tiny max.message.bytes,
-    so that the broker refuses every alert for good)."""
-    dead_letter = (f"dead_letter: {{type: kafka, brokers: {BROKERS}, topic: {dead_letter_topic}}}"
-                   if dead_letter_topic else "")
-    cfg = f"""
-rules: [{SRC}/rules]
-enrich:
-  geoip: {SRC}/tests/data/geoip/test-country.mmdb
-  directory: {SRC}/tests/data/directory.csv
-sources:
-  - type: kafka
-    brokers: {BROKERS}
-    group: {group}
-    topics: [{{topic: {source_topic}, format: gpu_alloc}}]
-    properties: {{session.timeout.ms: "6000", heartbeat.interval.ms: "500"}}
-sinks:
-  - {{type: kafka, brokers: {BROKERS}, topic: {alerts_topic}}}
-{dead_letter}
-metrics: {{enabled: false}}
-workers: 2
-shutdown_timeout: 20
-"""
-    path = os.path.join(WORK, name)
-    with open(path, "w") as f:
-        f.write(cfg)
-    return path
-
-
 def case_sink_rejected():
     """A sink that refuses an alert for good never costs the alert (issue 10, section 1).
     A: with a dead letter, the refused alerts go there (headers chipwatch.reason=sink_rejected,
@@ -359,7 +334,7 @@ def case_sink_rejected():
     create_topic(dlq, 1)
     produce(src, events, partition=0)
     group = topic("group-a")
-    d = Daemon(refusing_config("a.yaml", group, src, tiny, dlq), "daemon-a")
+    d = Daemon(write_config("a.yaml", group, [(src, "gpu_alloc")], None, tiny, dlq), "daemon-a")
 
     def dead_letters():
         return [l for l in consume_all(dlq, fmt="%h\t%s\x01").split("\x01") if l.strip()]
@@ -395,7 +370,7 @@ def case_sink_rejected():
     create_topic(tiny, 1, "max.message.bytes=300")
     produce(src, events, partition=0)
     group = topic("group-b")
-    d = Daemon(refusing_config("b.yaml", group, src, tiny), "daemon-b")
+    d = Daemon(write_config("b.yaml", group, [(src, "gpu_alloc")], None, tiny, None), "daemon-b")
     try:
         rc = d.proc.wait(60)
     except subprocess.TimeoutExpired:
@@ -419,7 +394,7 @@ def case_sink_rejected():
     create_topic(tiny_dlq, 1, "max.message.bytes=300")
     produce(src, events, partition=0)
     group = topic("group-c")
-    d = Daemon(refusing_config("c.yaml", group, src, tiny, tiny_dlq), "daemon-c")
+    d = Daemon(write_config("c.yaml", group, [(src, "gpu_alloc")], None, tiny, tiny_dlq), "daemon-c")
     try:
         rc = d.proc.wait(60)
     except subprocess.TimeoutExpired:
