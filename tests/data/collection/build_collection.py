@@ -128,31 +128,29 @@ it rewrites the five files, `findings/` and this page, whose per-line tables bel
 Record counts: a line holding an envelope (`{"Records": [...]}`, `{"records": [...]}`, a JSON array,
 an `EventList`) holds several records, each counted by `chipwatch replay` on its own.
 
-## Open findings: `findings/`
+## Findings: `findings/` (fixed since; gated)
+
+The collection found these shapes, which chipwatch did not handle when it was built; they were
+fixed in the decoders, and the test now requires every record in `findings/` to decode with its
+format and with `--format auto`.
 
 `findings/gcp_audit_bigquery.jsonl` holds two rows of a Cloud Audit Logs table exported from
 BigQuery as JSON (page *View logs routed to BigQuery*): the payload is `protopayload_auditlog`
 (BigQuery's column name), the request is the string `requestJson`, and times are in BigQuery's text
-form (`2024-05-03 12:00:00.123000 UTC`). chipwatch does not decode them today (`missing_field:
-protoPayload`) although docs/formats/gcp_audit.md lists "BigQuery JSON" among the sources. They are
-kept out of the gated files until it is decided whether that shape is supported (then move them into
-`gcp_audit.jsonl`) or documented as not the format (then drop them, or mark them broken). The test
-replays them and prints the count without gating on it.
+form (`2024-05-03 12:00:00.123000 UTC`). They were `missing_field: protoPayload`; they now decode
+as docs/formats/gcp_audit.md describes.
 
 `findings/{cloudtrail,azure_activity,k8s_audit}_auto_without_id.jsonl` each hold one trimmed record
-that decodes (and alerts) with `--format FORMAT` but is `unknown_format` with `--format auto`: the
-detection rules (docs/formats/README.md) rely on the id fields (`eventID`, `correlationId`,
-`auditID`) that lenient decoding made optional, so a shipper that drops the id together with
-`eventVersion` / `resourceId` / `kind`+`apiVersion` defeats `auto`. The gated files contain none
-of these (every trimmed record there keeps one detection key), so the gate measures decoding, not
-detection; the test prints both modes' counts for the findings.
+that decoded with `--format FORMAT` but was `unknown_format` with `--format auto`, because detection
+relied on the id fields that lenient decoding made optional. Detection now also accepts
+`eventSource` + `eventName`, `operationName` + `resultType`/`callerIpAddress`, and `verb` +
+`objectRef`/`requestURI` (docs/formats/README.md).
 
-Decoded but not evaluated as intended (in the gated files, counted as decoded):
-`azure_activity.jsonl` lines 18, 19, 38, 42 are Log Analytics `AzureActivity` rows. They decode
-(`OperationName`, `CorrelationId`, `TimeGenerated` are read case-insensitively), but the action is
-the localized `OperationName` ("Create or Update Virtual Machine"; the operation is in
-`OperationNameValue`) and the request body is in `Properties_d`, not `properties`: line 18, an
-ND96isr_H100_v5 in eastasia, raises no alert.
+`azure_activity.jsonl` lines 18, 19, 38, 42 are Log Analytics `AzureActivity` rows. They decoded,
+but the action was the localized `OperationName` ("Create or Update Virtual Machine") and the
+request body in `Properties_d` was not read: line 18, an ND96isr_H100_v5 in eastasia, raised no
+alert. The decoder now takes the action from `OperationNameValue` and reads `Properties_d` and
+`Claims_d`.
 
 """
 
