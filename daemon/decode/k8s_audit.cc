@@ -320,8 +320,9 @@ bool DecodeK8sAudit(od::object& record, RecordContext& ctx) {
   } else {
     event.SetStr(FieldId::kAction, ctx.arena.Concat({s.resource, "/", s.subresource, ".", s.verb}));
   }
-  std::string_view time = !received.empty() ? received : stage_time;
-  if (!time.empty()) SetTime(ctx, time);
+  // requestReceivedTimestamp, else (absent or unparseable, e.g. redacted) stageTimestamp.
+  if (!received.empty()) SetTime(ctx, received);
+  if (!event.Has(FieldId::kEventTime) && !stage_time.empty()) SetTime(ctx, stage_time);
   std::string_view principal = event.Str(FieldId::kPrincipal);
   if (!principal.empty()) {
     event.SetStr(FieldId::kPrincipalType, StartsWith(principal, "system:serviceaccount:")

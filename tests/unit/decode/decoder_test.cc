@@ -183,6 +183,15 @@ TEST(LenientDecoding, AutoDetectsRecordsWithoutTheirId) {
   DecodeText(decoder, records[3].first, Format::kAuto, handler);
   EXPECT_EQ(handler.events[0].Str(FieldId::kEventTime), "2024-05-05T01:00:00Z");
   EXPECT_FALSE(HasRepair(handler.events[0].repairs, DecodeWarning::kMissingTime));
+  // A redacted requestReceivedTimestamp: stageTimestamp is used.
+  handler.events.clear();
+  DecodeText(
+      decoder,
+      R"({"auditID":"k2","verb":"create","requestReceivedTimestamp":"REDACTED","stageTimestamp":"2024-05-05T01:00:01Z"})",
+      Format::kAuto, handler);
+  ASSERT_EQ(handler.events.size(), 1u);
+  EXPECT_EQ(handler.events[0].Str(FieldId::kEventTime), "2024-05-05T01:00:01Z");
+  EXPECT_EQ(handler.events[0].repairs, 0);
   // A verb alone, or an operationName alone, is no format.
   DecodeText(decoder, R"({"verb":"create"})", Format::kAuto, handler);
   DecodeText(decoder, R"({"operationName":"x"})", Format::kAuto, handler);
