@@ -230,11 +230,13 @@ std::unique_ptr<const CatalogIndex> CatalogIndex::Build(const PolicyDefinitions&
     }
     Catalog& catalog = index->catalogs_[static_cast<size_t>(*kind)];
     std::unordered_map<std::string, uint32_t> by_name;
+    // Named, not the structured binding: clang before 16 cannot capture one in a lambda.
+    const std::string& name_of_catalog = catalog_name;
     auto add_copy = [&](const CatalogEntry& entry) {
       auto copy = std::make_unique<CatalogEntry>(entry);
       copy->attrs.erase("override");
       copy->attr_pos.erase("override");
-      copy->catalog = catalog_name;
+      copy->catalog = name_of_catalog;
       Info info;
       info.entry = std::move(copy);
       catalog.entries.push_back(std::move(info));
