@@ -305,7 +305,9 @@ bool InputReader::Next(InputDocument& doc) {
         }
       }
       if (eof_) break;
-      if (pos - begin_ > max_document_bytes_) {
+      // Over the limit, unless a line break awaits more input to tell whether the value was cut
+      // there (CutsValue bounds what it waits for): a mapped file would be cut there too.
+      if (pos - begin_ > max_document_bytes_ && !check_line) {
         doc.text = {};
         doc.capacity = 0;
         doc.line = line_;
@@ -315,12 +317,13 @@ bool InputReader::Next(InputDocument& doc) {
         line_ += newlines;
         newlines = 0;
         begin_ = pos;
-        bool closed = false;
-        while (!closed) {
-          if (!Fill()) break;
+        // The bytes already read after the scan position belong to the value too: scanned first
+        // (else, at the end of the input, they were framed as a document of their own).
+        for (;;) {
           pos = begin_;
-          closed = scanner.Feed(data_, pos, end_, line_);
+          const bool closed = scanner.Feed(data_, pos, end_, line_);
           begin_ = pos;
+          if (closed || !Fill()) break;
         }
         return true;
       }

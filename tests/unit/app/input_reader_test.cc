@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -212,6 +214,45 @@ TEST(InputReaderTest, DocumentAboveTheLimitInOneReadIsRefusedFromAPipeToo) {
   auto docs = FramePipe(exact + "\n", 256);
   ASSERT_EQ(docs.size(), 1u);
   EXPECT_EQ(docs[0].text, exact);
+}
+
+// Found by tests/fuzz/input_reader_fuzz.cc: from a pipe, a value spanning lines that passed the
+// limit before the end of what was read, and never closed, left its last lines to be framed as a
+// document of their own (a fragment of the skipped value, decoded as a record), and the limit was
+// checked before a line break could tell the value was cut there. A pipe frames as a file does.
+TEST(InputReaderTest, ValueAboveTheLimitIsFramedFromAPipeAsFromAFile) {
+  std::string fuzzed;
+  {
+    std::ifstream in(
+        std::string(CHIPWATCH_TEST_DATA) + "/fuzz-regressions/replay/oversize-value-tail.json",
+        std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    fuzzed = ss.str();
+  }
+  ASSERT_GT(fuzzed.size(), 4096u);
+  // Never closed, its last line not a whole object: skipped whole.
+  for (const auto& [how, docs] :
+       {std::pair{"file", Frame(fuzzed, 4096)}, std::pair{"pipe", FramePipe(fuzzed, 4096)}}) {
+    SCOPED_TRACE(how);
+    ASSERT_EQ(docs.size(), 1u) << docs.back().line << ": " << docs.back().text.substr(0, 60);
+    EXPECT_NE(docs[0].error.find("4096-byte limit"), std::string::npos) << docs[0].error;
+    EXPECT_EQ(docs[0].line, 1u);
+  }
+  // Cut short before a whole object on the last line: the value is too large, the object after
+  // it is a record.
+  std::string value = "[\n";
+  for (int i = 0; i < 200; ++i) value += "  {\"n\": \"" + std::string(20, 'y') + "\"},\n";
+  const std::string last = "{\"kind\":\"Event\",\"apiVersion\":\"audit.k8s.io/v1\"}";
+  value += last + "\n";
+  for (const auto& [how, docs] :
+       {std::pair{"file", Frame(value, 4096)}, std::pair{"pipe", FramePipe(value, 4096)}}) {
+    SCOPED_TRACE(how);
+    ASSERT_EQ(docs.size(), 2u);
+    EXPECT_NE(docs[0].error.find("4096-byte limit"), std::string::npos) << docs[0].error;
+    EXPECT_EQ(docs[1].text, last);
+    EXPECT_EQ(docs[1].line, 202u);
+  }
 }
 
 TEST(InputReaderTest, CompressedInputIsAnErrorThatNamesTheCompression) {
