@@ -79,6 +79,12 @@ for f in comma commas; do
   grep -q "$f.yaml:1:1: error: YAML syntax error: unexpected ','" "$WORK/out" "$WORK/err" \
     && pass "config $f.yaml: error at 1:1" || fail "config $f.yaml: $(cat "$WORK/out" "$WORK/err" | head -3)"
 done
+# Found by fuzz_config: a stray ',' after NUL bytes.
+expect_exit 2 "check --config nul-anchor-comma.yaml" -- timeout 20 "$CHIPWATCH" check --config \
+  tests/data/fuzz-regressions/config/nul-anchor-comma.yaml
+grep -q "nul-anchor-comma.yaml:1:[0-9]*: error: YAML syntax error" "$WORK/out" "$WORK/err" \
+  && pass "NUL bytes then ',': refused with its position" \
+  || fail "nul-anchor-comma.yaml: $(cat "$WORK/out" "$WORK/err" | head -3)"
 # A valid config that names a rule file with a stray comma: refused through the config, too.
 mkdir -p "$WORK/pack"
 cp "$WORK/commas.yaml" "$WORK/pack/bad.yaml"

@@ -137,6 +137,21 @@ TEST(LoadYamlDocuments, ScanFlagsEveryLoopingTextAndNoOrdinaryRuleText) {
   }
 }
 
+// Found by fuzz_config (a 10 s timeout): yaml-cpp reads NUL bytes as line ends, so a ',' after
+// "\0&\0..." stood at a document's start unseen by the line scan. Text with a NUL always takes
+// the checking parse.
+TEST(LoadYamlDocuments, StrayCommaAfterNulBytesIsRefused) {
+  const std::string minimal("\0&\0\0\0\0\0,", 8);
+  EXPECT_THROW(LoadYamlDocuments(minimal), YAML::ParserException);
+  std::ifstream in(std::string(CHIPWATCH_SOURCE_DIR) +
+                       "/tests/data/fuzz-regressions/config/nul-anchor-comma.yaml",
+                   std::ios::binary);
+  std::stringstream fuzzed;
+  fuzzed << in.rdbuf();
+  ASSERT_GT(fuzzed.str().size(), 1000u);
+  EXPECT_THROW(LoadYamlDocuments(fuzzed.str()), YAML::ParserException);
+}
+
 // Texts where the root ends and a stray ',' follows on an indented line: refused, not looped on.
 TEST(LoadYamlDocuments, StrayCommaAfterTheRootEndsOnAnIndentedLine) {
   for (const std::string text : {"- a\n\"x\"\n  ,\n", "[a]\n  ,\n", "\"x\"\n   ,"}) {
