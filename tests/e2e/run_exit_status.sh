@@ -21,9 +21,9 @@ assert quiet and loud, (len(quiet), len(loud))
 sys.stdout.write("".join(quiet + loud))
 PY
 # The first line of the input that raises an alert (the position the refusal must be named at).
-first_alerting=$("$CHIPWATCH" replay --rules rules --geoip tests/data/geoip/test-country.mmdb \
-  --directory tests/data/directory.csv "$IN" 2>/dev/null | head -1 |
-  python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["origin"]["line"])')
+"$CHIPWATCH" replay --rules rules --geoip tests/data/geoip/test-country.mmdb \
+  --directory tests/data/directory.csv "$IN" 2>/dev/null >"$WORK/in.alerts"
+first_alerting=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["origin"]["line"])' "$WORK/in.alerts")
 config() {  # config NAME SINKS [EXTRA]: a daemon that reads $IN once (no follow), with a checkpoint
   cat >"$WORK/$1.yaml" <<YAML
 rules: [$SRC/rules]
