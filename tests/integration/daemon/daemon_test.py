@@ -364,50 +364,45 @@ def case_sink_rejected():
     log(f"ok (A): {len(seen)} refused events' alerts dead-lettered with headers; committed "
         f"{src}[0] at {len(events)} (kafka-consumer-groups)")
 
+    def refused_for_good(case, dead_letter_refuses):
+        """Runs a daemon whose alert topic (and dead letter, if any) refuses every alert: it must
+        exit 1 by itself, say so, and leave the group committed no further than the refused
+        message. Returns (log text, committed offset)."""
+        src, tiny = topic(f"gpu-alloc-{case}"), topic(f"alerts-tiny-{case}")
+        dead = topic(f"dead-letter-tiny-{case}") if dead_letter_refuses else None
+        create_topic(src, 1)
+        for t in filter(None, (tiny, dead)):
+            create_topic(t, 1, "max.message.bytes=300")
+        produce(src, events, partition=0)
+        group = topic(f"group-{case}")
+        d = Daemon(write_config(f"{case}.yaml", group, [(src, "gpu_alloc")], None, tiny, dead),
+                   f"daemon-{case}")
+        try:
+            rc = d.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            fail(f"{case}: the daemon did not stop by itself within 60 s of a refused alert\n"
+                 + d.tail())
+        if rc != 1:
+            fail(f"{case}: exit status {rc}, expected 1\n" + d.tail())
+        text = open(d.log_path, errors="replace").read()
+        position = f"{src}[0]@{first_alerting}"
+        if f"sink kafka:{dead or tiny} refused a record of {position}" not in text:
+            fail(f"{case}: the log does not name kafka:{dead or tiny} and {position}:\n" + d.tail())
+        committed = committed_offsets(group).get((src, 0))
+        if (committed or 0) > first_alerting:
+            fail(f"{case}: committed {committed}, past the refused message at {first_alerting}")
+        return text, committed
+
     # B: nowhere to put it: exit 1, nothing committed past the refused message.
-    src, tiny = topic("gpu-alloc-b"), topic("alerts-tiny-b")
-    create_topic(src, 1)
-    create_topic(tiny, 1, "max.message.bytes=300")
-    produce(src, events, partition=0)
-    group = topic("group-b")
-    d = Daemon(write_config("b.yaml", group, [(src, "gpu_alloc")], None, tiny, None), "daemon-b")
-    try:
-        rc = d.proc.wait(60)
-    except subprocess.TimeoutExpired:
-        fail("B: the daemon did not stop by itself within 60 s of a refused alert\n" + d.tail())
-    if rc != 1:
-        fail(f"B: exit status {rc}, expected 1\n" + d.tail())
-    text = open(d.log_path, errors="replace").read()
-    position = f"{src}[0]@{first_alerting}"
-    if f"sink kafka:{tiny} refused a record of" not in text or position not in text:
-        fail(f"B: the log does not name the sink and {position}:\n" + d.tail())
-    offsets = committed_offsets(group)
-    if (offsets.get((src, 0)) or 0) > first_alerting:
-        fail(f"B: committed {offsets} past the refused message at offset {first_alerting}")
-    log(f"ok (B): exit 1, log names kafka:{tiny} and {position}; committed offset "
-        f"{offsets.get((src, 0))} (not past {first_alerting})")
+    _, committed = refused_for_good("b", dead_letter_refuses=False)
+    log(f"ok (B): exit 1, the log names the sink and the source position; committed offset "
+        f"{committed} (not past {first_alerting})")
 
     # C: the dead letter refuses it too.
-    src, tiny, tiny_dlq = topic("gpu-alloc-c"), topic("alerts-tiny-c"), topic("dead-letter-tiny-c")
-    create_topic(src, 1)
-    create_topic(tiny, 1, "max.message.bytes=300")
-    create_topic(tiny_dlq, 1, "max.message.bytes=300")
-    produce(src, events, partition=0)
-    group = topic("group-c")
-    d = Daemon(write_config("c.yaml", group, [(src, "gpu_alloc")], None, tiny, tiny_dlq), "daemon-c")
-    try:
-        rc = d.proc.wait(60)
-    except subprocess.TimeoutExpired:
-        fail("C: the daemon did not stop by itself within 60 s\n" + d.tail())
-    if rc != 1:
-        fail(f"C: exit status {rc}, expected 1\n" + d.tail())
-    text = open(d.log_path, errors="replace").read()
+    text, committed = refused_for_good("c", dead_letter_refuses=True)
     if "the dead letter cannot take it either" not in text:
-        fail("C: the log does not say the dead letter refused it too\n" + d.tail())
-    offsets = committed_offsets(group)
-    if (offsets.get((src, 0)) or 0) > first_alerting:
-        fail(f"C: committed {offsets} past the refused message at offset {first_alerting}")
-    log(f"ok (C): the dead letter refused too: exit 1; committed {offsets.get((src, 0))}")
+        fail("C: the log does not say the dead letter refused it too")
+    log(f"ok (C): the dead letter refused too: exit 1; committed {committed}")
 
 
 def case_kill9():
