@@ -265,12 +265,11 @@ void DeliverTo(RunState& state, Sink& sink, SinkRecord record,
   const auto start = Clock::now();
   // An alert refused for good can be rescued by the dead letter: keep a copy for it (alerts are
   // rare next to events; dead letters themselves have nowhere further to go).
-  std::unique_ptr<SinkRecord> copy;
-  if (&sink != state.dead_letter.get() && state.dead_letter != nullptr) {
-    copy = std::make_unique<SinkRecord>(SinkRecord{record.key, record.value, {}});
+  std::shared_ptr<SinkRecord> copy;
+  if (state.dead_letter != nullptr && &sink != state.dead_letter.get()) {
+    copy = std::make_shared<SinkRecord>(SinkRecord{record.key, record.value, {}});
   }
-  auto done = [&state, &sink, completion, start,
-               copy = std::shared_ptr<SinkRecord>(std::move(copy))](const Status& s) {
+  auto done = [&state, &sink, completion, start, copy](const Status& s) {
     if (s.ok()) {
       state.metrics->AlertDelivery().Observe(
           std::chrono::duration<double>(Clock::now() - start).count());

@@ -120,20 +120,13 @@ bool WalkBody(RecordContext& ctx, od::value& v, int depth, AzureScratch& s) {
 // into a padded buffer and walked with the nested parser. A body that is not valid JSON (Azure
 // truncates long ones) is ignored rather than failing the record.
 void ReadBodyString(RecordContext& ctx, std::string_view text, AzureScratch& s) {
-  std::string_view padded = ctx.nested_buffer.Assign(text);
-  od::document doc;
-  od::object object;
-  if (ctx.nested_parser.iterate(padded.data(), padded.size(), ctx.nested_buffer.capacity())
-          .get(doc) ||
-      doc.get_object().get(object)) {
+  AzureScratch nested;
+  if (!WalkJsonString(ctx, text, [&](od::value& root, RecordContext& nested_ctx) {
+        od::object object;
+        return AsObject(root, object) && WalkBodyObject(nested_ctx, object, 0, nested);
+      })) {
     return;
   }
-  // Strings of the nested document live in the nested parser, which the next body reuses: copy
-  // what is kept into the arena.
-  // A JSON error inside the body is recorded in nested_ctx only and does not fail the record.
-  AzureScratch nested;
-  RecordContext nested_ctx{ctx.event, ctx.arena, ctx.nested_parser, ctx.nested_buffer, ctx.message};
-  if (!WalkBodyObject(nested_ctx, object, 0, nested)) return;
   if (!nested.vm_size.empty()) s.vm_size = ctx.arena.Copy(nested.vm_size);
   if (!nested.body_location.empty()) s.body_location = ctx.arena.Copy(nested.body_location);
   if (!nested.sku_name.empty()) s.sku_name = ctx.arena.Copy(nested.sku_name);

@@ -102,17 +102,12 @@ bool ReadStringFields(
 // nested parser; what is kept is copied into the arena (the nested parser is reused). A string that
 // is not valid JSON is ignored, not an error.
 void WalkRequestJson(RecordContext& ctx, std::string_view text, GcpScratch& s) {
-  std::string_view padded = ctx.nested_buffer.Assign(text);
-  od::document doc;
-  od::value root;
-  if (ctx.nested_parser.iterate(padded.data(), padded.size(), ctx.nested_buffer.capacity())
-          .get(doc) ||
-      doc.get_value().get(root)) {
+  GcpScratch nested;
+  if (!WalkJsonString(ctx, text, [&](od::value& root, RecordContext& nested_ctx) {
+        return WalkRequest(nested_ctx, root, 0, nested);
+      })) {
     return;
   }
-  GcpScratch nested;
-  RecordContext nested_ctx{ctx.event, ctx.arena, ctx.nested_parser, ctx.nested_buffer, ctx.message};
-  if (!WalkRequest(nested_ctx, root, 0, nested)) return;
   if (s.machine_type.empty() && !nested.machine_type.empty()) {
     s.machine_type = ctx.arena.Copy(nested.machine_type);
   }

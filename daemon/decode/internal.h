@@ -140,6 +140,26 @@ inline bool ForEachElement(RecordContext& ctx, od::array& array, Fn&& fn) {
   return true;
 }
 
+// Walks a JSON document held in a string (Azure's properties.requestbody, BigQuery's requestJson):
+// the text is copied into the nested padded buffer and fn(root, nested_ctx) walks it with the
+// nested parser. Text that is not valid JSON (Azure truncates long bodies) is ignored, never an
+// error of the record: returns false, and so does fn's abort, whose error stays in nested_ctx.
+// Strings of the nested document live in the nested parser, which the next call reuses: fn's
+// caller copies what it keeps into ctx.arena.
+template <typename Fn>
+inline bool WalkJsonString(RecordContext& ctx, std::string_view text, Fn&& fn) {
+  std::string_view padded = ctx.nested_buffer.Assign(text);
+  od::document doc;
+  od::value root;
+  if (ctx.nested_parser.iterate(padded.data(), padded.size(), ctx.nested_buffer.capacity())
+          .get(doc) ||
+      doc.get_value().get(root)) {
+    return false;
+  }
+  RecordContext nested_ctx{ctx.event, ctx.arena, ctx.nested_parser, ctx.nested_buffer, ctx.message};
+  return fn(root, nested_ctx);
+}
+
 // Optional-field accessors: nullopt / false when the value has another type (the field is then
 // ignored; structural errors surface when the enclosing iteration continues).
 inline std::optional<std::string_view> AsString(od::value& v) {

@@ -9,7 +9,6 @@ the same broker. Producing and reading topics uses kcat; every wait is bounded.
 """
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -17,6 +16,9 @@ import tempfile
 import threading
 import time
 import uuid
+
+import harness
+from harness import alerts_in_file, fail, log
 
 CHIPWATCH, SRC, CASE = sys.argv[1], sys.argv[2], sys.argv[3]
 PORT = int(os.environ.get("KAFKA_PORT", "19092"))
@@ -28,13 +30,10 @@ FORMAT_TOPICS = {"cloudtrail": "cloudtrail", "gcp_audit": "gcp-audit",
                  "gpu_alloc": "gpu-alloc"}
 
 
-def log(msg):
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def fail(msg):
-    log("FAIL: " + msg)
-    sys.exit(1)
+
+
 
 
 def topic(name):
@@ -152,15 +151,7 @@ class Daemon:
         return self.proc.poll() is None
 
 
-def alerts_in_file(path):
-    if not os.path.exists(path):
-        return []
-    out = []
-    with open(path) as f:
-        for line in f:
-            if line.endswith("\n"):
-                out.append(json.loads(line))
-    return out
+
 
 
 def wait_for(predicate, timeout, what, daemons=()):
@@ -187,23 +178,7 @@ def expected_alert_keys():
 
 
 def gpu_alloc_events(n, seed):
-    """n gpu_alloc records; about one in eight is a restricted allocation from a CN address that
-    raises CW-HW-001 (and CW-HW-004: tenant 'unlisted' is not in the directory)."""
-    rnd = random.Random(seed)
-    events, alerting = [], set()
-    for i in range(n):
-        eid = f"{RUN_ID}-{seed}-{i:06d}"
-        restricted = rnd.random() < 0.125
-        rec = {"schema": "gpu-alloc/v1", "event_id": eid, "time": "2025-06-01T10:00:00Z",
-               "action": "allocate", "cluster": "c1", "node": f"n{i % 50}",
-               "tenant": "unlisted" if restricted else "research", "user": "u",
-               "gpu_model": "NVIDIA H100 80GB HBM3" if restricted else "Tesla T4",
-               "gpu_count": 8, "job_id": f"j{i}", "region": "us-east-1",
-               "src_ip": "1.202.77.60" if restricted else "203.0.113.7"}
-        events.append(json.dumps(rec, separators=(",", ":")))
-        if restricted:
-            alerting.add(eid)
-    return events, alerting
+    return harness.gpu_alloc_events(n, seed, RUN_ID)
 
 
 def setup_topics(partitions=4, formats=("gpu_alloc",)):

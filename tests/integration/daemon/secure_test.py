@@ -17,7 +17,6 @@ The broker's client settings come from `scripts/kafka-local client-config`. Ever
 """
 import json
 import os
-import random
 import signal
 import stat
 import subprocess
@@ -25,6 +24,9 @@ import sys
 import tempfile
 import time
 import uuid
+
+import harness
+from harness import alerts_in_file, fail, log
 
 CHIPWATCH, SRC, CASE = sys.argv[1], sys.argv[2], sys.argv[3]
 PORT = int(os.environ.get("KAFKA_PORT", "19094"))
@@ -36,13 +38,10 @@ KAFKA_LOCAL = os.path.join(SRC, "scripts/kafka-local")
 FAIL_WITHIN = 30
 
 
-def log(msg):
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def fail(msg):
-    log("FAIL: " + msg)
-    sys.exit(1)
+
+
 
 
 def kafka_local(*args):
@@ -194,30 +193,11 @@ def http_status(port, path):
         return None
 
 
-def alerts_in_file(path):
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.endswith("\n")]
+
 
 
 def gpu_alloc_events(n):
-    """n gpu_alloc records; about one in eight is a restricted allocation (CW-HW-001)."""
-    rnd = random.Random(42)
-    events, alerting = [], set()
-    for i in range(n):
-        eid = f"{RUN_ID}-{i:05d}"
-        restricted = rnd.random() < 0.125
-        rec = {"schema": "gpu-alloc/v1", "event_id": eid, "time": "2025-06-01T10:00:00Z",
-               "action": "allocate", "cluster": "c1", "node": f"n{i % 50}",
-               "tenant": "unlisted" if restricted else "research", "user": "u",
-               "gpu_model": "NVIDIA H100 80GB HBM3" if restricted else "Tesla T4",
-               "gpu_count": 8, "job_id": f"j{i}", "region": "us-east-1",
-               "src_ip": "1.202.77.60" if restricted else "203.0.113.7"}
-        events.append(json.dumps(rec, separators=(",", ":")))
-        if restricted:
-            alerting.add(eid)
-    return events, alerting
+    return harness.gpu_alloc_events(n, 42, RUN_ID)
 
 
 def expect_no_password(where, text):

@@ -1,0 +1,46 @@
+"""Helpers shared by the daemon integration tests (daemon_test.py, secure_test.py): logging,
+reading an alert file and the gpu_alloc event generator. Nothing here depends on a test's
+command line or broker."""
+import json
+import os
+import random
+import sys
+import time
+
+
+def log(msg):
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def fail(msg):
+    log("FAIL: " + msg)
+    sys.exit(1)
+
+
+def alerts_in_file(path):
+    """The complete alert lines written so far (a line still being written is left out)."""
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.endswith("\n")]
+
+
+def gpu_alloc_events(n, seed, run_id):
+    """n gpu_alloc records with ids unique to `run_id`; about one in eight is a restricted
+    allocation from a CN address that raises CW-HW-001 (and CW-HW-004: tenant 'unlisted' is not
+    in the directory). Returns (lines, ids of the alerting records)."""
+    rnd = random.Random(seed)
+    events, alerting = [], set()
+    for i in range(n):
+        eid = f"{run_id}-{seed}-{i:06d}"
+        restricted = rnd.random() < 0.125
+        rec = {"schema": "gpu-alloc/v1", "event_id": eid, "time": "2025-06-01T10:00:00Z",
+               "action": "allocate", "cluster": "c1", "node": f"n{i % 50}",
+               "tenant": "unlisted" if restricted else "research", "user": "u",
+               "gpu_model": "NVIDIA H100 80GB HBM3" if restricted else "Tesla T4",
+               "gpu_count": 8, "job_id": f"j{i}", "region": "us-east-1",
+               "src_ip": "1.202.77.60" if restricted else "203.0.113.7"}
+        events.append(json.dumps(rec, separators=(",", ":")))
+        if restricted:
+            alerting.add(eid)
+    return events, alerting
