@@ -130,6 +130,9 @@ void AppendAlertJson(std::string& out, const CompiledRule& rule, Severity severi
     a.Field("org", e, FieldId::kTenantOrg);
     a.Field("kyc_country", e, FieldId::kTenantCountry);
     a.Field("kyc_status", e, FieldId::kTenantKyc);
+    a.Field("parent_org", e, FieldId::kTenantParentOrg);
+    a.Field("parent_country", e, FieldId::kTenantParentCountry);
+    a.Field("parent_tier", e, FieldId::kTenantParentTier);
     a.Close();
   }
   w.Key("resource");
@@ -142,6 +145,7 @@ void AppendAlertJson(std::string& out, const CompiledRule& rule, Severity severi
     r.Field("region_country", e, FieldId::kRegionCountry);
     r.Field("region_tier", e, FieldId::kRegionTier);
     r.Field("instance_type", e, FieldId::kInstanceType);
+    r.Field("instance_types", e, FieldId::kInstanceTypes);
     r.Field("accelerator_model", e, FieldId::kAcceleratorModel);
     r.Field("accelerator_family", e, FieldId::kAcceleratorFamily);
     r.Field("accelerator_count", e, FieldId::kAcceleratorCount);
@@ -164,6 +168,7 @@ void AppendAlertJson(std::string& out, const CompiledRule& rule, Severity severi
     AppendEntry(w, first, e.region_entry);
     AppendEntry(w, first, e.region_dest_entry);
     AppendEntry(w, first, e.tenant_dest_entry);
+    AppendEntry(w, first, e.parent_dest_entry);
     AppendEntry(w, first, e.model_entry);
   }
   out += ']';

@@ -30,6 +30,7 @@ constexpr std::array<FieldSpec, kFieldCount> kFieldSpecs = {{
     {FieldId::kSourceIp, "source.ip", FieldType::kIp},
     {FieldId::kUserAgent, "user_agent", FieldType::kString},
     {FieldId::kInstanceType, "instance.type", FieldType::kString},
+    {FieldId::kInstanceTypes, "instance.types", FieldType::kString},
     {FieldId::kAcceleratorModel, "accelerator.model", FieldType::kString},
     {FieldId::kAcceleratorCount, "accelerator.count", FieldType::kNumber},
     {FieldId::kModelId, "model.id", FieldType::kString},
@@ -52,6 +53,13 @@ constexpr std::array<FieldSpec, kFieldCount> kFieldSpecs = {{
     {FieldId::kTenantCountry, "tenant.country", FieldType::kString},
     {FieldId::kTenantTier, "tenant.tier", FieldType::kString},
     {FieldId::kTenantKyc, "tenant.kyc_status", FieldType::kString},
+    {FieldId::kTenantParentOrg, "tenant.parent_org", FieldType::kString},
+    {FieldId::kTenantParentCountry, "tenant.parent_country", FieldType::kString},
+    {FieldId::kTenantParentTier, "tenant.parent_tier", FieldType::kString},
+    {FieldId::kSourceInScope, "source.in_scope", FieldType::kBool},
+    {FieldId::kRegionInScope, "region.in_scope", FieldType::kBool},
+    {FieldId::kTenantInScope, "tenant.in_scope", FieldType::kBool},
+    {FieldId::kTenantParentInScope, "tenant.parent_in_scope", FieldType::kBool},
 }};
 
 constexpr bool SpecsInOrder() {

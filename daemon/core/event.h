@@ -52,7 +52,10 @@ enum class FieldId : uint16_t {
   kTenant,            // "tenant"          k8s namespace / gpu_alloc tenant / (cloud: account)
   kSourceIp,          // "source.ip"       as text; kIp type: parsed into Event::source_addr
   kUserAgent,         // "user_agent"
-  kInstanceType,      // "instance.type"   EC2/SageMaker/GCP machine type/Azure vmSize/...
+  kInstanceType,      // "instance.type"   EC2/SageMaker/GCP machine type/Azure vmSize/...; when
+                      // a call names several, the one enrichment found restricted (else the first)
+  kInstanceTypes,     // "instance.types"  every instance type the call names, comma-separated,
+                      // when it names more than one (EKS instanceTypes, fleets, node pools...)
   kAcceleratorModel,  // "accelerator.model"  raw GPU name as the log gives it (k8s label,
                       // gpu_model, GCP acceleratorType)
   kAcceleratorCount,  // "accelerator.count"  number of GPUs when the log gives it
@@ -66,18 +69,28 @@ enum class FieldId : uint16_t {
   // --- set by enrichment ---
   kSourceCountry,  // "source.country"   ISO 3166 alpha-2 from GeoIP
   kSourceTier,  // "source.tier"      destinations catalog tier of source.country ("embargoed", ...)
-  kRegionCountry,      // "region.country"   regions catalog
-  kRegionTier,         // "region.tier"      destinations tier of region.country
-  kAcceleratorFamily,  // "accelerator.family"  accelerators catalog family (e.g. "H100")
-  kAcceleratorStatus,  // "accelerator.status"  restricted | not_controlled | unclear (at event
-                       // time)
-  kModelFrontier,      // "model.frontier"   bool: model.id matches the frontier_models catalog
-  kModelVendor,        // "model.vendor"     frontier_models catalog vendor
-  kTenantKnown,        // "tenant.known"     bool: tenant/account has a directory entry
-  kTenantOrg,          // "tenant.org"
-  kTenantCountry,      // "tenant.country"
-  kTenantTier,         // "tenant.tier"      destinations tier of tenant.country
-  kTenantKyc,          // "tenant.kyc_status"
+  kRegionCountry,        // "region.country"   regions catalog
+  kRegionTier,           // "region.tier"      destinations tier of region.country
+  kAcceleratorFamily,    // "accelerator.family"  accelerators catalog family (e.g. "H100")
+  kAcceleratorStatus,    // "accelerator.status"  restricted | not_controlled | unclear (at event
+                         // time)
+  kModelFrontier,        // "model.frontier"   bool: model.id matches the frontier_models catalog
+  kModelVendor,          // "model.vendor"     frontier_models catalog vendor
+  kTenantKnown,          // "tenant.known"     bool: tenant/account has a directory entry
+  kTenantOrg,            // "tenant.org"
+  kTenantCountry,        // "tenant.country"
+  kTenantTier,           // "tenant.tier"      destinations tier of tenant.country
+  kTenantKyc,            // "tenant.kyc_status"
+  kTenantParentOrg,      // "tenant.parent_org"      directory: the ultimate parent organisation
+  kTenantParentCountry,  // "tenant.parent_country"  directory: where the parent is headquartered
+  kTenantParentTier,     // "tenant.parent_tier"     destinations tier of tenant.parent_country
+  // Whether the accelerator's restriction reaches a destination: bool, set when the accelerator
+  // entry and that destination's tier are both known; true unless the entry limits itself to
+  // some tiers (`restricted_tiers`, e.g. H20: embargoed only) that do not include this one.
+  kSourceInScope,        // "source.in_scope"
+  kRegionInScope,        // "region.in_scope"
+  kTenantInScope,        // "tenant.in_scope"
+  kTenantParentInScope,  // "tenant.parent_in_scope"
   kCount
 };
 inline constexpr size_t kFieldCount = static_cast<size_t>(FieldId::kCount);
@@ -138,6 +151,7 @@ struct Event {
   const CatalogEntry* region_entry = nullptr;       // regions catalog
   const CatalogEntry* region_dest_entry = nullptr;  // destinations catalog, via region.country
   const CatalogEntry* tenant_dest_entry = nullptr;  // destinations catalog, via tenant.country
+  const CatalogEntry* parent_dest_entry = nullptr;  // destinations, via tenant.parent_country
   const CatalogEntry* model_entry = nullptr;        // frontier_models catalog
 
   void Clear() {
@@ -147,7 +161,23 @@ struct Event {
     origin = Origin{};
     repairs = 0;
     instance_entry = accelerator_entry = source_dest_entry = region_entry = region_dest_entry =
-        tenant_dest_entry = model_entry = nullptr;
+        tenant_dest_entry = parent_dest_entry = model_entry = nullptr;
+    instance_type_count = 0;
+  }
+
+  // Every instance type a call names (an EKS node group's instanceTypes, a fleet's overrides, a
+  // cluster's node pools), in document order, without repeats; the decoder adds them and sets
+  // instance.type to its primary one. Enrichment picks the first that is restricted. At most
+  // kMaxInstanceTypes are kept (the rest are dropped: a call naming more is not realistic).
+  static constexpr size_t kMaxInstanceTypes = 16;
+  std::array<std::string_view, kMaxInstanceTypes> instance_types{};
+  uint8_t instance_type_count = 0;
+  void AddInstanceType(std::string_view type) {
+    if (type.empty() || instance_type_count == kMaxInstanceTypes) return;
+    for (size_t i = 0; i < instance_type_count; ++i) {
+      if (instance_types[i] == type) return;
+    }
+    instance_types[instance_type_count++] = type;
   }
 
   bool Has(FieldId f) const { return present.test(static_cast<size_t>(f)); }

@@ -76,9 +76,12 @@ bool WalkBody(RecordContext& ctx, od::value& v, int depth, AzureScratch& s);
 bool WalkBodyObject(RecordContext& ctx, od::object& object, int depth, AzureScratch& s) {
   return ForEachField(ctx, object, [&](std::string_view key, od::value& value) {
     if (EqualsLower(key, "vmsize")) {
-      if (auto size = AsString(value); size && depth < s.vm_size_depth) {
-        s.vm_size = *size;
-        s.vm_size_depth = depth;
+      if (auto size = AsString(value)) {
+        if (depth < s.vm_size_depth) {
+          s.vm_size = *size;
+          s.vm_size_depth = depth;
+        }
+        NoteInstanceType(ctx, *size);  // an AKS cluster's agent pools may name several
       }
       return true;
     }
@@ -310,6 +313,7 @@ bool DecodeAzureActivity(od::object& record, RecordContext& ctx) {
   } else if (!s.sku_name.empty() && (ContainsLower(action, "virtualmachinescalesets") ||
                                      ContainsLower(s.resource_id, "virtualmachinescalesets"))) {
     event.SetStr(FieldId::kInstanceType, s.sku_name);
+    event.AddInstanceType(s.sku_name);
   }
 
   bool failed = EqualsLower(s.result_type, "failure") || EqualsLower(s.result_type, "failed") ||

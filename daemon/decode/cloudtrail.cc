@@ -59,8 +59,23 @@ bool WalkParameters(RecordContext& ctx, od::value& v, int depth, CloudTrailScrat
 bool WalkParameterObject(RecordContext& ctx, od::object& object, int depth, CloudTrailScratch& s) {
   return ForEachField(ctx, object, [&](std::string_view key, od::value& v) {
     if (key == "instanceType" || key == "InstanceType") {
-      if (auto t = StringOrValue(v)) s.instance_type.Offer(*t, depth);
+      if (auto t = StringOrValue(v)) {
+        s.instance_type.Offer(*t, depth);
+        NoteInstanceType(ctx, *t);
+      }
       return true;
+    }
+    // EKS CreateNodegroup / UpdateNodegroupVersion, SageMaker HyperPod: a list of types.
+    if (key == "instanceTypes" || key == "InstanceTypes") {
+      od::array types;
+      if (!AsArray(v, types)) return WalkParameters(ctx, v, depth + 1, s);
+      return ForEachElement(ctx, types, [&](size_t, od::value& e) {
+        if (auto t = StringOrValue(e)) {
+          s.instance_type.Offer(*t, depth);
+          NoteInstanceType(ctx, *t);
+        }
+        return true;
+      });
     }
     if (key == "instanceId" || key == "InstanceId") {
       if (auto id = AsString(v)) s.instance_id.Offer(*id, depth);
@@ -118,7 +133,10 @@ bool ReadResponse(RecordContext& ctx, od::value& v, CloudTrailScratch& s) {
         if (!AsObject(item, object)) break;
         return ForEachField(ctx, object, [&](std::string_view key, od::value& value) {
           if (key == "instanceType") {
-            if (auto t = AsString(value)) s.response_type.Offer(*t, 0);
+            if (auto t = AsString(value)) {
+              s.response_type.Offer(*t, 0);
+              NoteInstanceType(ctx, *t);
+            }
           } else if (key == "instanceId") {
             if (auto id = AsString(value)) s.response_id.Offer(*id, 0);
           }

@@ -42,8 +42,22 @@ bool WalkRequestObject(RecordContext& ctx, od::object& object, int depth, GcpScr
   int64_t accelerator_count = -1;
   bool ok = ForEachField(ctx, object, [&](std::string_view key, od::value& v) {
     if (key == "machineType") {
-      if (auto t = AsString(v); t && s.machine_type.empty()) s.machine_type = LastSegment(*t);
+      if (auto t = AsString(v)) {
+        if (s.machine_type.empty()) s.machine_type = LastSegment(*t);
+        NoteInstanceType(ctx, LastSegment(*t));  // a cluster's node pools may name several
+      }
       return true;
+    }
+    // Cloud TPU: node.acceleratorConfig {type: V5P, topology: 2x2x1} instead of acceleratorType.
+    if (key == "acceleratorConfig") {
+      od::object config;
+      if (!AsObject(v, config)) return true;
+      return ForEachField(ctx, config, [&](std::string_view k, od::value& value) {
+        if (k == "type" && accelerator_type.empty()) {
+          if (auto t = AsString(value)) accelerator_type = *t;
+        }
+        return true;
+      });
     }
     if (key == "acceleratorType") {
       if (auto t = AsString(v)) accelerator_type = LastSegment(*t);

@@ -65,6 +65,9 @@ struct RecordContext {
   // Set by a decoder that found its record wrapped (CloudTrail inside an EventBridge event's
   // `detail`): the raw JSON of the record, which the caller then decodes in its place.
   std::string_view unwrap;
+  // True for a context walking a JSON document inside a string (WalkJsonString): its strings live
+  // in the nested parser, which is reused, so what is kept must be copied into the arena.
+  bool nested = false;
 
   bool Fail(DecodeErrorReason r, std::string_view a, std::string_view b = {},
             std::string_view c = {}, std::string_view d = {}) {
@@ -157,7 +160,19 @@ inline bool WalkJsonString(RecordContext& ctx, std::string_view text, Fn&& fn) {
     return false;
   }
   RecordContext nested_ctx{ctx.event, ctx.arena, ctx.nested_parser, ctx.nested_buffer, ctx.message};
+  nested_ctx.nested = true;
   return fn(root, nested_ctx);
+}
+
+// Notes an instance, machine or VM-size type that the call names (Event::instance_types: a call
+// may name several, and any restricted one makes it match).
+inline void NoteInstanceType(RecordContext& ctx, std::string_view type) {
+  Event& e = ctx.event;
+  if (type.empty() || e.instance_type_count == Event::kMaxInstanceTypes) return;
+  for (size_t i = 0; i < e.instance_type_count; ++i) {
+    if (e.instance_types[i] == type) return;
+  }
+  e.AddInstanceType(ctx.nested ? ctx.arena.Copy(type) : type);
 }
 
 // Optional-field accessors: nullopt / false when the value has another type (the field is then

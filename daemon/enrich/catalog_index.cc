@@ -28,8 +28,9 @@ constexpr std::array<std::string_view, 5> kCatalogNames = {
 // effective_from, effective_until, override), which the reader keeps outside `attrs`.
 // Indexed by CatalogIndex::Kind; empty names pad the rows. `description` and `notes` are free
 // text for people, accepted everywhere.
-constexpr std::array<std::array<std::string_view, 6>, 5> kAllowedAttrs = {{
-    {"status", "classification", "description", "notes"},
+constexpr std::array<std::array<std::string_view, 7>, 5> kAllowedAttrs = {{
+    {"status", "classification", "description", "notes", "tpp", "performance_density",
+     "restricted_tiers"},
     {"provider", "accelerator", "model", "count", "description", "notes"},
     {"country", "tier", "groups", "description", "notes"},
     {"provider", "country", "description", "notes"},
@@ -275,6 +276,27 @@ std::unique_ptr<const CatalogIndex> CatalogIndex::Build(const PolicyDefinitions&
       auto it = by_name.find(key);
       if (it != by_name.end()) {
         CatalogEntry& earlier = *catalog.entries[it->second].entry;
+        // A destination whose tier changed over time has an entry per period (Cambodia: D:5 from
+        // Dec 2021 to Nov 2025, D:1 after): allowed when the periods do not overlap.
+        if (!is_override && *kind == Kind::kDestinations) {
+          bool overlaps = false;
+          for (const Info& other : catalog.entries) {
+            overlaps = overlaps || (LowerCopy(other.entry->name) == key &&
+                                    other.entry->PeriodOverlaps(entry));
+          }
+          if (overlaps) {
+            diags.Error(entry.pos, "duplicate-catalog-entry",
+                        Describe(catalog_name, entry) + " overlaps the entry at " +
+                            earlier.pos.ToString() +
+                            " (a country may have several entries only for periods that do not "
+                            "overlap: set effective_until on the earlier one and effective_from "
+                            "on this one, or add `override: true` to replace its keys)");
+            continue;
+          }
+          it->second = static_cast<uint32_t>(catalog.entries.size());  // overrides: the latest
+          add_copy(entry);
+          continue;
+        }
         if (!is_override) {
           diags.Error(entry.pos, "duplicate-catalog-entry",
                       Describe(catalog_name, entry) + " is already defined at " +
@@ -381,6 +403,42 @@ std::unique_ptr<const CatalogIndex> CatalogIndex::Build(const PolicyDefinitions&
             error(entry.pos, "catalog-missing-key",
                   "missing `match` (regexes over the normalized accelerator name)");
           }
+          // The figures behind the classification (TOPS x bit length; TPP / die area in mm2):
+          // informational, but they must be numbers.
+          for (const char* key : {"tpp", "performance_density"}) {
+            const std::string* value = entry.Attr(key);
+            if (value == nullptr) continue;
+            double number = 0;
+            auto [end, ec] = std::from_chars(value->data(), value->data() + value->size(), number);
+            if (ec != std::errc() || end != value->data() + value->size() || number < 0) {
+              error(AttrPos(entry, key), "catalog-bad-value",
+                    std::string(key) + " '" + *value + "' is not a non-negative number");
+            }
+          }
+          if (const std::string* tiers = entry.Attr("restricted_tiers")) {
+            // Stored by the reader as "a, b".
+            std::string_view rest = *tiers;
+            while (!rest.empty()) {
+              size_t comma = rest.find(',');
+              std::string_view tier = rest.substr(0, comma);
+              while (!tier.empty() && tier.front() == ' ') tier.remove_prefix(1);
+              while (!tier.empty() && tier.back() == ' ') tier.remove_suffix(1);
+              if (auto t = FindName(kTierNames, tier)) {
+                info.tier_scope |= static_cast<uint8_t>(1U << *t);
+              } else {
+                error(AttrPos(entry, "restricted_tiers"), "catalog-bad-value",
+                      "unknown tier '" + std::string(tier) + "' in restricted_tiers (expected " +
+                          OneOf(kTierNames) + ")");
+              }
+              rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+            }
+          }
+          if (info.status == "unclear" && entry.Attr("notes") == nullptr) {
+            diags.Warning(entry.pos, "catalog-unclear-without-reason",
+                          what +
+                              ": status unclear without `notes` saying why (what evidence is "
+                              "missing)");
+          }
           break;
         }
         case Kind::kInstanceTypes: {
@@ -416,7 +474,10 @@ std::unique_ptr<const CatalogIndex> CatalogIndex::Build(const PolicyDefinitions&
             error(entry.pos, "catalog-bad-value",
                   "a destination's name must be an ISO 3166 alpha-2 code (e.g. CN)");
           } else {
-            index->destination_by_code_[*code] = static_cast<uint32_t>(i);
+            // Several periods of one country are chained in catalog order.
+            uint32_t* slot = &index->destination_by_code_[*code];
+            while (*slot != kNone) slot = &catalog.entries[*slot].next_same_name;
+            *slot = static_cast<uint32_t>(i);
           }
           if (info.has_patterns) {
             error(PatternPos(entry), "catalog-unknown-key",
@@ -629,11 +690,14 @@ const CatalogIndex::Info* CatalogIndex::Destination(std::string_view country,
                                                     const std::optional<int64_t>& time) const {
   std::optional<size_t> code = CountryCodeIndex(country);
   if (!code) return nullptr;
-  uint32_t i = destination_by_code_[*code];
-  if (i == kNone) return nullptr;
-  const Info& info = catalog(Kind::kDestinations).entries[i];
-  if (time && !info.entry->EffectiveAt(*time)) return nullptr;
-  return &info;
+  // The entry in effect at the event's time; without a time, the latest period.
+  const auto& entries = catalog(Kind::kDestinations).entries;
+  const Info* latest = nullptr;
+  for (uint32_t i = destination_by_code_[*code]; i != kNone; i = entries[i].next_same_name) {
+    if (time && entries[i].entry->EffectiveAt(*time)) return &entries[i];
+    latest = &entries[i];
+  }
+  return time ? nullptr : latest;
 }
 
 void CatalogIndex::Enrich(Event& event, CatalogScratch& scratch, Arena& arena) const {
@@ -650,24 +714,56 @@ void CatalogIndex::Enrich(Event& event, CatalogScratch& scratch, Arena& arena) c
   filter.provider = ProviderOf(event.Str(FieldId::kProvider));
 
   // Instance type: as given, then without `ml.`.
-  const Info* instance = nullptr;
-  std::string_view instance_type = event.Str(FieldId::kInstanceType);
-  if (!instance_type.empty() && !catalog(Kind::kInstanceTypes).entries.empty()) {
-    char* out = buffer_for(instance_type.size());
-    for (size_t i = 0; i < instance_type.size(); ++i) out[i] = ToLower(instance_type[i]);
-    std::string_view lower(out, instance_type.size());
+  const auto& accelerators = catalog(Kind::kAccelerators).entries;
+  auto lookup_instance = [&](std::string_view type) -> const Info* {
+    if (type.empty() || catalog(Kind::kInstanceTypes).entries.empty()) return nullptr;
+    char* out = buffer_for(type.size());
+    for (size_t i = 0; i < type.size(); ++i) out[i] = ToLower(type[i]);
+    std::string_view lower(out, type.size());
     uint32_t i = LookupByName(Kind::kInstanceTypes, lower, filter, scratch);
     if (i == kNone && lower.size() > 3 && lower.substr(0, 3) == "ml.") {
       i = LookupByName(Kind::kInstanceTypes, lower.substr(3), filter, scratch);
     }
-    if (i != kNone) {
-      instance = &catalog(Kind::kInstanceTypes).entries[i];
-      event.instance_entry = instance->entry.get();
+    return i == kNone ? nullptr : &catalog(Kind::kInstanceTypes).entries[i];
+  };
+  auto restricted_now = [&](const Info& a) {
+    return a.status == kStatusNames[0] && (!filter.time || a.entry->EffectiveAt(*filter.time));
+  };
+  const Info* instance = lookup_instance(event.Str(FieldId::kInstanceType));
+  // A call naming several instance types (an EKS node group, a fleet, a cluster's node pools):
+  // any that carries a restricted accelerator makes it match, so the first such one stands for
+  // the call when the primary one does not.
+  if (event.instance_type_count > 1) {
+    if (!event.Has(FieldId::kInstanceTypes)) {
+      size_t size = 0;
+      for (size_t i = 0; i < event.instance_type_count; ++i) {
+        size += event.instance_types[i].size() + 1;
+      }
+      char* out = arena.Allocate(size);
+      size_t n = 0;
+      for (size_t i = 0; i < event.instance_type_count; ++i) {
+        if (i > 0) out[n++] = ',';
+        std::string_view t = event.instance_types[i];
+        std::copy(t.begin(), t.end(), out + n);
+        n += t.size();
+      }
+      event.SetStr(FieldId::kInstanceTypes, std::string_view(out, n));
+    }
+    if (instance == nullptr || !restricted_now(accelerators[instance->accelerator])) {
+      for (size_t i = 0; i < event.instance_type_count; ++i) {
+        const Info* candidate = lookup_instance(event.instance_types[i]);
+        if (candidate == nullptr || candidate == instance) continue;
+        if (instance == nullptr || restricted_now(accelerators[candidate->accelerator])) {
+          instance = candidate;
+          event.SetStr(FieldId::kInstanceType, event.instance_types[i]);
+          if (restricted_now(accelerators[candidate->accelerator])) break;
+        }
+      }
     }
   }
+  if (instance != nullptr) event.instance_entry = instance->entry.get();
 
   // Accelerator: the log's name, else the instance type's accelerator.
-  const auto& accelerators = catalog(Kind::kAccelerators).entries;
   const Info* accelerator = nullptr;
   std::string_view model = event.Str(FieldId::kAcceleratorModel);
   if (!model.empty()) {
@@ -680,7 +776,13 @@ void CatalogIndex::Enrich(Event& event, CatalogScratch& scratch, Arena& arena) c
   }
   if (instance != nullptr) {
     const Info& instance_accelerator = accelerators[instance->accelerator];
-    if (accelerator == nullptr) accelerator = &instance_accelerator;
+    // A log naming an unrestricted GPU beside a restricted instance type (a CPU pool's default
+    // accelerator field, say) does not hide the instance type's.
+    if (accelerator == nullptr ||
+        (!restricted_now(*accelerator) && restricted_now(instance_accelerator) &&
+         event.instance_type_count > 1)) {
+      accelerator = &instance_accelerator;
+    }
     if (model.empty()) {
       set_if_unset(FieldId::kAcceleratorModel,
                    !instance->model.empty() ? instance->model : instance_accelerator.entry->name);
@@ -710,19 +812,31 @@ void CatalogIndex::Enrich(Event& event, CatalogScratch& scratch, Arena& arena) c
     }
   }
 
-  // Countries -> destination tiers.
-  if (const Info* d = Destination(event.Str(FieldId::kSourceCountry), filter.time)) {
-    event.source_dest_entry = d->entry.get();
-    set_if_unset(FieldId::kSourceTier, d->tier);
-  }
-  if (const Info* d = Destination(event.Str(FieldId::kRegionCountry), filter.time)) {
-    event.region_dest_entry = d->entry.get();
-    set_if_unset(FieldId::kRegionTier, d->tier);
-  }
-  if (const Info* d = Destination(event.Str(FieldId::kTenantCountry), filter.time)) {
-    event.tenant_dest_entry = d->entry.get();
-    set_if_unset(FieldId::kTenantTier, d->tier);
-  }
+  // Countries -> destination tiers, and whether the accelerator's restriction reaches each (an
+  // entry with restricted_tiers reaches only destinations of those tiers).
+  auto destination = [&](FieldId country, FieldId tier, FieldId in_scope,
+                         const CatalogEntry*& entry_out) {
+    const Info* d = Destination(event.Str(country), filter.time);
+    if (d != nullptr) {
+      entry_out = d->entry.get();
+      set_if_unset(tier, d->tier);
+    }
+    if (accelerator == nullptr || event.Has(in_scope)) return;
+    // The tier may also come from a test's stand-in rather than the catalog.
+    std::string_view tier_name = event.Str(tier);
+    if (tier_name.empty()) return;
+    uint8_t bit = 0;
+    if (auto t = FindName(kTierNames, tier_name)) bit = static_cast<uint8_t>(1U << *t);
+    event.SetBool(in_scope, accelerator->tier_scope == 0 || (accelerator->tier_scope & bit) != 0);
+  };
+  destination(FieldId::kSourceCountry, FieldId::kSourceTier, FieldId::kSourceInScope,
+              event.source_dest_entry);
+  destination(FieldId::kRegionCountry, FieldId::kRegionTier, FieldId::kRegionInScope,
+              event.region_dest_entry);
+  destination(FieldId::kTenantCountry, FieldId::kTenantTier, FieldId::kTenantInScope,
+              event.tenant_dest_entry);
+  destination(FieldId::kTenantParentCountry, FieldId::kTenantParentTier,
+              FieldId::kTenantParentInScope, event.parent_dest_entry);
 
   // Frontier models.
   std::string_view model_id = event.Str(FieldId::kModelId);

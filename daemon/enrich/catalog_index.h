@@ -85,8 +85,14 @@ class CatalogIndex {
   //    effect at the event's time.
   //  - region -> the first in-effect `regions` entry naming (case-insensitively) or matching it,
   //    for the event's provider -> region.country.
-  //  - source.country, region.country, tenant.country -> the `destinations` entry in effect ->
-  //    source.tier, region.tier, tenant.tier (country codes compared case-insensitively).
+  //  - a call naming several instance types (Event::instance_types: EKS instanceTypes, fleet
+  //    overrides, node pools): when instance.type's accelerator is not restricted at the event's
+  //    time, the first of them whose accelerator is becomes instance.type; instance.types lists
+  //    them all.
+  //  - source.country, region.country, tenant.country, tenant.parent_country -> the `destinations`
+  //    entry in effect -> source.tier, region.tier, tenant.tier, tenant.parent_tier (country codes
+  //    compared case-insensitively); with an accelerator, source/region/tenant/tenant.parent
+  //    .in_scope: whether the accelerator's `restricted_tiers` (all tiers when absent) include it.
   //  - model.id -> the first in-effect `frontier_models` entry whose `match` finds it ->
   //    model.frontier true and model.vendor; model.frontier false when none matches.
   // Open points decided here: "first entry" means catalog order among the entries in effect at the
@@ -122,7 +128,9 @@ class CatalogIndex {
     std::string_view model;               // instance_types: accelerator.model fill-in
     std::string_view country;             // regions (interned ISO code)
     std::string_view tier;                // destinations: static tier name
-    std::string_view vendor;              // frontier_models
+    uint32_t next_same_name = kNone;  // destinations: the country's next period, in catalog order
+    uint8_t tier_scope = 0;   // accelerators: restricted_tiers as tier bits; 0 = every tier
+    std::string_view vendor;  // frontier_models
     bool has_patterns = false;
   };
   struct KeyHash {

@@ -122,8 +122,21 @@ class CsvReader {
   int line_ = 1;
 };
 
-constexpr std::array<std::string_view, 4> kRequiredColumns = {"tenant", "org", "country",
-                                                              "kyc_status"};
+// Columns 0..3 are required; the others are optional (a four-column file from before the ownership
+// columns keeps working).
+constexpr std::array<std::string_view, 6> kColumns = {"tenant",     "org",        "country",
+                                                      "kyc_status", "parent_org", "parent_country"};
+constexpr size_t kRequiredColumns = 4;
+constexpr size_t kParentOrg = 4, kParentCountry = 5;
+
+// An ISO alpha-2 code (upper-cased, interned) or empty; false when `value` is neither.
+bool NormalizeCountry(std::string& value) {
+  if (value.empty()) return true;
+  std::string_view code = enrich_internal::InternCountryCode(value);
+  if (code.empty()) return false;
+  value = code;
+  return true;
+}
 
 }  // namespace
 
@@ -162,12 +175,12 @@ std::unique_ptr<Directory> Directory::LoadFromString(std::string_view csv, const
     diags.Error(at(error->first), "csv-syntax", "header row: " + error->second);
     return nullptr;
   }
-  std::array<int, kRequiredColumns.size()> column{};
+  std::array<int, kColumns.size()> column{};
   column.fill(-1);
   for (size_t i = 0; i < fields.size(); ++i) {
     std::string key = Lower(fields[i]);
-    for (size_t c = 0; c < kRequiredColumns.size(); ++c) {
-      if (key != kRequiredColumns[c]) continue;
+    for (size_t c = 0; c < kColumns.size(); ++c) {
+      if (key != kColumns[c]) continue;
       if (column[c] >= 0) {
         diags.Error(at(header_line), "directory-header",
                     "column '" + key + "' appears twice in the header");
@@ -177,15 +190,16 @@ std::unique_ptr<Directory> Directory::LoadFromString(std::string_view csv, const
     }
   }
   std::string missing;
-  for (size_t c = 0; c < kRequiredColumns.size(); ++c) {
+  for (size_t c = 0; c < kRequiredColumns; ++c) {
     if (column[c] >= 0) continue;
     if (!missing.empty()) missing += ", ";
-    missing += kRequiredColumns[c];
+    missing += kColumns[c];
   }
   if (!missing.empty()) {
     diags.Error(at(header_line), "directory-header",
                 "header row lacks column(s) " + missing +
-                    " (expected tenant,org,country,kyc_status in any order)");
+                    " (expected tenant,org,country,kyc_status in any order, optionally "
+                    "parent_org,parent_country)");
     return nullptr;
   }
   const size_t width = fields.size();
@@ -209,19 +223,23 @@ std::unique_ptr<Directory> Directory::LoadFromString(std::string_view csv, const
     entry.org = fields[column[1]];
     entry.country = fields[column[2]];
     entry.kyc_status = Lower(fields[column[3]]);
+    if (column[kParentOrg] >= 0) entry.parent_org = fields[column[kParentOrg]];
+    if (column[kParentCountry] >= 0) entry.parent_country = fields[column[kParentCountry]];
     if (entry.tenant.empty()) {
       diags.Error(at(line), "directory-row", "empty tenant");
       continue;
     }
-    if (!entry.country.empty()) {
-      std::string_view code = enrich_internal::InternCountryCode(entry.country);
-      if (code.empty()) {
-        diags.Error(at(line), "directory-row",
-                    "country '" + entry.country + "' of tenant '" + entry.tenant +
-                        "' is not an ISO 3166 alpha-2 code (e.g. CN)");
-        continue;
-      }
-      entry.country = code;
+    if (!NormalizeCountry(entry.country)) {
+      diags.Error(at(line), "directory-row",
+                  "country '" + entry.country + "' of tenant '" + entry.tenant +
+                      "' is not an ISO 3166 alpha-2 code (e.g. CN)");
+      continue;
+    }
+    if (!NormalizeCountry(entry.parent_country)) {
+      diags.Error(at(line), "directory-row",
+                  "parent_country '" + entry.parent_country + "' of tenant '" + entry.tenant +
+                      "' is not an ISO 3166 alpha-2 code (e.g. CN)");
+      continue;
     }
     auto [it, inserted] = first_line.emplace(entry.tenant, line);
     if (!inserted) {

@@ -27,6 +27,8 @@ void ExternalEnricher::Enrich(Event& event) const {
   SetIfAbsent(event, FieldId::kTenantOrg, entry->org);
   SetIfAbsent(event, FieldId::kTenantCountry, entry->country);  // upper-cased by the Directory
   SetIfAbsent(event, FieldId::kTenantKyc, entry->kyc_status);   // lower-cased by the Directory
+  SetIfAbsent(event, FieldId::kTenantParentOrg, entry->parent_org);
+  SetIfAbsent(event, FieldId::kTenantParentCountry, entry->parent_country);
 }
 
 }  // namespace chipwatch

@@ -158,8 +158,11 @@ class Collector {
       auto& entries = defs_->catalogs[raw.entry->catalog];
       const std::string key = EntryKey(*raw.entry);
       CatalogEntry* existing = nullptr;
+      bool overlaps = false;  // with any entry of that key (destinations: one per period)
       for (auto& e : entries) {
-        if (EntryKey(*e) == key) existing = e.get();
+        if (EntryKey(*e) != key) continue;
+        existing = e.get();
+        overlaps = overlaps || e->PeriodOverlaps(*raw.entry);
       }
       const std::string label = "'" + raw.entry->catalog + "' entry '" + raw.entry->name + "'";
       if (!existing) {
@@ -168,6 +171,12 @@ class Collector {
                        "'override: true' for " + label + ", which no earlier entry defines");
           continue;
         }
+        entries.push_back(std::move(raw.entry));
+        continue;
+      }
+      // A destination whose tier changed has an entry per period (CatalogIndex chains them);
+      // `override: true` then applies to the latest.
+      if (!raw.override_entry && raw.entry->catalog == "destinations" && !overlaps) {
         entries.push_back(std::move(raw.entry));
         continue;
       }

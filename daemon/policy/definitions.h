@@ -128,6 +128,14 @@ struct CatalogEntry {
     if (effective_until_ms && time_ms >= *effective_until_ms) return false;
     return true;
   }
+  // Whether this entry's [effective_from, effective_until) period and `other`'s share a moment (an
+  // open end is unbounded). Destinations may repeat a country for periods that do not overlap.
+  bool PeriodOverlaps(const CatalogEntry& other) const {
+    const int64_t from = effective_from_ms.value_or(INT64_MIN);
+    const int64_t until = effective_until_ms.value_or(INT64_MAX);
+    return from < other.effective_until_ms.value_or(INT64_MAX) &&
+           other.effective_from_ms.value_or(INT64_MIN) < until;
+  }
 };
 
 struct PolicyDefinitions {

@@ -701,7 +701,8 @@ class FileReader {
     if (catalog == "accelerators") {
       ok = ReadMap(n, what,
                    {"name", "status", "classification", "match", "effective_from",
-                    "effective_until", "source", "override", "description", "notes"},
+                    "effective_until", "source", "override", "description", "notes", "tpp",
+                    "performance_density", "restricted_tiers"},
                    entries);
     } else if (catalog == "instance_types") {
       ok =

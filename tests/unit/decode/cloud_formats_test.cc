@@ -292,6 +292,59 @@ TEST(AzureActivity, LogAnalyticsRowReadsOperationNameValueAndPropertiesD) {
   EXPECT_EQ(e.Str(FieldId::kEventTime), "2024-05-04T07:10:00.1234567Z");
 }
 
+// A call naming several types keeps them all (any restricted one makes the call match); the
+// primary instance.type stays the decoder's usual choice.
+TEST(SeveralInstanceTypes, EksNodeGroupAndBatchComputeEnvironment) {
+  Decoder decoder;
+  CapturingHandler handler;
+  DecodeText(
+      decoder,
+      R"({"eventVersion":"1.09","eventTime":"2025-09-12T08:00:00Z","eventSource":"eks.amazonaws.com","eventName":"CreateNodegroup","awsRegion":"ap-southeast-1","sourceIPAddress":"198.51.100.21","userIdentity":{"type":"IAMUser","accountId":"210987654321"},"requestParameters":{"nodegroupName":"gpu","instanceTypes":["m7i.2xlarge","p5.48xlarge","m7i.2xlarge"]},"eventID":"eks-1"})",
+      Format::kCloudTrail, handler);
+  DecodeText(
+      decoder,
+      R"({"eventVersion":"1.09","eventTime":"2025-09-12T08:00:00Z","eventSource":"batch.amazonaws.com","eventName":"CreateComputeEnvironment","awsRegion":"us-east-1","sourceIPAddress":"198.51.100.22","userIdentity":{"type":"IAMUser","accountId":"210987654321"},"requestParameters":{"computeEnvironmentName":"train","computeResources":{"type":"EC2","instanceTypes":["g5.12xlarge","p4d.24xlarge"],"maxvCpus":768}},"eventID":"batch-1"})",
+      Format::kCloudTrail, handler);
+  ASSERT_EQ(handler.events.size(), 2u) << handler.errors[0].message;
+  const DecodedEvent& eks = handler.events[0];
+  EXPECT_EQ(eks.Str(FieldId::kInstanceType), "m7i.2xlarge");
+  EXPECT_EQ(eks.instance_types, (std::vector<std::string>{"m7i.2xlarge", "p5.48xlarge"}));
+  const DecodedEvent& batch = handler.events[1];
+  EXPECT_EQ(batch.instance_types, (std::vector<std::string>{"g5.12xlarge", "p4d.24xlarge"}));
+}
+
+TEST(SeveralInstanceTypes, GkeClusterNodePoolsTpuAndAksAgentPools) {
+  Decoder decoder;
+  CapturingHandler handler;
+  // GKE CreateCluster with a CPU default pool and an H100 pool.
+  DecodeText(
+      decoder,
+      R"({"protoPayload":{"@type":"type.googleapis.com/google.cloud.audit.AuditLog","serviceName":"container.googleapis.com","methodName":"google.container.v1.ClusterManager.CreateCluster","authenticationInfo":{"principalEmail":"ops@example.com"},"requestMetadata":{"callerIp":"198.51.100.60"},"request":{"cluster":{"name":"train","nodePools":[{"name":"default","config":{"machineType":"e2-standard-4"}},{"name":"h100","config":{"machineType":"a3-highgpu-8g","accelerators":[{"acceleratorType":"nvidia-h100-80gb","acceleratorCount":"8"}]}}]}}},"resource":{"type":"gke_cluster","labels":{"project_id":"p","location":"us-central1"}},"timestamp":"2025-09-01T00:00:00Z","insertId":"gke-1"})",
+      Format::kGcpAudit, handler);
+  // Cloud TPU v2 CreateNode with acceleratorConfig rather than acceleratorType.
+  DecodeText(
+      decoder,
+      R"({"protoPayload":{"@type":"type.googleapis.com/google.cloud.audit.AuditLog","serviceName":"tpu.googleapis.com","methodName":"google.cloud.tpu.v2.Tpu.CreateNode","authenticationInfo":{"principalEmail":"ops@example.com"},"requestMetadata":{"callerIp":"198.51.100.61"},"request":{"parent":"projects/p/locations/us-east5-a","nodeId":"tpu-1","node":{"acceleratorConfig":{"type":"V5P","topology":"2x2x1"},"runtimeVersion":"v2-alpha-tpuv5"}}},"resource":{"type":"tpu.googleapis.com/Node","labels":{"project_id":"p","zone":"us-east5-a"}},"timestamp":"2025-09-01T00:00:00Z","insertId":"tpu-1"})",
+      Format::kGcpAudit, handler);
+  // AKS managedClusters/write with two agent pools, request body as a string.
+  DecodeText(
+      decoder,
+      R"({"time":"2025-09-01T00:00:00Z","resourceId":"/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/train","operationName":"Microsoft.ContainerService/managedClusters/write","category":"Administrative","resultType":"Start","callerIpAddress":"198.51.100.62","correlationId":"aks-1","identity":{"claims":{"name":"ops"}},"properties":{"requestbody":"{\"location\":\"eastus\",\"properties\":{\"agentPoolProfiles\":[{\"name\":\"sys\",\"vmSize\":\"Standard_D4s_v5\"},{\"name\":\"gpu\",\"vmSize\":\"Standard_ND96isr_H100_v5\"}]}}"}})",
+      Format::kAzureActivity, handler);
+  ASSERT_EQ(handler.events.size(), 3u) << (handler.errors.empty() ? "" : handler.errors[0].message);
+  const DecodedEvent& gke = handler.events[0];
+  EXPECT_EQ(gke.Str(FieldId::kInstanceType), "e2-standard-4");
+  EXPECT_EQ(gke.instance_types, (std::vector<std::string>{"e2-standard-4", "a3-highgpu-8g"}));
+  EXPECT_EQ(gke.Str(FieldId::kAcceleratorModel), "nvidia-h100-80gb");
+  EXPECT_EQ(gke.Num(FieldId::kAcceleratorCount), 8);
+  const DecodedEvent& tpu = handler.events[1];
+  EXPECT_EQ(tpu.Str(FieldId::kAcceleratorModel), "V5P");
+  const DecodedEvent& aks = handler.events[2];
+  EXPECT_EQ(aks.Str(FieldId::kInstanceType), "Standard_D4s_v5");
+  EXPECT_EQ(aks.instance_types,
+            (std::vector<std::string>{"Standard_D4s_v5", "Standard_ND96isr_H100_v5"}));
+}
+
 TEST(GcpAudit, BigQueryExportRow) {
   const std::string row =
       R"({"logName":"projects/p/logs/cloudaudit.googleapis.com%2Factivity","resource":{"type":"gce_instance","labels":{"project_id":"p","zone":"asia-east2-a"}},"protopayload_auditlog":{"serviceName":"compute.googleapis.com","methodName":"v1.compute.instances.insert","authenticationInfo":{"principalEmail":"dave@example.com"},"requestMetadata":{"callerIp":"198.51.100.90"},"requestJson":"{\"machineType\":\"zones/asia-east2-a/machineTypes/a2-highgpu-8g\",\"guestAccelerators\":[{\"acceleratorType\":\"x/nvidia-tesla-a100\",\"acceleratorCount\":8}]}"},"timestamp":"2024-05-03 12:00:00.123000 UTC","insertId":"bq-1"})";

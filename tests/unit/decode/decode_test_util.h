@@ -23,7 +23,8 @@ struct DecodedEvent {
   Format format = Format::kAuto;
   Origin origin;
   std::string origin_file;
-  uint8_t repairs = 0;  // Event::repairs (lenient decoding)
+  uint8_t repairs = 0;                      // Event::repairs (lenient decoding)
+  std::vector<std::string> instance_types;  // Event::instance_types
 
   bool Has(FieldId f) const { return str.count(f) || num.count(f); }
   std::string Str(FieldId f) const {
@@ -64,6 +65,9 @@ class CapturingHandler : public RecordHandler {
     e.format = event.format;
     e.origin = event.origin;
     e.repairs = event.repairs;
+    for (size_t i = 0; i < event.instance_type_count; ++i) {
+      e.instance_types.emplace_back(event.instance_types[i]);
+    }
     e.origin_file = std::string(event.origin.file);
     events.push_back(std::move(e));
   }

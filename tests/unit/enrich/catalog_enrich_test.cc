@@ -288,6 +288,95 @@ TEST_F(CatalogEnrichTest, DestinationTiers) {
   }
 }
 
+// H20 is licensable for the embargoed tier only: its restriction reaches China but not the UAE.
+TEST_F(CatalogEnrichTest, RestrictedTiersLimitWhichDestinationsAreInScope) {
+  Event h20 = Make({{FieldId::kAcceleratorModel, "NVIDIA H20"},
+                    {FieldId::kSourceCountry, "AE"},
+                    {FieldId::kRegionCountry, "CN"},
+                    {FieldId::kTenantCountry, "SG"},
+                    {FieldId::kTenantParentCountry, "cn"}},
+                   "2025-06-01");
+  Enrich(h20);
+  EXPECT_EQ(h20.Str(FieldId::kAcceleratorStatus), "restricted");
+  EXPECT_EQ(h20.Str(FieldId::kSourceTier), "licence-required");
+  ASSERT_TRUE(h20.Has(FieldId::kSourceInScope));
+  EXPECT_EQ(h20.Num(FieldId::kSourceInScope), 0);
+  EXPECT_EQ(h20.Str(FieldId::kRegionTier), "embargoed");
+  EXPECT_EQ(h20.Num(FieldId::kRegionInScope), 1);
+  EXPECT_FALSE(h20.Has(FieldId::kTenantTier));  // SG is not a restricted destination
+  EXPECT_FALSE(h20.Has(FieldId::kTenantInScope));
+  EXPECT_EQ(h20.Str(FieldId::kTenantParentTier), "embargoed");
+  EXPECT_EQ(h20.Num(FieldId::kTenantParentInScope), 1);
+  ASSERT_NE(h20.parent_dest_entry, nullptr);
+  EXPECT_EQ(h20.parent_dest_entry->name, "CN");
+
+  // A family without restricted_tiers is in scope for every tier.
+  Event h100 = Make({{FieldId::kAcceleratorModel, "NVIDIA H100"}, {FieldId::kSourceCountry, "AE"}});
+  Enrich(h100);
+  EXPECT_EQ(h100.Num(FieldId::kSourceInScope), 1);
+
+  // No accelerator, no scope; a tier given by a stand-in is judged like the catalog's.
+  Event none = Make({{FieldId::kSourceCountry, "AE"}});
+  Enrich(none);
+  EXPECT_FALSE(none.Has(FieldId::kSourceInScope));
+  Event stand_in = Make({{FieldId::kAcceleratorModel, "AMD Instinct MI308X"},
+                         {FieldId::kTenantTier, "licence-required"}},
+                        "2025-06-01");
+  Enrich(stand_in);
+  EXPECT_EQ(stand_in.Num(FieldId::kTenantInScope), 0);
+}
+
+// A call naming several instance types stands for its first restricted one.
+TEST_F(CatalogEnrichTest, SeveralInstanceTypesTheRestrictedOneCounts) {
+  Event eks = Make({{FieldId::kInstanceType, "m7i.2xlarge"}}, "2025-06-01");
+  eks.AddInstanceType("m7i.2xlarge");
+  eks.AddInstanceType("g4dn.xlarge");
+  eks.AddInstanceType("p5.48xlarge");
+  eks.AddInstanceType("p4d.24xlarge");
+  Enrich(eks);
+  EXPECT_EQ(eks.Str(FieldId::kInstanceType), "p5.48xlarge");
+  EXPECT_EQ(eks.Str(FieldId::kInstanceTypes), "m7i.2xlarge,g4dn.xlarge,p5.48xlarge,p4d.24xlarge");
+  EXPECT_EQ(eks.Str(FieldId::kAcceleratorFamily), "H100");
+  EXPECT_EQ(eks.Str(FieldId::kAcceleratorStatus), "restricted");
+  EXPECT_EQ(eks.Num(FieldId::kAcceleratorCount), 8);
+  ASSERT_NE(eks.instance_entry, nullptr);
+  EXPECT_EQ(eks.instance_entry->name, "p5.48xlarge");
+
+  // The primary one is restricted: it stays.
+  Event primary = Make({{FieldId::kInstanceType, "p4d.24xlarge"}}, "2025-06-01");
+  primary.AddInstanceType("p4d.24xlarge");
+  primary.AddInstanceType("p5.48xlarge");
+  Enrich(primary);
+  EXPECT_EQ(primary.Str(FieldId::kInstanceType), "p4d.24xlarge");
+  EXPECT_EQ(primary.Str(FieldId::kAcceleratorFamily), "A100");
+
+  // None restricted: the first known one describes the call, nothing is restricted.
+  Event cpu = Make({{FieldId::kInstanceType, "m7i.2xlarge"}}, "2025-06-01");
+  cpu.AddInstanceType("m7i.2xlarge");
+  cpu.AddInstanceType("g4dn.xlarge");
+  Enrich(cpu);
+  EXPECT_EQ(cpu.Str(FieldId::kInstanceType), "g4dn.xlarge");
+  EXPECT_EQ(cpu.Str(FieldId::kAcceleratorStatus), "not_controlled");
+
+  // A GPU name in the log that is not restricted does not hide a restricted type beside it.
+  Event gke = Make(
+      {{FieldId::kInstanceType, "g4dn.xlarge"}, {FieldId::kAcceleratorModel, "nvidia-tesla-t4"}},
+      "2025-06-01");
+  gke.AddInstanceType("g4dn.xlarge");
+  gke.AddInstanceType("a3-highgpu-8g");
+  Enrich(gke);
+  EXPECT_EQ(gke.Str(FieldId::kInstanceType), "a3-highgpu-8g");
+  EXPECT_EQ(gke.Str(FieldId::kAcceleratorFamily), "H100");
+
+  // One type only: instance.types stays unset.
+  Event one = Make({{FieldId::kInstanceType, "p5.48xlarge"}}, "2025-06-01");
+  one.AddInstanceType("p5.48xlarge");
+  one.AddInstanceType("p5.48xlarge");  // repeats are dropped
+  EXPECT_EQ(one.instance_type_count, 1);
+  Enrich(one);
+  EXPECT_FALSE(one.Has(FieldId::kInstanceTypes));
+}
+
 TEST_F(CatalogEnrichTest, FrontierModels) {
   const char* frontier[] = {
       "anthropic.claude-3-5-sonnet-20240620-v1:0",

@@ -123,6 +123,80 @@ TEST(CatalogIndexTest, UnknownAttributeKey) {
             "[catalog-unknown-key]");
 }
 
+TEST(CatalogIndexTest, RestrictedTiersAndFigures) {
+  {
+    CatalogBuilder b;
+    b.Add("accelerators", "H20",
+          Attrs{{"status", "restricted"}, {"restricted_tiers", "embargoed, D:5"}},
+          {R"(\bh20\b)"});  // lines 1-4
+    EXPECT_EQ(OnlyError(b.defs),
+              "3:7: accelerators entry 'H20': unknown tier 'D:5' in restricted_tiers (expected "
+              "embargoed or licence-required) [catalog-bad-value]");
+  }
+  {
+    CatalogBuilder b;
+    b.Add("accelerators", "L4",
+          Attrs{{"status", "restricted"}, {"tpp", "1,940"}, {"performance_density", "6.6"}},
+          {R"(\bl4\b)"});
+    EXPECT_EQ(OnlyError(b.defs),
+              "3:7: accelerators entry 'L4': tpp '1,940' is not a non-negative number "
+              "[catalog-bad-value]");
+  }
+  {
+    CatalogBuilder b;
+    b.Add("accelerators", "L4",
+          Attrs{{"status", "restricted"},
+                {"tpp", "1940"},
+                {"performance_density", "6.6"},
+                {"restricted_tiers", "embargoed, licence-required"}},
+          {R"(\bl4\b)"});
+    b.Add("accelerators", "A10G", Attrs{{"status", "unclear"}}, {R"(\ba10g\b)"});
+    Diagnostics diags;
+    auto index = CatalogIndex::Build(b.defs, diags);
+    EXPECT_NE(index, nullptr);
+    ASSERT_EQ(diags.items().size(), 1u);
+    EXPECT_EQ(diags.error_count(), 0u);
+    EXPECT_EQ(diags.items()[0].code, "catalog-unclear-without-reason");
+  }
+}
+
+// A destination whose tier changed has an entry per period; the event's time picks one.
+TEST(CatalogIndexTest, DestinationPeriods) {
+  {
+    CatalogBuilder b;
+    b.Add("destinations", "KH", Attrs{{"tier", "embargoed"}}, {}, Day("2023-11-17"),
+          Day("2025-11-07"));
+    b.Add("destinations", "KH", Attrs{{"tier", "licence-required"}}, {}, Day("2025-11-07"));
+    Diagnostics diags;
+    auto index = CatalogIndex::Build(b.defs, diags);
+    ASSERT_NE(index, nullptr);
+    EXPECT_TRUE(diags.items().empty());
+    EXPECT_EQ(index->entry_count("destinations"), 2u);
+    auto scratch = index->NewScratch();
+    Arena arena;
+    auto tier_at = [&](const char* date) {
+      Event event;
+      event.Clear();
+      if (date != nullptr) event.SetNum(FieldId::kEventTime, Day(date));
+      event.SetStr(FieldId::kSourceCountry, "KH");
+      index->Enrich(event, *scratch, arena);
+      return std::string(event.Str(FieldId::kSourceTier));
+    };
+    EXPECT_EQ(tier_at("2023-11-16"), "");
+    EXPECT_EQ(tier_at("2024-06-01"), "embargoed");
+    EXPECT_EQ(tier_at("2025-11-06"), "embargoed");
+    EXPECT_EQ(tier_at("2025-11-07"), "licence-required");
+    EXPECT_EQ(tier_at(nullptr), "licence-required");  // no time: the latest period
+  }
+  {
+    CatalogBuilder b;
+    b.Add("destinations", "KH", Attrs{{"tier", "embargoed"}}, {}, Day("2023-11-17"));  // 1-2
+    b.Add("destinations", "KH", Attrs{{"tier", "licence-required"}}, {}, Day("2025-11-07"));
+    EXPECT_EQ(OnlyError(b.defs).substr(0, 65),
+              "3:5: destinations entry 'KH' overlaps the entry at catalog.yaml:1");
+  }
+}
+
 TEST(CatalogIndexTest, UnknownCatalog) {
   CatalogBuilder b;
   b.Add("acelerators", "H100", Attrs{{"status", "restricted"}}, {"h100"});
@@ -273,8 +347,8 @@ TEST(CatalogIndexTest, ManyPatternsStillGiveTheFirstMatchingEntry) {
   early.push_back(R"(\bzeta\b)");
   b.Add("accelerators", "Early", Attrs{{"status", "restricted"}}, early);
   for (int i = 1; i < 30; ++i) {
-    b.Add("accelerators", "E" + std::to_string(i), Attrs{{"status", "unclear"}},
-          {"\\bp" + std::to_string(i) + "\\b"});
+    b.Add("accelerators", "E" + std::to_string(i),
+          Attrs{{"status", "unclear"}, {"notes", "filler"}}, {"\\bp" + std::to_string(i) + "\\b"});
   }
   b.Add("accelerators", "Late", Attrs{{"status", "restricted"}}, {R"(\bzeta\b)", R"(\bp2\b)"});
   // Regions: a gcp entry in the first database, 14 others, an aws entry in the second.

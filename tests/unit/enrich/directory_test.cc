@@ -53,6 +53,28 @@ TEST(DirectoryTest, ParsesRowsInAnyColumnOrder) {
   EXPECT_EQ(dir->Find(""), nullptr);
 }
 
+TEST(DirectoryTest, OwnershipColumnsAreOptional) {
+  Diagnostics diags;
+  auto dir = Directory::LoadFromString(
+      "tenant,org,country,kyc_status,parent_org,parent_country\n"
+      "210987654321,Lumen Compute Pte Ltd,SG,verified,Beijing Lumen Technology Co Ltd,cn\n"
+      "ml-team-7,Example Holdings,US,verified,,\n"
+      "bad-parent,Fronts Ltd,SG,verified,X,China\n",
+      "tenants.csv", diags);
+  ASSERT_NE(dir, nullptr);
+  EXPECT_EQ(Lines(diags),
+            (std::vector<std::string>{"4: parent_country 'China' of tenant 'bad-parent' is not an "
+                                      "ISO 3166 alpha-2 code (e.g. CN) [directory-row]"}));
+  const DirectoryEntry* e = dir->Find("210987654321");
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->parent_org, "Beijing Lumen Technology Co Ltd");
+  EXPECT_EQ(e->parent_country, "CN");
+  const DirectoryEntry* no_parent = dir->Find("ml-team-7");
+  ASSERT_NE(no_parent, nullptr);
+  EXPECT_EQ(no_parent->parent_country, "");
+  EXPECT_EQ(dir->Find("bad-parent"), nullptr);
+}
+
 TEST(DirectoryTest, FindTakesAnyStringView) {
   Diagnostics diags;
   auto dir = Directory::LoadFromString("tenant,org,country,kyc_status\nteam,Org,DE,verified\n",
@@ -128,9 +150,11 @@ TEST(DirectoryTest, MissingColumnsAreFatal) {
   auto dir = Directory::LoadFromString("# header below\ntenant,organisation,country\nt,o,CN\n",
                                        "tenants.csv", diags);
   EXPECT_EQ(dir, nullptr);
-  EXPECT_EQ(Lines(diags), (std::vector<std::string>{
-                              "2: header row lacks column(s) org, kyc_status (expected "
-                              "tenant,org,country,kyc_status in any order) [directory-header]"}));
+  EXPECT_EQ(Lines(diags),
+            (std::vector<std::string>{
+                "2: header row lacks column(s) org, kyc_status (expected "
+                "tenant,org,country,kyc_status in any order, optionally parent_org,parent_country) "
+                "[directory-header]"}));
 }
 
 TEST(DirectoryTest, DuplicateHeaderColumnIsFatal) {

@@ -19,10 +19,11 @@ class ExternalEnricherTest : public ::testing::Test {
     geoip_ = std::move(geoip).value();
     Diagnostics diags;
     directory_ = Directory::LoadFromString(
-        "tenant,org,country,kyc_status\n"
-        "ml-team-7,Example Holdings,cn,Pending\n"
-        "123456789012,Acme Corp,US,verified\n"
-        "no-details,,,\n",
+        "tenant,org,country,kyc_status,parent_org,parent_country\n"
+        "ml-team-7,Example Holdings,cn,Pending,,\n"
+        "123456789012,Acme Corp,US,verified,,\n"
+        "no-details,,,,,\n"
+        "sg-sub,Lumen Compute Pte Ltd,SG,verified,Beijing Lumen,CN\n",
         "tenants.csv", diags);
     ASSERT_NE(directory_, nullptr);
     ASSERT_FALSE(diags.has_errors());
@@ -76,6 +77,21 @@ TEST_F(ExternalEnricherTest, TenantFromDirectory) {
   EXPECT_EQ(event.Str(FieldId::kTenantCountry), "CN");
   EXPECT_EQ(event.Str(FieldId::kTenantKyc), "pending");
   EXPECT_FALSE(event.Has(FieldId::kSourceCountry));
+}
+
+TEST_F(ExternalEnricherTest, ParentFromDirectory) {
+  ExternalEnricher enricher(nullptr, directory_.get());
+  Event event;
+  event.SetStr(FieldId::kTenant, "sg-sub");
+  enricher.Enrich(event);
+  EXPECT_EQ(event.Str(FieldId::kTenantCountry), "SG");
+  EXPECT_EQ(event.Str(FieldId::kTenantParentOrg), "Beijing Lumen");
+  EXPECT_EQ(event.Str(FieldId::kTenantParentCountry), "CN");
+  Event no_parent;
+  no_parent.SetStr(FieldId::kTenant, "ml-team-7");
+  enricher.Enrich(no_parent);
+  EXPECT_FALSE(no_parent.Has(FieldId::kTenantParentOrg));
+  EXPECT_FALSE(no_parent.Has(FieldId::kTenantParentCountry));
 }
 
 TEST_F(ExternalEnricherTest, AccountWhenTenantUnknown) {
