@@ -87,7 +87,16 @@ TEST_F(DefaultPackTest, AcceleratorNamesFromPolicy) {
                               "NVIDIA L40S",
                               "NVIDIA L40",
                               "AMD_Instinct_MI300X_OAM",
-                              "AMD Instinct MI300X"};
+                              "AMD Instinct MI300X",
+                              // December 2026 review
+                              "NVIDIA L4",
+                              "nvidia-l4",
+                              "NVIDIA-RTX-PRO-6000-Blackwell-Server-Edition",
+                              "nvidia-rtx-pro-6000",
+                              "AMD Instinct MI355X",
+                              "tpu-v5p-slice",
+                              "tpu-v6e-slice",
+                              "Trainium2"};
   for (const char* name : restricted) {
     Event event = Enrich({{FieldId::kAcceleratorModel, name}});
     EXPECT_EQ(event.Str(FieldId::kAcceleratorStatus), "restricted") << name;
@@ -97,7 +106,7 @@ TEST_F(DefaultPackTest, AcceleratorNamesFromPolicy) {
     Event event = Enrich({{FieldId::kAcceleratorModel, name}});
     EXPECT_EQ(event.Str(FieldId::kAcceleratorStatus), "not_controlled") << name;
   }
-  for (const char* name : {"NVIDIA L4", "NVIDIA A10G"}) {
+  for (const char* name : {"NVIDIA A10G", "Trainium1"}) {
     EXPECT_EQ(Enrich({{FieldId::kAcceleratorModel, name}}).Str(FieldId::kAcceleratorStatus),
               "unclear")
         << name;
