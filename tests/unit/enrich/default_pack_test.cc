@@ -142,6 +142,18 @@ TEST_F(DefaultPackTest, InstanceTypesFromPolicy) {
       {"gcp", "a3-ultragpu-8g", 8},
       {"azure", "Standard_ND96isr_H100_v5", 8},
       {"oci", "BM.GPU.H100.8", 8},
+      // December 2026 review
+      {"aws", "g7e.48xlarge", 8},
+      {"aws", "g6.xlarge", 1},
+      {"aws", "trn2.48xlarge", 16},
+      {"aws", "p6e-gb300.36xlarge", 4},
+      {"gcp", "g4-standard-384", 8},
+      {"gcp", "a4x-maxgpu-4g-metal", 4},
+      {"gcp", "ct5p-hightpu-4t", 4},
+      {"gcp", "v5p-8", 0},
+      {"gcp", "v6e-256", 0},
+      {"azure", "Standard_ND128isr_GB300_v6", 4},
+      {"oci", "BM.GPU.MI355X.8", 8},
   };
   for (const auto& c : cases) {
     Event event = Enrich({{FieldId::kProvider, c.provider}, {FieldId::kInstanceType, c.type}});
@@ -152,7 +164,7 @@ TEST_F(DefaultPackTest, InstanceTypesFromPolicy) {
       EXPECT_EQ(event.Num(FieldId::kAcceleratorCount), c.count) << c.type;
     }
   }
-  for (const char* type : {"g4dn.xlarge", "g5.2xlarge"}) {
+  for (const char* type : {"g4dn.xlarge", "g5.2xlarge", "trn1.32xlarge"}) {
     Event event = Enrich({{FieldId::kProvider, "aws"}, {FieldId::kInstanceType, type}});
     EXPECT_NE(event.Str(FieldId::kAcceleratorStatus), "restricted") << type;
   }
@@ -168,12 +180,19 @@ TEST_F(DefaultPackTest, RegionsDestinationsAndModels) {
   EXPECT_FALSE(us.Has(FieldId::kRegionCountry));
   Event ali = Enrich({{FieldId::kProvider, "alibaba"}, {FieldId::kRegion, "cn-hangzhou"}});
   EXPECT_EQ(ali.Str(FieldId::kRegionCountry), "CN");
+  // Same region id, different providers: AWS me-central-1 is the UAE, Alibaba's is Riyadh.
+  EXPECT_EQ(me.Str(FieldId::kRegionCountry), "AE");
+  Event ali_sa = Enrich({{FieldId::kProvider, "alibaba"}, {FieldId::kRegion, "me-central-1"}});
+  EXPECT_EQ(ali_sa.Str(FieldId::kRegionCountry), "SA");
+  Event oci = Enrich({{FieldId::kProvider, "oci"}, {FieldId::kRegion, "me-dubai-1"}});
+  EXPECT_EQ(oci.Str(FieldId::kRegionTier), "licence-required");
 
-  for (const char* code : {"CN", "HK", "MO", "RU", "IR", "KP", "SY", "CU", "VE", "BY"}) {
+  for (const char* code : {"CN", "HK", "MO", "RU", "IR", "KP", "SY", "CU", "VE", "BY", "ET"}) {
     EXPECT_EQ(Enrich({{FieldId::kSourceCountry, code}}).Str(FieldId::kSourceTier), "embargoed")
         << code;
   }
-  for (const char* code : {"AE", "SA", "VN", "KZ"}) {
+  // KH: out of D:5 since Nov 2025 / Feb 2026, still D:1 (rules/catalog/destinations.yaml).
+  for (const char* code : {"AE", "SA", "VN", "KZ", "KH"}) {
     EXPECT_EQ(Enrich({{FieldId::kSourceCountry, code}}).Str(FieldId::kSourceTier),
               "licence-required")
         << code;
