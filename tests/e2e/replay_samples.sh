@@ -5,7 +5,8 @@ source "$(dirname "$0")/lib.bash"
 cd "$SRC"
 SAMPLES=(tests/data/samples/cloudtrail.jsonl tests/data/samples/gcp_audit.jsonl
          tests/data/samples/azure_activity.jsonl tests/data/samples/k8s_audit.jsonl
-         tests/data/samples/gpu_alloc.jsonl)
+         tests/data/samples/gpu_alloc.jsonl
+         tests/data/ownership/cloudtrail.jsonl tests/data/ownership/gpu_alloc.jsonl)
 ARGS=(--rules rules --geoip tests/data/geoip/test-country.mmdb --directory tests/data/directory.csv)
 EXPECTED=tests/data/expected/samples.alerts.jsonl
 
@@ -29,7 +30,8 @@ for n, line in enumerate(open(sys.argv[1]), 1):
     assert a["event_id"] and a["origin"]["file"] and a["origin"]["line"] > 0, a
     assert a["reason"] and a["matched"], a
     rules.add(a["rule_id"])
-missing = {"CW-HW-001", "CW-HW-002", "CW-HW-004", "CW-AI-001", "CW-AI-002"} - rules
+missing = {"CW-HW-001", "CW-HW-002", "CW-HW-004", "CW-HW-005", "CW-AI-001", "CW-AI-002",
+           "CW-AI-003"} - rules
 assert not missing, missing
 PY
 

@@ -29,7 +29,8 @@ done
 for f in usr/bin/chipwatch lib/systemd/system/chipwatch.service etc/chipwatch/chipwatch.yaml \
          etc/chipwatch/rules.d/README usr/share/chipwatch/rules/export_control.yaml \
          usr/share/chipwatch/rules/catalog/accelerators.yaml usr/share/doc/chipwatch/copyright \
-         usr/share/doc/chipwatch/changelog.Debian.gz usr/share/man/man1/chipwatch.1.gz; do
+         usr/share/doc/chipwatch/changelog.Debian.gz usr/share/man/man1/chipwatch.1.gz \
+         usr/share/chipwatch/watchlists/entity_list_ai_compute.yaml; do
   [ -f "$root/$f" ] && pass "/$f" || fail "/$f missing"
 done
 [ -x "$root/usr/bin/chipwatch" ] || fail "/usr/bin/chipwatch not executable"
@@ -61,6 +62,13 @@ if out=$("$cw" check --rules "$root/usr/share/chipwatch/rules" --rules "$root/et
   pass "check --rules (default pack + rules.d)"
 else
   echo "$out"; fail "check --rules"
+fi
+# The opt-in Entity List seed is packaged beside the pack (never inside it) and loads after it.
+if out=$("$cw" check --rules "$root/usr/share/chipwatch/rules" \
+           --rules "$root/usr/share/chipwatch/watchlists/entity_list_ai_compute.yaml" 2>&1); then
+  pass "check --rules (default pack + Entity List seed)"
+else
+  echo "$out"; fail "check --rules with the Entity List seed"
 fi
 if out=$("$cw" test --rules "$root/usr/share/chipwatch/rules" 2>&1); then
   pass "test --rules: $(echo "$out" | tail -n 1)"

@@ -87,7 +87,16 @@ TEST_F(DefaultPackTest, AcceleratorNamesFromPolicy) {
                               "NVIDIA L40S",
                               "NVIDIA L40",
                               "AMD_Instinct_MI300X_OAM",
-                              "AMD Instinct MI300X"};
+                              "AMD Instinct MI300X",
+                              // December 2026 review
+                              "NVIDIA L4",
+                              "nvidia-l4",
+                              "NVIDIA-RTX-PRO-6000-Blackwell-Server-Edition",
+                              "nvidia-rtx-pro-6000",
+                              "AMD Instinct MI355X",
+                              "tpu-v5p-slice",
+                              "tpu-v6e-slice",
+                              "Trainium2"};
   for (const char* name : restricted) {
     Event event = Enrich({{FieldId::kAcceleratorModel, name}});
     EXPECT_EQ(event.Str(FieldId::kAcceleratorStatus), "restricted") << name;
@@ -97,7 +106,7 @@ TEST_F(DefaultPackTest, AcceleratorNamesFromPolicy) {
     Event event = Enrich({{FieldId::kAcceleratorModel, name}});
     EXPECT_EQ(event.Str(FieldId::kAcceleratorStatus), "not_controlled") << name;
   }
-  for (const char* name : {"NVIDIA L4", "NVIDIA A10G"}) {
+  for (const char* name : {"NVIDIA A10G", "Trainium1"}) {
     EXPECT_EQ(Enrich({{FieldId::kAcceleratorModel, name}}).Str(FieldId::kAcceleratorStatus),
               "unclear")
         << name;
@@ -133,6 +142,18 @@ TEST_F(DefaultPackTest, InstanceTypesFromPolicy) {
       {"gcp", "a3-ultragpu-8g", 8},
       {"azure", "Standard_ND96isr_H100_v5", 8},
       {"oci", "BM.GPU.H100.8", 8},
+      // December 2026 review
+      {"aws", "g7e.48xlarge", 8},
+      {"aws", "g6.xlarge", 1},
+      {"aws", "trn2.48xlarge", 16},
+      {"aws", "p6e-gb300.36xlarge", 4},
+      {"gcp", "g4-standard-384", 8},
+      {"gcp", "a4x-maxgpu-4g-metal", 4},
+      {"gcp", "ct5p-hightpu-4t", 4},
+      {"gcp", "v5p-8", 0},
+      {"gcp", "v6e-256", 0},
+      {"azure", "Standard_ND128isr_GB300_v6", 4},
+      {"oci", "BM.GPU.MI355X.8", 8},
   };
   for (const auto& c : cases) {
     Event event = Enrich({{FieldId::kProvider, c.provider}, {FieldId::kInstanceType, c.type}});
@@ -143,7 +164,7 @@ TEST_F(DefaultPackTest, InstanceTypesFromPolicy) {
       EXPECT_EQ(event.Num(FieldId::kAcceleratorCount), c.count) << c.type;
     }
   }
-  for (const char* type : {"g4dn.xlarge", "g5.2xlarge"}) {
+  for (const char* type : {"g4dn.xlarge", "g5.2xlarge", "trn1.32xlarge"}) {
     Event event = Enrich({{FieldId::kProvider, "aws"}, {FieldId::kInstanceType, type}});
     EXPECT_NE(event.Str(FieldId::kAcceleratorStatus), "restricted") << type;
   }
@@ -159,8 +180,14 @@ TEST_F(DefaultPackTest, RegionsDestinationsAndModels) {
   EXPECT_FALSE(us.Has(FieldId::kRegionCountry));
   Event ali = Enrich({{FieldId::kProvider, "alibaba"}, {FieldId::kRegion, "cn-hangzhou"}});
   EXPECT_EQ(ali.Str(FieldId::kRegionCountry), "CN");
+  // Same region id, different providers: AWS me-central-1 is the UAE, Alibaba's is Riyadh.
+  EXPECT_EQ(me.Str(FieldId::kRegionCountry), "AE");
+  Event ali_sa = Enrich({{FieldId::kProvider, "alibaba"}, {FieldId::kRegion, "me-central-1"}});
+  EXPECT_EQ(ali_sa.Str(FieldId::kRegionCountry), "SA");
+  Event oci = Enrich({{FieldId::kProvider, "oci"}, {FieldId::kRegion, "me-dubai-1"}});
+  EXPECT_EQ(oci.Str(FieldId::kRegionTier), "licence-required");
 
-  for (const char* code : {"CN", "HK", "MO", "RU", "IR", "KP", "SY", "CU", "VE", "BY"}) {
+  for (const char* code : {"CN", "HK", "MO", "RU", "IR", "KP", "SY", "CU", "VE", "BY", "ET"}) {
     EXPECT_EQ(Enrich({{FieldId::kSourceCountry, code}}).Str(FieldId::kSourceTier), "embargoed")
         << code;
   }
@@ -169,6 +196,13 @@ TEST_F(DefaultPackTest, RegionsDestinationsAndModels) {
               "licence-required")
         << code;
   }
+  // KH: D:5 (embargoed) from the Oct 2023 rule until State lifted its arms embargo on 7 Nov 2025,
+  // D:1 (licence-required) since (rules/catalog/destinations.yaml: two periods).
+  EXPECT_EQ(Enrich({{FieldId::kSourceCountry, "KH"}}, "2025-06-01").Str(FieldId::kSourceTier),
+            "embargoed");
+  EXPECT_EQ(Enrich({{FieldId::kSourceCountry, "KH"}}, "2025-11-07").Str(FieldId::kSourceTier),
+            "licence-required");
+  EXPECT_FALSE(Enrich({{FieldId::kSourceCountry, "KH"}}, "2023-11-16").Has(FieldId::kSourceTier));
   EXPECT_FALSE(Enrich({{FieldId::kSourceCountry, "US"}}).Has(FieldId::kSourceTier));
 
   for (const char* id :
