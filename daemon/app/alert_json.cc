@@ -155,6 +155,7 @@ void AppendAlertJson(std::string& out, const CompiledRule& rule, Severity severi
     r.Field("cluster", e, FieldId::kCluster);
     r.Field("node", e, FieldId::kNode);
     r.Field("job_id", e, FieldId::kJobId);
+    r.Field("quota_code", e, FieldId::kQuotaCode);
     r.Close();
   }
   w.String("reason", reason);

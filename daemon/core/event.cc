@@ -40,6 +40,7 @@ constexpr std::array<FieldSpec, kFieldCount> kFieldSpecs = {{
     {FieldId::kNode, "node", FieldType::kString},
     {FieldId::kJobId, "job.id", FieldType::kString},
     {FieldId::kResponseCode, "response.code", FieldType::kNumber},
+    {FieldId::kQuotaCode, "quota.code", FieldType::kString},
     {FieldId::kSourceCountry, "source.country", FieldType::kString},
     {FieldId::kSourceTier, "source.tier", FieldType::kString},
     {FieldId::kRegionCountry, "region.country", FieldType::kString},

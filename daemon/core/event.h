@@ -66,6 +66,9 @@ enum class FieldId : uint16_t {
   kNode,              // "node"            gpu_alloc node / k8s nodeName
   kJobId,             // "job.id"          gpu_alloc job id / SageMaker job name / Vertex job
   kResponseCode,      // "response.code"   HTTP status (k8s responseStatus.code), number
+  kQuotaCode,  // "quota.code"      quota named by a quota-increase request: AWS Service Quotas
+               // quotaCode (L-417A185B), GCP Cloud Quotas quotaId, Azure Microsoft.Quota
+               // resource name (standardNDSH100v5Family)
   // --- set by enrichment ---
   kSourceCountry,  // "source.country"   ISO 3166 alpha-2 from GeoIP
   kSourceTier,  // "source.tier"      destinations catalog tier of source.country ("embargoed", ...)

@@ -289,6 +289,11 @@ bool DecodeAzureActivity(od::object& record, RecordContext& ctx) {
     std::string_view id = s.resource_id;
     while (!id.empty() && id.back() == '/') id.remove_suffix(1);
     if (!LastSegment(id).empty()) event.SetStr(FieldId::kResourceName, LastSegment(id));
+    // A quota request (Microsoft.Quota/quotas/write) names the VM family's quota by resource:
+    // .../providers/Microsoft.Quota/quotas/standardNDSH100v5Family.
+    if (ContainsLower(id, "/providers/microsoft.quota/quotas/") && !LastSegment(id).empty()) {
+      event.SetStr(FieldId::kQuotaCode, LastSegment(id));
+    }
   }
 
   for (std::string_view p : {s.caller, s.upn, s.claim_name, s.name_claim, s.appid}) {

@@ -86,6 +86,11 @@ bool WalkParameterObject(RecordContext& ctx, od::object& object, int depth, Clou
         if (auto id = AsString(v)) ctx.event.SetStr(FieldId::kModelId, *id);
         return true;
       }
+      // Service Quotas RequestServiceQuotaIncrease (the API's QuotaCode; CloudTrail's camelCase).
+      if (key == "quotaCode" || key == "QuotaCode") {
+        if (auto code = AsString(v)) ctx.event.SetStr(FieldId::kQuotaCode, *code);
+        return true;
+      }
       if (IsJobNameKey(key)) {
         if (auto name = AsString(v)) s.job_name = *name;
         return true;

@@ -14,6 +14,9 @@ struct GcpScratch {
   std::string_view machine_type;
   std::string_view accelerator_type;
   int64_t accelerator_count = -1;
+  // Cloud Quotas CreateQuotaPreference / UpdateQuotaPreference: quotaPreference.quotaId and its
+  // gpu_family dimension (GPUS-PER-GPU-FAMILY-per-project-region, gpu_family NVIDIA_H100).
+  std::string_view quota_id, gpu_family;
   std::string_view zone, location, region, project;
   std::string_view log_name;
   std::string_view response_name;
@@ -61,6 +64,14 @@ bool WalkRequestObject(RecordContext& ctx, od::object& object, int depth, GcpScr
     }
     if (key == "acceleratorType") {
       if (auto t = AsString(v)) accelerator_type = LastSegment(*t);
+      return true;
+    }
+    if (key == "quotaId") {
+      if (auto id = AsString(v); id && s.quota_id.empty()) s.quota_id = *id;
+      return true;
+    }
+    if (key == "gpu_family") {
+      if (auto family = AsString(v); family && s.gpu_family.empty()) s.gpu_family = *family;
       return true;
     }
     if (key == "acceleratorCount") {
@@ -128,6 +139,10 @@ void WalkRequestJson(RecordContext& ctx, std::string_view text, GcpScratch& s) {
   if (s.accelerator_type.empty() && !nested.accelerator_type.empty()) {
     s.accelerator_type = ctx.arena.Copy(nested.accelerator_type);
     s.accelerator_count = nested.accelerator_count;
+  }
+  if (s.quota_id.empty() && !nested.quota_id.empty()) s.quota_id = ctx.arena.Copy(nested.quota_id);
+  if (s.gpu_family.empty() && !nested.gpu_family.empty()) {
+    s.gpu_family = ctx.arena.Copy(nested.gpu_family);
   }
 }
 
@@ -304,6 +319,19 @@ bool DecodeGcpAudit(od::object& record, RecordContext& ctx) {
   if (!s.accelerator_type.empty()) {
     event.SetStr(FieldId::kAcceleratorModel, s.accelerator_type);
     if (s.accelerator_count > 0) event.SetNum(FieldId::kAcceleratorCount, s.accelerator_count);
+  }
+  if (!s.quota_id.empty()) {
+    event.SetStr(FieldId::kQuotaCode, s.quota_id);
+    // The GPUs a quota covers: the unified quota's gpu_family dimension (NVIDIA_H100), or a
+    // per-model quota's id (NVIDIA-L4-GPUS-per-project-region, PREEMPTIBLE-NVIDIA-...).
+    if (s.accelerator_type.empty()) {
+      if (!s.gpu_family.empty()) {
+        event.SetStr(FieldId::kAcceleratorModel, s.gpu_family);
+      } else if (StartsWith(s.quota_id, "NVIDIA-") ||
+                 s.quota_id.find("-NVIDIA-") != std::string_view::npos) {
+        event.SetStr(FieldId::kAcceleratorModel, s.quota_id);
+      }
+    }
   }
   // Vertex AI and other job APIs return the new job's resource name.
   if (s.response_name.find("Jobs/") != std::string_view::npos ||
