@@ -63,7 +63,7 @@ constexpr bool SpecsInOrder() {
 static_assert(SpecsInOrder(), "kFieldSpecs must list fields in FieldId order");
 
 constexpr std::array<std::string_view, kFormatCount> kFormatNames = {
-    "auto", "cloudtrail", "gcp_audit", "azure_activity", "k8s_audit", "gpu_alloc"};
+    "auto", "cloudtrail", "gcp_audit", "azure_activity", "k8s_audit", "gpu_alloc", "oci_audit"};
 
 bool ParseDigits(std::string_view s, size_t pos, size_t n, int& out) {
   if (pos + n > s.size()) return false;

@@ -21,9 +21,10 @@ enum class Format : uint8_t {
   kGcpAudit,
   kAzureActivity,
   kK8sAudit,
-  kGpuAlloc
+  kGpuAlloc,
+  kOciAudit
 };
-inline constexpr int kFormatCount = 6;
+inline constexpr int kFormatCount = 7;
 
 std::string_view FormatName(Format f);                     // "cloudtrail", ..., "auto"
 std::optional<Format> ParseFormat(std::string_view name);  // inverse of FormatName

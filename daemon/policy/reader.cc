@@ -507,7 +507,7 @@ class FileReader {
           Error(e.value, "invalid-format",
                 "unknown test format '" + text +
                     "' (allowed: auto, cloudtrail, gcp_audit, azure_activity, k8s_audit, "
-                    "gpu_alloc)");
+                    "gpu_alloc, oci_audit)");
           continue;
         }
         test.format = *f;
