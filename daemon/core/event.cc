@@ -47,6 +47,7 @@ constexpr std::array<FieldSpec, kFieldCount> kFieldSpecs = {{
     {FieldId::kAcceleratorStatus, "accelerator.status", FieldType::kString},
     {FieldId::kModelFrontier, "model.frontier", FieldType::kBool},
     {FieldId::kModelVendor, "model.vendor", FieldType::kString},
+    {FieldId::kSourceVendorSupported, "source.vendor_supported", FieldType::kBool},
     {FieldId::kTenantKnown, "tenant.known", FieldType::kBool},
     {FieldId::kTenantOrg, "tenant.org", FieldType::kString},
     {FieldId::kTenantCountry, "tenant.country", FieldType::kString},

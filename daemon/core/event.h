@@ -67,18 +67,20 @@ enum class FieldId : uint16_t {
   // --- set by enrichment ---
   kSourceCountry,  // "source.country"   ISO 3166 alpha-2 from GeoIP
   kSourceTier,  // "source.tier"      destinations catalog tier of source.country ("embargoed", ...)
-  kRegionCountry,      // "region.country"   regions catalog
-  kRegionTier,         // "region.tier"      destinations tier of region.country
-  kAcceleratorFamily,  // "accelerator.family"  accelerators catalog family (e.g. "H100")
-  kAcceleratorStatus,  // "accelerator.status"  restricted | not_controlled | unclear (at event
-                       // time)
-  kModelFrontier,      // "model.frontier"   bool: model.id matches the frontier_models catalog
-  kModelVendor,        // "model.vendor"     frontier_models catalog vendor
-  kTenantKnown,        // "tenant.known"     bool: tenant/account has a directory entry
-  kTenantOrg,          // "tenant.org"
-  kTenantCountry,      // "tenant.country"
-  kTenantTier,         // "tenant.tier"      destinations tier of tenant.country
-  kTenantKyc,          // "tenant.kyc_status"
+  kRegionCountry,          // "region.country"   regions catalog
+  kRegionTier,             // "region.tier"      destinations tier of region.country
+  kAcceleratorFamily,      // "accelerator.family"  accelerators catalog family (e.g. "H100")
+  kAcceleratorStatus,      // "accelerator.status"  restricted | not_controlled | unclear (at event
+                           // time)
+  kModelFrontier,          // "model.frontier"   bool: model.id matches the frontier_models catalog
+  kModelVendor,            // "model.vendor"     frontier_models catalog vendor
+  kSourceVendorSupported,  // "source.vendor_supported"  bool: model_vendors catalog: the model's
+                           // vendor serves source.country
+  kTenantKnown,            // "tenant.known"     bool: tenant/account has a directory entry
+  kTenantOrg,              // "tenant.org"
+  kTenantCountry,          // "tenant.country"
+  kTenantTier,             // "tenant.tier"      destinations tier of tenant.country
+  kTenantKyc,              // "tenant.kyc_status"
   kCount
 };
 inline constexpr size_t kFieldCount = static_cast<size_t>(FieldId::kCount);
@@ -140,6 +142,7 @@ struct Event {
   const CatalogEntry* region_dest_entry = nullptr;  // destinations catalog, via region.country
   const CatalogEntry* tenant_dest_entry = nullptr;  // destinations catalog, via tenant.country
   const CatalogEntry* model_entry = nullptr;        // frontier_models catalog
+  const CatalogEntry* vendor_entry = nullptr;       // model_vendors catalog
 
   void Clear() {
     present.reset();
@@ -148,7 +151,7 @@ struct Event {
     origin = Origin{};
     repairs = 0;
     instance_entry = accelerator_entry = source_dest_entry = region_entry = region_dest_entry =
-        tenant_dest_entry = model_entry = nullptr;
+        tenant_dest_entry = model_entry = vendor_entry = nullptr;
   }
 
   bool Has(FieldId f) const { return present.test(static_cast<size_t>(f)); }
