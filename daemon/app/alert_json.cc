@@ -171,6 +171,7 @@ void AppendAlertJson(std::string& out, const CompiledRule& rule, Severity severi
     AppendEntry(w, first, e.tenant_dest_entry);
     AppendEntry(w, first, e.parent_dest_entry);
     AppendEntry(w, first, e.model_entry);
+    AppendEntry(w, first, e.vendor_entry);
   }
   out += ']';
   w.Key("tags");

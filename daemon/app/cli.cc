@@ -45,7 +45,7 @@ constexpr char kReplayUsage[] =
     "  --geoip FILE         MaxMind-format country database for source IPs\n"
     "  --directory FILE     tenant directory CSV: tenant,org,country,kyc_status\n"
     "  --format F           auto (default), cloudtrail, gcp_audit, azure_activity, k8s_audit,\n"
-    "                       gpu_alloc\n"
+    "                       gpu_alloc, oci_audit\n"
     "  --threads N          worker threads (default 1; 0 = all cores)\n"
     "  --max-record-bytes N largest accepted record (default 1048576)\n"
     "  --quiet              no summary line on stderr\n"

@@ -49,6 +49,7 @@ constexpr std::array<FieldSpec, kFieldCount> kFieldSpecs = {{
     {FieldId::kAcceleratorStatus, "accelerator.status", FieldType::kString},
     {FieldId::kModelFrontier, "model.frontier", FieldType::kBool},
     {FieldId::kModelVendor, "model.vendor", FieldType::kString},
+    {FieldId::kSourceVendorSupported, "source.vendor_supported", FieldType::kBool},
     {FieldId::kTenantKnown, "tenant.known", FieldType::kBool},
     {FieldId::kTenantOrg, "tenant.org", FieldType::kString},
     {FieldId::kTenantCountry, "tenant.country", FieldType::kString},
@@ -72,7 +73,7 @@ constexpr bool SpecsInOrder() {
 static_assert(SpecsInOrder(), "kFieldSpecs must list fields in FieldId order");
 
 constexpr std::array<std::string_view, kFormatCount> kFormatNames = {
-    "auto", "cloudtrail", "gcp_audit", "azure_activity", "k8s_audit", "gpu_alloc"};
+    "auto", "cloudtrail", "gcp_audit", "azure_activity", "k8s_audit", "gpu_alloc", "oci_audit"};
 
 bool ParseDigits(std::string_view s, size_t pos, size_t n, int& out) {
   if (pos + n > s.size()) return false;

@@ -21,9 +21,10 @@ enum class Format : uint8_t {
   kGcpAudit,
   kAzureActivity,
   kK8sAudit,
-  kGpuAlloc
+  kGpuAlloc,
+  kOciAudit
 };
-inline constexpr int kFormatCount = 6;
+inline constexpr int kFormatCount = 7;
 
 std::string_view FormatName(Format f);                     // "cloudtrail", ..., "auto"
 std::optional<Format> ParseFormat(std::string_view name);  // inverse of FormatName
@@ -79,6 +80,8 @@ enum class FieldId : uint16_t {
                          // time)
   kModelFrontier,        // "model.frontier"   bool: model.id matches the frontier_models catalog
   kModelVendor,          // "model.vendor"     frontier_models catalog vendor
+  kSourceVendorSupported,  // "source.vendor_supported"  bool: model_vendors catalog: the model's
+                           // vendor serves source.country
   kTenantKnown,          // "tenant.known"     bool: tenant/account has a directory entry
   kTenantOrg,            // "tenant.org"
   kTenantCountry,        // "tenant.country"
@@ -156,6 +159,7 @@ struct Event {
   const CatalogEntry* tenant_dest_entry = nullptr;  // destinations catalog, via tenant.country
   const CatalogEntry* parent_dest_entry = nullptr;  // destinations, via tenant.parent_country
   const CatalogEntry* model_entry = nullptr;        // frontier_models catalog
+  const CatalogEntry* vendor_entry = nullptr;       // model_vendors catalog
 
   void Clear() {
     present.reset();
@@ -164,7 +168,7 @@ struct Event {
     origin = Origin{};
     repairs = 0;
     instance_entry = accelerator_entry = source_dest_entry = region_entry = region_dest_entry =
-        tenant_dest_entry = parent_dest_entry = model_entry = nullptr;
+        tenant_dest_entry = parent_dest_entry = model_entry = vendor_entry = nullptr;
     instance_type_count = 0;
   }
 

@@ -17,6 +17,8 @@ struct AzureScratch {
   std::string_view vm_size;
   int vm_size_depth = 1 << 30;
   std::string_view sku_name;
+  // A Cognitive Services (Azure OpenAI / Foundry) deployment's properties.model {format, name}.
+  std::string_view model_format, model_name;
   std::string_view provider;
   // Log Analytics' AzureActivity table: OperationName is localized ("Create or Update Virtual
   // Machine"); the operation itself is in OperationNameValue.
@@ -89,6 +91,15 @@ bool WalkBodyObject(RecordContext& ctx, od::object& object, int depth, AzureScra
       if (auto l = AsString(value)) s.body_location = *l;
       return true;
     }
+    if (depth == 1 && EqualsLower(key, "model") && s.model_name.empty()) {
+      od::object model;
+      if (!AsObject(value, model)) return true;
+      return ForEachField(ctx, model, [&](std::string_view k, od::value& m) {
+        if (EqualsLower(k, "name")) s.model_name = AsString(m).value_or(s.model_name);
+        if (EqualsLower(k, "format")) s.model_format = AsString(m).value_or(s.model_format);
+        return true;
+      });
+    }
     if (depth == 0 && EqualsLower(key, "sku")) {
       od::object sku;
       if (!AsObject(value, sku)) return true;
@@ -133,6 +144,8 @@ void ReadBodyString(RecordContext& ctx, std::string_view text, AzureScratch& s) 
   if (!nested.vm_size.empty()) s.vm_size = ctx.arena.Copy(nested.vm_size);
   if (!nested.body_location.empty()) s.body_location = ctx.arena.Copy(nested.body_location);
   if (!nested.sku_name.empty()) s.sku_name = ctx.arena.Copy(nested.sku_name);
+  if (!nested.model_name.empty()) s.model_name = ctx.arena.Copy(nested.model_name);
+  if (!nested.model_format.empty()) s.model_format = ctx.arena.Copy(nested.model_format);
 }
 
 bool ReadProperties(RecordContext& ctx, od::value& v, AzureScratch& s) {
@@ -319,6 +332,20 @@ bool DecodeAzureActivity(od::object& record, RecordContext& ctx) {
                                      ContainsLower(s.resource_id, "virtualmachinescalesets"))) {
     event.SetStr(FieldId::kInstanceType, s.sku_name);
     event.AddInstanceType(s.sku_name);
+  }
+
+  // Deployments of a Cognitive Services account name their model: "OpenAI/gpt-4o".
+  if (!s.model_name.empty() && ContainsLower(action, "microsoft.cognitiveservices/")) {
+    if (s.model_format.empty()) {
+      event.SetStr(FieldId::kModelId, s.model_name);
+    } else {
+      const size_t n = s.model_format.size() + 1 + s.model_name.size();
+      char* out = ctx.arena.Allocate(n);
+      std::memcpy(out, s.model_format.data(), s.model_format.size());
+      out[s.model_format.size()] = '/';
+      std::memcpy(out + s.model_format.size() + 1, s.model_name.data(), s.model_name.size());
+      event.SetStr(FieldId::kModelId, std::string_view(out, n));
+    }
   }
 
   bool failed = EqualsLower(s.result_type, "failure") || EqualsLower(s.result_type, "failed") ||

@@ -62,6 +62,7 @@ std::optional<Format> DetectFormat(uint32_t shape) {
       (shape & (kShapeCorrelationId | kShapeResourceId | kShapeAzureCaller))) {
     return Format::kAzureActivity;
   }
+  if (shape & kShapeOciAudit) return Format::kOciAudit;
   return std::nullopt;
 }
 

@@ -1,5 +1,5 @@
 // Decoder: turns raw log documents (CloudTrail, GCP audit, Azure Activity, Kubernetes audit,
-// gpu-alloc/v1) into normalized Events, one record at a time.
+// gpu-alloc/v1, OCI Audit) into normalized Events, one record at a time.
 //
 // A Decoder owns its simdjson parsers, padded buffers and Arena and reuses them across documents,
 // so after warm-up decoding allocates nothing per event. It never throws and never prints: every
@@ -94,6 +94,9 @@ enum RecordShapeBit : uint32_t {
   kShapeAzureCaller = 1u << 15,  // "resultType" or "callerIpAddress", any case
   kShapeVerb = 1u << 16,         // "verb"
   kShapeObjectRef = 1u << 17,    // "objectRef" or "requestURI"
+  // OCI Audit: "eventType" or "type" naming a "com.oraclecloud." event, "cloudEventsVersion", or
+  // a Logging search result's "logContent".
+  kShapeOciAudit = 1u << 18,
 };
 
 // The simdjson On-Demand kernel Decoders use on this CPU: "haswell" (AVX2) or "baseline".

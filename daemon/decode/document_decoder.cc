@@ -26,7 +26,8 @@ constexpr std::string_view kExpectedFormats =
     "gcp_audit: protoPayload or logName+insertId; azure_activity: operationName with "
     "correlationId, resourceId, resultType or callerIpAddress; k8s_audit: auditID, apiVersion "
     "audit.k8s.io/* with kind Event, or verb with objectRef or requestURI; gpu_alloc: schema "
-    "gpu-alloc/v1)";
+    "gpu-alloc/v1; oci_audit: eventType or type com.oraclecloud.*, cloudEventsVersion, or "
+    "logContent)";
 
 bool IsSpace(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
 
@@ -197,14 +198,16 @@ FormatFn DecoderFor(Format f) {
       return DecodeK8sAudit;
     case Format::kGpuAlloc:
       return DecodeGpuAlloc;
+    case Format::kOciAudit:
+      return DecodeOciAudit;
     case Format::kAuto:
       break;
   }
   return nullptr;
 }
 
-constexpr std::string_view kProviders[kFormatCount] = {"",      "aws",        "gcp",
-                                                       "azure", "kubernetes", "gpu_alloc"};
+constexpr std::string_view kProviders[kFormatCount] = {"",           "aws",       "gcp", "azure",
+                                                       "kubernetes", "gpu_alloc", "oci"};
 
 }  // namespace
 
@@ -291,10 +294,18 @@ class DocumentDecoder final : public DecoderBackend {
             shape |= kShapeKindEvent;
           }
           if (key == "verb") shape |= kShapeVerb;
+          if (key == "type" && !field.value().get_string().get(value) &&
+              StartsWith(value, "com.oraclecloud.")) {
+            shape |= kShapeOciAudit;
+          }
           break;
         case 9:
           if (key == "eventName") shape |= kShapeEventName;
           if (key == "objectRef") shape |= kShapeObjectRef;
+          if (key == "eventType" && !field.value().get_string().get(value) &&
+              StartsWith(value, "com.oraclecloud.")) {
+            shape |= kShapeOciAudit;
+          }
           break;
         case 7:
           if (key == "eventID") shape |= kShapeEventId;
@@ -315,9 +326,13 @@ class DocumentDecoder final : public DecoderBackend {
           if (EqualsLower(key, "resourceid")) shape |= kShapeResourceId;
           if (key == "requestURI") shape |= kShapeObjectRef;
           if (EqualsLower(key, "resulttype")) shape |= kShapeAzureCaller;
+          if (key == "logContent") shape |= kShapeOciAudit;
           break;
         case 15:
           if (EqualsLower(key, "calleripaddress")) shape |= kShapeAzureCaller;
+          break;
+        case 18:
+          if (key == "cloudEventsVersion") shape |= kShapeOciAudit;
           break;
         case 21:
           if (key == "protopayload_auditlog") {  // GCP audit log exported to BigQuery

@@ -24,7 +24,25 @@ struct GcpScratch {
   std::string_view status_message;
   bool severity_error = false;
   bool has_payload = false;
+  // Vertex AI publisher model ("publishers/google/models/gemini-2.5-pro") from resourceName, else
+  // request.model, else request.endpoint.
+  std::string_view resource_model, request_model, request_endpoint_model;
 };
+
+// "projects/p/locations/us-east5/publishers/anthropic/models/claude-sonnet-4@20250514" ->
+// "publishers/anthropic/models/claude-sonnet-4@20250514" (up to a ':' method suffix); "" when the
+// text names no publisher model.
+std::string_view PublisherModel(std::string_view s) {
+  size_t at = s.find("publishers/");
+  while (at != std::string_view::npos && at != 0 && s[at - 1] != '/') {
+    at = s.find("publishers/", at + 1);
+  }
+  if (at == std::string_view::npos) return {};
+  std::string_view model = s.substr(at);
+  model = model.substr(0, model.find(':'));
+  if (model.find("/models/") == std::string_view::npos) return {};
+  return model;
+}
 
 // True for "us-central1-a" (a zone) as opposed to "us-central1" (a region).
 bool LooksLikeZone(std::string_view s) {
@@ -44,6 +62,12 @@ bool WalkRequestObject(RecordContext& ctx, od::object& object, int depth, GcpScr
   std::string_view accelerator_type;
   int64_t accelerator_count = -1;
   bool ok = ForEachField(ctx, object, [&](std::string_view key, od::value& v) {
+    if (depth == 0 && (key == "model" || key == "endpoint")) {
+      if (auto t = AsString(v)) {
+        (key == "model" ? s.request_model : s.request_endpoint_model) = PublisherModel(*t);
+      }
+      return true;
+    }
     if (key == "machineType") {
       if (auto t = AsString(v)) {
         if (s.machine_type.empty()) s.machine_type = LastSegment(*t);
@@ -144,6 +168,12 @@ void WalkRequestJson(RecordContext& ctx, std::string_view text, GcpScratch& s) {
   if (s.gpu_family.empty() && !nested.gpu_family.empty()) {
     s.gpu_family = ctx.arena.Copy(nested.gpu_family);
   }
+  if (s.request_model.empty() && !nested.request_model.empty()) {
+    s.request_model = ctx.arena.Copy(nested.request_model);
+  }
+  if (s.request_endpoint_model.empty() && !nested.request_endpoint_model.empty()) {
+    s.request_endpoint_model = ctx.arena.Copy(nested.request_endpoint_model);
+  }
 }
 
 bool ReadPayload(RecordContext& ctx, od::value& v, GcpScratch& s) {
@@ -204,7 +234,10 @@ bool ReadPayload(RecordContext& ctx, od::value& v, GcpScratch& s) {
         break;
       case 12:
         if (key == "resourceName") {
-          if (auto n = AsString(value)) event.SetStr(FieldId::kResourceName, *n);
+          if (auto n = AsString(value)) {
+            event.SetStr(FieldId::kResourceName, *n);
+            s.resource_model = PublisherModel(*n);
+          }
         }
         break;
       case 15:
@@ -331,6 +364,12 @@ bool DecodeGcpAudit(od::object& record, RecordContext& ctx) {
                  s.quota_id.find("-NVIDIA-") != std::string_view::npos) {
         event.SetStr(FieldId::kAcceleratorModel, s.quota_id);
       }
+    }
+  }
+  for (std::string_view model : {s.resource_model, s.request_model, s.request_endpoint_model}) {
+    if (!model.empty()) {
+      event.SetStr(FieldId::kModelId, model);
+      break;
     }
   }
   // Vertex AI and other job APIs return the new job's resource name.

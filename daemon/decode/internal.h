@@ -320,5 +320,6 @@ bool DecodeGcpAudit(od::object& record, RecordContext& ctx);
 bool DecodeAzureActivity(od::object& record, RecordContext& ctx);
 bool DecodeK8sAudit(od::object& record, RecordContext& ctx);
 bool DecodeGpuAlloc(od::object& record, RecordContext& ctx);
+bool DecodeOciAudit(od::object& record, RecordContext& ctx);
 
 CHIPWATCH_DECODE_END

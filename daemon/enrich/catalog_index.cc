@@ -22,19 +22,21 @@ using enrich_internal::CountryCodeIndex;
 using enrich_internal::InternCountryCode;
 
 // Indexed by CatalogIndex::Kind.
-constexpr std::array<std::string_view, 5> kCatalogNames = {
-    "accelerators", "instance_types", "destinations", "regions", "frontier_models"};
+constexpr std::array<std::string_view, 6> kCatalogNames = {"accelerators",    "instance_types",
+                                                           "destinations",    "regions",
+                                                           "frontier_models", "model_vendors"};
 // Attribute keys each catalog accepts besides the common ones (name, match/pattern, source,
 // effective_from, effective_until, override), which the reader keeps outside `attrs`.
 // Indexed by CatalogIndex::Kind; empty names pad the rows. `description` and `notes` are free
 // text for people, accepted everywhere.
-constexpr std::array<std::array<std::string_view, 7>, 5> kAllowedAttrs = {{
+constexpr std::array<std::array<std::string_view, 7>, 6> kAllowedAttrs = {{
     {"status", "classification", "description", "notes", "tpp", "performance_density",
      "restricted_tiers"},
     {"provider", "accelerator", "model", "count", "description", "notes"},
     {"country", "tier", "groups", "description", "notes"},
     {"provider", "country", "description", "notes"},
     {"vendor", "description", "notes"},
+    {"supported_countries", "unsupported_countries", "description", "notes"},
 }};
 constexpr std::array<std::string_view, 3> kStatusNames = {"restricted", "not_controlled",
                                                           "unclear"};
@@ -379,9 +381,9 @@ std::unique_ptr<const CatalogIndex> CatalogIndex::Build(const PolicyDefinitions&
         error(AttrPos(entry, key), "catalog-unknown-key",
               "unknown key '" + key + "' (" + std::string(catalog_name) + " entries take " +
                   expected + ", plus name, source, effective_from, effective_until, override" +
-                  (kind == Kind::kAccelerators || kind == Kind::kFrontier ? ", match"
-                   : kind == Kind::kDestinations                          ? ""
-                                                                          : ", pattern") +
+                  (kind == Kind::kAccelerators || kind == Kind::kFrontier  ? ", match"
+                   : kind == Kind::kDestinations || kind == Kind::kVendors ? ""
+                                                                           : ", pattern") +
                   ")");
       }
       for (const std::string& pattern : entry.patterns) {
@@ -510,6 +512,39 @@ std::unique_ptr<const CatalogIndex> CatalogIndex::Build(const PolicyDefinitions&
           if (entry.patterns.empty()) {
             error(entry.pos, "catalog-missing-key", "missing `match` (regexes over model.id)");
           }
+          break;
+        }
+        case Kind::kVendors: {
+          if (info.has_patterns) {
+            error(PatternPos(entry), "catalog-unknown-key",
+                  "model_vendors take no match/pattern: the name is the frontier_models vendor");
+          }
+          const std::string* supported = entry.Attr("supported_countries");
+          const std::string* unsupported = entry.Attr("unsupported_countries");
+          if ((supported == nullptr) == (unsupported == nullptr)) {
+            error(entry.pos, "catalog-missing-key",
+                  "needs exactly one of `supported_countries` and `unsupported_countries`");
+            break;
+          }
+          info.supported_list = supported != nullptr;
+          const char* key = supported != nullptr ? "supported_countries" : "unsupported_countries";
+          // The reader joins a sequence with ", ".
+          std::string_view list = supported != nullptr ? *supported : *unsupported;
+          while (!list.empty()) {
+            size_t comma = list.find(',');
+            std::string_view code = list.substr(0, comma);
+            while (!code.empty() && code.front() == ' ') code.remove_prefix(1);
+            while (!code.empty() && code.back() == ' ') code.remove_suffix(1);
+            if (std::optional<size_t> index = CountryCodeIndex(code)) {
+              info.countries.set(*index);
+            } else {
+              error(AttrPos(entry, key), "catalog-bad-value",
+                    "'" + std::string(code) + "' is not an ISO 3166 alpha-2 code (e.g. CN)");
+            }
+            if (comma == std::string_view::npos) break;
+            list.remove_prefix(comma + 1);
+          }
+          catalog.by_name.emplace(LowerCopy(entry.name), i);
           break;
         }
       }
@@ -851,6 +886,26 @@ void CatalogIndex::Enrich(Event& event, CatalogScratch& scratch, Arena& arena) c
       set_if_unset(FieldId::kModelVendor, info.vendor);
     } else if (!event.Has(FieldId::kModelFrontier)) {
       event.SetBool(FieldId::kModelFrontier, false);
+    }
+  }
+
+  // The model's vendor and the caller's country: does the vendor serve that country?
+  std::string_view vendor = event.Str(FieldId::kModelVendor);
+  std::string_view country = event.Str(FieldId::kSourceCountry);
+  const Catalog& vendors = catalog(Kind::kVendors);
+  if (!vendor.empty() && !country.empty() && !vendors.entries.empty() &&
+      !event.Has(FieldId::kSourceVendorSupported)) {
+    std::optional<size_t> code = CountryCodeIndex(country);
+    char* out = buffer_for(vendor.size());
+    for (size_t i = 0; i < vendor.size(); ++i) out[i] = ToLower(vendor[i]);
+    auto it = vendors.by_name.find(std::string_view(out, vendor.size()));
+    if (code && it != vendors.by_name.end()) {
+      const Info& info = vendors.entries[it->second];
+      if (!filter.time || info.entry->EffectiveAt(*filter.time)) {
+        const bool listed = info.countries.test(*code);
+        event.SetBool(FieldId::kSourceVendorSupported, info.supported_list ? listed : !listed);
+        event.vendor_entry = info.entry.get();
+      }
     }
   }
 }

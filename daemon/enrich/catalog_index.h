@@ -1,8 +1,8 @@
 // CatalogIndex: the `catalogs:` of a policy (accelerators, instance_types, destinations, regions,
-// frontier_models), validated once and indexed so that enriching an event costs a few hash
-// lookups and one Hyperscan scan per catalog (a few for a catalog of many patterns). The semantics
-// are specified in docs/rules.md ("Catalogs" and "Enrichment"); the choices the spec leaves open
-// are documented on Enrich().
+// frontier_models, model_vendors), validated once and indexed so that enriching an event costs a
+// few hash lookups and one Hyperscan scan per catalog (a few for a catalog of many patterns). The
+// semantics are specified in docs/rules.md ("Catalogs" and "Enrichment"); the choices the spec
+// leaves open are documented on Enrich().
 //
 // Thread contract: a built CatalogIndex is immutable and may be shared by any number of threads.
 // Each thread needs its own CatalogScratch (NewScratch()) to call Enrich(). Enrich never throws
@@ -11,6 +11,7 @@
 #pragma once
 
 #include <array>
+#include <bitset>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -95,6 +96,10 @@ class CatalogIndex {
   //    .in_scope: whether the accelerator's `restricted_tiers` (all tiers when absent) include it.
   //  - model.id -> the first in-effect `frontier_models` entry whose `match` finds it ->
   //    model.frontier true and model.vendor; model.frontier false when none matches.
+  //  - model.vendor and source.country -> the in-effect `model_vendors` entry of that name (case-
+  //    insensitive) -> source.vendor_supported: whether the vendor serves that country (listed in
+  //    its supported_countries, or not listed in its unsupported_countries). Unset when either
+  //    field is unset or the vendor has no entry.
   // Open points decided here: "first entry" means catalog order among the entries in effect at the
   // event's time (for accelerators: among all, then the status follows the dates). An event without
   // event.time treats every entry as in effect. The `provider` filter applies only when the event's
@@ -113,8 +118,15 @@ class CatalogIndex {
   static size_t NormalizeAcceleratorName(std::string_view name, char* out);
 
  private:
-  enum class Kind : uint8_t { kAccelerators, kInstanceTypes, kDestinations, kRegions, kFrontier };
-  static constexpr size_t kKindCount = 5;
+  enum class Kind : uint8_t {
+    kAccelerators,
+    kInstanceTypes,
+    kDestinations,
+    kRegions,
+    kFrontier,
+    kVendors
+  };
+  static constexpr size_t kKindCount = 6;
   enum class Provider : uint8_t { kAny, kAws, kGcp, kAzure, kOci, kAlibaba };
   static constexpr uint32_t kNone = UINT32_MAX;
 
@@ -131,6 +143,10 @@ class CatalogIndex {
     uint32_t next_same_name = kNone;  // destinations: the country's next period, in catalog order
     uint8_t tier_scope = 0;   // accelerators: restricted_tiers as tier bits; 0 = every tier
     std::string_view vendor;  // frontier_models
+    // model_vendors: the countries listed (by CountryCodeIndex), and whether the list is the
+    // vendor's supported countries (else its unsupported ones).
+    std::bitset<26 * 26> countries;
+    bool supported_list = false;
     bool has_patterns = false;
   };
   struct KeyHash {
@@ -140,7 +156,7 @@ class CatalogIndex {
   struct Catalog {
     std::vector<Info> entries;
     // Lower-cased name -> entry, for the catalogs looked up by exact name (instance_types,
-    // regions).
+    // regions, model_vendors).
     std::unordered_map<std::string, uint32_t, KeyHash, std::equal_to<>> by_name;
     // The catalog's patterns in entry order, split into consecutive chunks of at most
     // kPatternsPerDatabase (catalog_index.cc), one database each, so that a large catalog compiles

@@ -109,6 +109,7 @@ struct RuleDef {
 // meaning and reports bad values.
 struct CatalogEntry {
   std::string catalog;  // accelerators | instance_types | destinations | regions | frontier_models
+                        // | model_vendors
   std::string name;
   std::vector<std::string> patterns;  // `match:` / `pattern:` regexes
   std::map<std::string, std::string> attrs;

@@ -507,7 +507,7 @@ class FileReader {
           Error(e.value, "invalid-format",
                 "unknown test format '" + text +
                     "' (allowed: auto, cloudtrail, gcp_audit, azure_activity, k8s_audit, "
-                    "gpu_alloc)");
+                    "gpu_alloc, oci_audit)");
           continue;
         }
         test.format = *f;
@@ -679,7 +679,8 @@ class FileReader {
   void ReadCatalogs(const YAML::Node& n) {
     std::vector<MapEntry> entries;
     if (!ReadMap(n, "'catalogs'",
-                 {"accelerators", "instance_types", "destinations", "regions", "frontier_models"},
+                 {"accelerators", "instance_types", "destinations", "regions", "frontier_models",
+                  "model_vendors"},
                  entries)) {
       return;
     }
@@ -719,6 +720,11 @@ class FileReader {
       ok = ReadMap(n, what,
                    {"name", "pattern", "provider", "country", "effective_from", "effective_until",
                     "source", "override", "description", "notes"},
+                   entries);
+    } else if (catalog == "model_vendors") {
+      ok = ReadMap(n, what,
+                   {"name", "supported_countries", "unsupported_countries", "effective_from",
+                    "effective_until", "source", "override", "description", "notes"},
                    entries);
     } else {
       ok = ReadMap(n, what,
@@ -782,8 +788,9 @@ class FileReader {
 }  // namespace
 
 const std::vector<std::string>& CatalogNames() {
-  static const std::vector<std::string> kNames = {"accelerators", "instance_types", "destinations",
-                                                  "regions", "frontier_models"};
+  static const std::vector<std::string> kNames = {"accelerators",    "instance_types",
+                                                  "destinations",    "regions",
+                                                  "frontier_models", "model_vendors"};
   return kNames;
 }
 

@@ -586,8 +586,9 @@ def case_metrics():
                    "chipwatch_ready 1", 'chipwatch_build_info{version="']:
         if needle not in body:
             fail(f"/metrics lacks {needle!r}")
-    # Series whose labels are known at start-up exist from the start (at 0 unless counted).
-    for fmt in FORMAT_TOPICS:
+    # Series whose labels are known at start-up exist from the start (at 0 unless counted), for
+    # every format, also those no topic here reads.
+    for fmt in list(FORMAT_TOPICS) + ["oci_audit"]:
         for reason in ("missing_id", "missing_time", "invalid_time"):
             if f'chipwatch_decode_warnings_total{{format="{fmt}",reason="{reason}"}}' not in body:
                 fail(f"/metrics lacks decode warnings for {fmt}/{reason}")

@@ -58,6 +58,7 @@ sources:
     path: /var/log/gpu-alloc.jsonl
     format: auto
     follow: true
+  - {type: file, path: /var/log/oci-audit.jsonl, format: oci_audit, follow: true}
 sinks:
   - {type: kafka, brokers: 127.0.0.1:9092, topic: chipwatch-alerts, properties: {acks: all}}
   - {type: file, path: out/alerts.jsonl, fsync: true}
@@ -76,7 +77,8 @@ log: {level: debug, format: json}
   EXPECT_EQ(c.geoip->pos.line, 2);
   EXPECT_EQ(c.geoip->pos.column, 17);
   EXPECT_EQ(c.directory->path, dir_ + "/dir.csv");
-  ASSERT_EQ(c.sources.size(), 2u);
+  ASSERT_EQ(c.sources.size(), 3u);
+  EXPECT_EQ(std::get<FileSourceConfig>(c.sources[2]).format, Format::kOciAudit);
   const auto& k = std::get<KafkaSourceConfig>(c.sources[0]);
   EXPECT_EQ(k.pos.line, 4);
   EXPECT_EQ(k.brokers, "k1:9092,k2:9093");
@@ -303,7 +305,7 @@ log: {level: verbose, format: xml}
             nullptr);
   ExpectError("unknown-format", 3, 94,
               "sources[0].topics[1].format: unknown format 'jsn' (allowed: auto, cloudtrail, "
-              "gcp_audit, azure_activity, k8s_audit, gpu_alloc)");
+              "gcp_audit, azure_activity, k8s_audit, gpu_alloc, oci_audit)");
   ExpectError("unknown-type", 4, 12,
               "sources[1].type: unknown type 'syslog' (allowed: kafka, file)");
   EXPECT_EQ(Count("unknown-format"), 2u);

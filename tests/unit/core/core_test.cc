@@ -27,7 +27,7 @@ TEST(FieldsTest, EveryFieldResolvesByNameToItself) {
 
 TEST(FormatTest, NamesRoundTrip) {
   for (Format f : {Format::kAuto, Format::kCloudTrail, Format::kGcpAudit, Format::kAzureActivity,
-                   Format::kK8sAudit, Format::kGpuAlloc}) {
+                   Format::kK8sAudit, Format::kGpuAlloc, Format::kOciAudit}) {
     EXPECT_EQ(ParseFormat(FormatName(f)), f);
   }
   EXPECT_FALSE(ParseFormat("syslog").has_value());

@@ -390,11 +390,10 @@ TEST(GcpAudit, BigQueryExportRow) {
 }
 
 TEST(AutoDetect, EverySampleFileDetectsItsFormat) {
-  const std::pair<const char*, Format> files[] = {{"cloudtrail.jsonl", Format::kCloudTrail},
-                                                  {"gcp_audit.jsonl", Format::kGcpAudit},
-                                                  {"azure_activity.jsonl", Format::kAzureActivity},
-                                                  {"k8s_audit.jsonl", Format::kK8sAudit},
-                                                  {"gpu_alloc.jsonl", Format::kGpuAlloc}};
+  const std::pair<const char*, Format> files[] = {
+      {"cloudtrail.jsonl", Format::kCloudTrail},        {"gcp_audit.jsonl", Format::kGcpAudit},
+      {"azure_activity.jsonl", Format::kAzureActivity}, {"k8s_audit.jsonl", Format::kK8sAudit},
+      {"gpu_alloc.jsonl", Format::kGpuAlloc},           {"oci_audit.jsonl", Format::kOciAudit}};
   Decoder decoder;
   for (const auto& [file, format] : files) {
     CapturingHandler handler;

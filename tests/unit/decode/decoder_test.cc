@@ -534,7 +534,7 @@ TEST(Decoder, EscapedKeysAndValues) {
 TEST(Hostile, TruncationsAndMutationsNeverCrash) {
   std::vector<std::string> seeds;
   for (const char* file : {"cloudtrail.jsonl", "gcp_audit.jsonl", "azure_activity.jsonl",
-                           "k8s_audit.jsonl", "gpu_alloc.jsonl"}) {
+                           "k8s_audit.jsonl", "gpu_alloc.jsonl", "oci_audit.jsonl"}) {
     auto lines = ReadLines(TestData(std::string("samples/") + file));
     seeds.push_back(lines[0]);
     seeds.push_back(lines.back());

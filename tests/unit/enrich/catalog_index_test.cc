@@ -202,7 +202,7 @@ TEST(CatalogIndexTest, UnknownCatalog) {
   b.Add("acelerators", "H100", Attrs{{"status", "restricted"}}, {"h100"});
   EXPECT_EQ(OnlyError(b.defs),
             "1:5: unknown catalog 'acelerators' (expected accelerators, instance_types, "
-            "destinations, regions or frontier_models) [unknown-catalog]");
+            "destinations, regions, frontier_models or model_vendors) [unknown-catalog]");
 }
 
 TEST(CatalogIndexTest, MissingRequiredKeys) {
