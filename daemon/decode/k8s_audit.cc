@@ -11,6 +11,7 @@ struct K8sScratch {
   std::string_view node_name;
   std::string_view gpu_product;  // from nodeSelector (preferred) or node affinity
   std::string_view affinity_product;
+  std::string_view instance_type;  // node.kubernetes.io/instance-type in a selector or affinity
   int64_t gpu_count = 0;
   bool has_gpu_count = false;
   int64_t response_code = -1;
@@ -18,14 +19,24 @@ struct K8sScratch {
   std::string_view cluster;
 };
 
-// Extended resources that count whole GPUs.
-bool IsGpuResource(std::string_view key) { return key == "nvidia.com/gpu" || key == "amd.com/gpu"; }
+// Extended resources that count whole accelerators: GPUs, Cloud TPU chips (GKE), AWS Neuron devices
+// (Trainium/Inferentia), Intel Gaudi.
+bool IsGpuResource(std::string_view key) {
+  return key == "nvidia.com/gpu" || key == "amd.com/gpu" || key == "google.com/tpu" ||
+         key == "aws.amazon.com/neuron" || key == "habana.ai/gaudi";
+}
+
+// Well-known node labels naming the node's instance or machine type (EKS, GKE, AKS, Karpenter).
+bool IsInstanceTypeLabel(std::string_view key) {
+  return key == "node.kubernetes.io/instance-type" || key == "beta.kubernetes.io/instance-type";
+}
 
 // Node labels that name the GPU model: GPU Feature Discovery, AMD's node labeller, GKE and EKS.
 bool IsGpuProductLabel(std::string_view key) {
   return key == "nvidia.com/gpu.product" || key == "amd.com/gpu.product" ||
          key == "amd.com/gpu.product-name" || key == "beta.amd.com/gpu.product-name" ||
-         key == "cloud.google.com/gke-accelerator" || key == "k8s.amazonaws.com/accelerator";
+         key == "cloud.google.com/gke-accelerator" || key == "k8s.amazonaws.com/accelerator" ||
+         key == "cloud.google.com/gke-tpu-accelerator";  // GKE TPU slices: tpu-v5p-slice, tpu7x
 }
 
 // Sum of GPU quantities in a resources.limits / resources.requests map; -1 when it names none.
@@ -74,6 +85,8 @@ bool ReadNodeSelector(RecordContext& ctx, od::value& v, K8sScratch& s) {
   return ForEachField(ctx, selector, [&](std::string_view key, od::value& value) {
     if (IsGpuProductLabel(key) && s.gpu_product.empty()) {
       s.gpu_product = AsString(value).value_or(std::string_view());
+    } else if (IsInstanceTypeLabel(key) && s.instance_type.empty()) {
+      s.instance_type = AsString(value).value_or(std::string_view());
     }
     return true;
   });
@@ -103,6 +116,9 @@ bool ReadMatchExpression(RecordContext& ctx, od::value& v, K8sScratch& s) {
   });
   if (ok && s.affinity_product.empty() && op == "In" && IsGpuProductLabel(key)) {
     s.affinity_product = first_value;
+  }
+  if (ok && s.instance_type.empty() && op == "In" && IsInstanceTypeLabel(key)) {
+    s.instance_type = first_value;
   }
   return ok;
 }
@@ -340,6 +356,7 @@ bool DecodeK8sAudit(od::object& record, RecordContext& ctx) {
   if (s.has_gpu_count) event.SetNum(FieldId::kAcceleratorCount, s.gpu_count);
   std::string_view product = !s.gpu_product.empty() ? s.gpu_product : s.affinity_product;
   if (!product.empty()) event.SetStr(FieldId::kAcceleratorModel, product);
+  if (!s.instance_type.empty()) event.SetStr(FieldId::kInstanceType, s.instance_type);
   if (s.response_code >= 0) {
     event.SetNum(FieldId::kResponseCode, s.response_code);
     bool failed = s.response_code >= 400;
