@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -182,16 +183,20 @@ int64_t WallClockMs() {
   return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
-std::string FormatTimestampMs(int64_t ms) {
+std::string_view FormatTimestampMs(int64_t ms, TimestampBuffer& buf) {
   const int64_t seconds = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
   const time_t t = static_cast<time_t>(seconds);
   struct tm tm {};
   gmtime_r(&t, &tm);
-  char buf[40];
-  const int n = std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+  const int n = std::snprintf(buf.data(), buf.size(), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
                               tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
                               tm.tm_sec, static_cast<int>(ms - seconds * 1000));
-  return std::string(buf, n > 0 ? static_cast<size_t>(n) : 0);
+  return std::string_view(buf.data(), n > 0 ? std::min(static_cast<size_t>(n), buf.size() - 1) : 0);
+}
+
+std::string FormatTimestampMs(int64_t ms) {
+  TimestampBuffer buf;
+  return std::string(FormatTimestampMs(ms, buf));
 }
 
 std::optional<int64_t> ParseDateMs(std::string_view s) {

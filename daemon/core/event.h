@@ -73,23 +73,23 @@ enum class FieldId : uint16_t {
   // --- set by enrichment ---
   kSourceCountry,  // "source.country"   ISO 3166 alpha-2 from GeoIP
   kSourceTier,  // "source.tier"      destinations catalog tier of source.country ("embargoed", ...)
-  kRegionCountry,        // "region.country"   regions catalog
-  kRegionTier,           // "region.tier"      destinations tier of region.country
-  kAcceleratorFamily,    // "accelerator.family"  accelerators catalog family (e.g. "H100")
-  kAcceleratorStatus,    // "accelerator.status"  restricted | not_controlled | unclear (at event
-                         // time)
-  kModelFrontier,        // "model.frontier"   bool: model.id matches the frontier_models catalog
-  kModelVendor,          // "model.vendor"     frontier_models catalog vendor
+  kRegionCountry,          // "region.country"   regions catalog
+  kRegionTier,             // "region.tier"      destinations tier of region.country
+  kAcceleratorFamily,      // "accelerator.family"  accelerators catalog family (e.g. "H100")
+  kAcceleratorStatus,      // "accelerator.status"  restricted | not_controlled | unclear (at event
+                           // time)
+  kModelFrontier,          // "model.frontier"   bool: model.id matches the frontier_models catalog
+  kModelVendor,            // "model.vendor"     frontier_models catalog vendor
   kSourceVendorSupported,  // "source.vendor_supported"  bool: model_vendors catalog: the model's
                            // vendor serves source.country
-  kTenantKnown,          // "tenant.known"     bool: tenant/account has a directory entry
-  kTenantOrg,            // "tenant.org"
-  kTenantCountry,        // "tenant.country"
-  kTenantTier,           // "tenant.tier"      destinations tier of tenant.country
-  kTenantKyc,            // "tenant.kyc_status"
-  kTenantParentOrg,      // "tenant.parent_org"      directory: the ultimate parent organisation
-  kTenantParentCountry,  // "tenant.parent_country"  directory: where the parent is headquartered
-  kTenantParentTier,     // "tenant.parent_tier"     destinations tier of tenant.parent_country
+  kTenantKnown,            // "tenant.known"     bool: tenant/account has a directory entry
+  kTenantOrg,              // "tenant.org"
+  kTenantCountry,          // "tenant.country"
+  kTenantTier,             // "tenant.tier"      destinations tier of tenant.country
+  kTenantKyc,              // "tenant.kyc_status"
+  kTenantParentOrg,        // "tenant.parent_org"      directory: the ultimate parent organisation
+  kTenantParentCountry,    // "tenant.parent_country"  directory: where the parent is headquartered
+  kTenantParentTier,       // "tenant.parent_tier"     destinations tier of tenant.parent_country
   // Whether the accelerator's restriction reaches a destination: bool, set when the accelerator
   // entry and that destination's tier are both known; true unless the entry limits itself to
   // some tiers (`restricted_tiers`, e.g. H20: embargoed only) that do not include this one.
@@ -213,6 +213,9 @@ std::optional<int64_t> ParseTimestampMs(std::string_view text);
 int64_t WallClockMs();
 // Formats unix ms as RFC 3339 UTC with milliseconds: "2026-12-04T16:25:48.123Z".
 std::string FormatTimestampMs(int64_t ms);
+// The same into a caller's buffer, without allocating; the view points into `buf`.
+using TimestampBuffer = std::array<char, 48>;
+std::string_view FormatTimestampMs(int64_t ms, TimestampBuffer& buf);
 // Parses "YYYY-MM-DD" (a catalog's effective date) into unix ms at 00:00 UTC.
 std::optional<int64_t> ParseDateMs(std::string_view text);
 

@@ -166,14 +166,15 @@ class LineSink final : public FileSink {
     pthread_sigmask(SIG_BLOCK, &pipe_set, nullptr);
 
     using Clock = std::chrono::steady_clock;
+    auto now = [this] { return options_.clock ? options_.clock() : Clock::now(); };
     std::vector<Entry> batch;
-    auto next_check = Clock::now() + options_.rotation_check_interval;
+    auto next_check = now() + options_.rotation_check_interval;
     for (;;) {
       bool reopen = false;
       {
         std::unique_lock lock(mu_);
         auto ready = [&] { return stop_ || reopen_requested_ || !queue_.empty(); };
-        if (owns_fd_) {
+        if (owns_fd_ && !options_.clock) {
           work_.wait_until(lock, next_check, ready);
         } else {
           work_.wait(lock, ready);
@@ -191,9 +192,9 @@ class LineSink final : public FileSink {
         if (!batch.empty()) not_full_.notify_all();
       }
       if (reopen) ReopenFile("reopen requested");
-      if (owns_fd_ && Clock::now() >= next_check) {
+      if (owns_fd_ && now() >= next_check) {
         CheckRotation();
-        next_check = Clock::now() + options_.rotation_check_interval;
+        next_check = now() + options_.rotation_check_interval;
       }
       if (batch.empty()) continue;
       bool stopped = false;

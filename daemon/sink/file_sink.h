@@ -94,6 +94,10 @@ struct FileSinkOptions {
   size_t max_batch_records = 1024;    // per writev (at most IOV_MAX)
   size_t max_batch_bytes = 4u << 20;  // per writev, unless a single record is larger
   std::chrono::milliseconds rotation_check_interval{1000};
+  // The clock of the rotation check; null: std::chrono::steady_clock::now. With an injected clock
+  // (tests) the writer no longer wakes by itself for a check: it checks, when the check is due by
+  // that clock, each time a record, a reopen request or a stop wakes it.
+  std::function<std::chrono::steady_clock::time_point()> clock;
   std::chrono::milliseconds retry_initial{100};  // first backoff after a failure; doubles
   std::chrono::milliseconds retry_max{5000};
   SinkIo* io = nullptr;  // null: SinkIo::Default(); else not owned, must outlive the sink

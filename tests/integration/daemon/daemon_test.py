@@ -196,16 +196,20 @@ def case_end_to_end():
     the alerts file, keyed by event id; SIGTERM then stops the daemon with exit 0."""
     formats = list(FORMAT_TOPICS)
     topics, alerts_topic, dlq = setup_topics(4, formats)
+    produced = 0
     for t, f in topics:
         with open(os.path.join(SRC, f"tests/data/samples/{f}.jsonl")) as fh:
-            produce(t, fh.readlines())
+            lines = fh.readlines()
+        produce(t, lines)
+        produced += len(lines)
     alerts_file = os.path.join(WORK, "alerts.jsonl")
-    cfg = write_config("e2e.yaml", topic("group"), topics, alerts_file, alerts_topic, dlq)
+    group = topic("group")
+    cfg = write_config("e2e.yaml", group, topics, alerts_file, alerts_topic, dlq)
     d = Daemon(cfg, "daemon")
     want = expected_alert_keys()
     wait_for(lambda: {(a["rule_id"], a["event_id"]) for a in alerts_in_file(alerts_file)} >= want,
              60, f"{len(want)} expected alerts in the file", [d])
-    time.sleep(1.0)
+    wait_committed(group, produced, 60, "end to end", [d])
     got = alerts_in_file(alerts_file)
     keys = [(a["rule_id"], a["event_id"]) for a in got]
     if set(keys) != want:
@@ -290,6 +294,24 @@ def committed_offsets(group):
         t, p, off = line.split()
         result[(t, int(p))] = None if off == "-" else int(off)
     return result
+
+
+def wait_committed(group, total, timeout, what, daemons=()):
+    """Waits until the group has committed `total` messages over all its partitions: every alert
+    those messages caused has then been acknowledged (the daemon commits nothing earlier), so the
+    alert files are complete. Polls Kafka's own view; no sleeping for a guessed time."""
+    wait_for(lambda: sum(o or 0 for o in committed_offsets(group).values()) >= total, timeout,
+             f"{what}: {total} messages committed by {group}", daemons)
+
+
+def wait_ready(port, daemons):
+    """Waits until a daemon's /readyz says every source joined its group."""
+    def ready():
+        try:
+            return http_get(port, "/readyz")[0] == 200
+        except OSError:
+            return False
+    wait_for(ready, 60, f"/readyz 200 on port {port}", daemons)
 
 
 def case_sink_rejected():
@@ -396,7 +418,7 @@ def case_kill9():
         for b in batches:
             produce(topics[0][0], b, offset=len(produced) * 1000)
             produced.append(len(b))
-            time.sleep(0.2)
+            time.sleep(0.2)  # pacing: batches keep arriving while the daemon is killed
 
     d = Daemon(cfg, "daemon-1")
     feeder = threading.Thread(target=producer)
@@ -472,7 +494,7 @@ def case_broker_restart():
     subprocess.run([kafka_local, "stop"], check=True, env=env)
     log("broker stopped")
     produce_later = events[2000:]
-    time.sleep(3)
+    time.sleep(3)  # the outage itself: the daemon must ride out 3 s without a broker (not a wait)
     if not d.alive():
         fail("daemon exited while the broker was down:\n" + d.tail())
     subprocess.run([kafka_local, "start"], check=True, env=dict(env, KAFKA_KEEP_DATA="1"))
@@ -491,15 +513,20 @@ def case_two_daemons():
     events, alerting = gpu_alloc_events(8000, 4)
     group = topic("group")
     files = [os.path.join(WORK, f"alerts-{i}.jsonl") for i in (1, 2)]
-    cfgs = [write_config(f"d{i}.yaml", group, topics, files[i - 1], alerts_topic, dlq, workers=1)
+    ports = [19467, 19468]
+    cfgs = [write_config(f"d{i}.yaml", group, topics, files[i - 1], alerts_topic, dlq, workers=1,
+                         metrics_port=ports[i - 1])
             for i in (1, 2)]
     d1 = Daemon(cfgs[0], "daemon-1")
     d2 = Daemon(cfgs[1], "daemon-2")
-    time.sleep(8)  # both join the group before the data arrives
+    # Both join the group before the data arrives: the second's /readyz turns 200 only when the
+    # rebalance that includes it has given it partitions.
+    for port in ports:
+        wait_ready(port, [d1, d2])
     produce(topics[0][0], events)
     all_ids = lambda: [a["event_id"] for f in files for a in alerts_in_file(f)]
     wait_for(lambda: set(all_ids()) >= alerting, 90, "every alert from the two daemons", [d1, d2])
-    time.sleep(1.0)
+    wait_committed(group, len(events), 60, "two daemons", [d1, d2])
     ids = all_ids()
     per = [len(alerts_in_file(f)) for f in files]
     for d in (d1, d2):
@@ -519,12 +546,13 @@ def case_graceful():
     events, alerting = gpu_alloc_events(3000, 5)
     produce(topics[0][0], events[:1500])
     alerts_file = os.path.join(WORK, "alerts.jsonl")
-    cfg = write_config("graceful.yaml", topic("group"), topics, alerts_file, alerts_topic, dlq)
+    group = topic("group")
+    cfg = write_config("graceful.yaml", group, topics, alerts_file, alerts_topic, dlq)
     first = {e for e in alerting if int(e.rsplit("-", 1)[1]) < 1500}
     d = Daemon(cfg, "daemon-1")
     wait_for(lambda: {a["event_id"] for a in alerts_in_file(alerts_file)} >= first, 60,
              "first batch", [d])
-    time.sleep(1.0)
+    wait_committed(group, 1500, 60, "first batch", [d])
     if d.stop() != 0:
         fail("exit code after SIGTERM")
     n_first = len(alerts_in_file(alerts_file))
@@ -532,7 +560,7 @@ def case_graceful():
     d2 = Daemon(cfg, "daemon-2")
     wait_for(lambda: {a["event_id"] for a in alerts_in_file(alerts_file)} >= alerting, 60,
              "second batch", [d2])
-    time.sleep(2.0)
+    wait_committed(group, len(events), 60, "second batch", [d2])
     if d2.stop() != 0:
         fail("exit code after SIGTERM")
     got = alerts_in_file(alerts_file)
@@ -555,12 +583,16 @@ def case_metrics():
     """/metrics, /healthz and /readyz of a running daemon; the exposition passes promtool and holds
     every metric the shipped dashboard and alerting rules query."""
     topics, alerts_topic, dlq = setup_topics(2, list(FORMAT_TOPICS))
+    produced = 0
     for t, f in topics:
         with open(os.path.join(SRC, f"tests/data/samples/{f}.jsonl")) as fh:
-            produce(t, fh.readlines() + ['{"not": "a known format"}'])
+            lines = fh.readlines() + ['{"not": "a known format"}']
+        produce(t, lines)
+        produced += len(lines)
     alerts_file = os.path.join(WORK, "alerts.jsonl")
     port = 19464
-    cfg = write_config("metrics.yaml", topic("group"), topics, alerts_file, alerts_topic, dlq,
+    group = topic("group")
+    cfg = write_config("metrics.yaml", group, topics, alerts_file, alerts_topic, dlq,
                        metrics_port=port)
     d = Daemon(cfg, "daemon")
     want = expected_alert_keys()
@@ -570,7 +602,10 @@ def case_metrics():
     status, ctype, _ = http_get(port, "/healthz")
     if status != 200:
         fail(f"/healthz {status}")
-    time.sleep(2.5)  # lag gauges refresh every 2 s
+    # Every message processed and acknowledged, and the lag gauges (refreshed every 2 s) exported.
+    wait_committed(group, produced, 60, "metrics", [d])
+    wait_for(lambda: "chipwatch_consumer_lag{" in http_get(port, "/metrics")[2], 30,
+             "the consumer lag gauges", [d])
     status, ctype, body = http_get(port, "/metrics")
     if status != 200 or not ctype.startswith("text/plain"):
         fail(f"/metrics {status} {ctype}")

@@ -412,7 +412,7 @@ def case_broker_restart():
     wait_alerts(first, 60, "the alerts of the first half")
     kafka_local("stop")
     log("broker stopped")
-    time.sleep(3)
+    time.sleep(3)  # the outage itself: the daemon must ride out 3 s without a broker (not a wait)
     if not d.alive():
         fail("daemon exited while the broker was down:\n" + d.text()[-4000:])
     env = dict(os.environ, KAFKA_PORT=str(PORT), KAFKA_KEEP_DATA="1")

@@ -25,6 +25,7 @@ using testing::FastOptions;
 using testing::FaultyIo;
 using testing::FileConfig;
 using testing::Lines;
+using testing::ManualClock;
 using testing::ReadFile;
 using testing::Record;
 using testing::TempDir;
@@ -322,16 +323,25 @@ TEST(FileSinkTest, DeliverBlocksWhileTheQueueIsFullAndDropsNothing) {
   EXPECT_EQ(Lines(ReadFile(path)), expected);
 }
 
+// Rotation checks run on an injected clock: a test moves it past the interval instead of sleeping.
+FileSinkOptions ManualClockOptions(ManualClock& clock) {
+  FileSinkOptions options = FastOptions();
+  options.rotation_check_interval = std::chrono::seconds(1);
+  options.clock = clock.Function();
+  return options;
+}
+
 TEST(FileSinkTest, FileRenamedAwayIsRecreatedAtThePath) {
   TempDir dir;
   const std::string path = dir.File("alerts.jsonl");
   const std::string rotated = dir.File("alerts.jsonl.1");
-  auto sink = MustCreate(FileConfig(path), FastOptions());
+  ManualClock clock;
+  auto sink = MustCreate(FileConfig(path), ManualClockOptions(clock));
   ASSERT_TRUE(sink);
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(sink->Deliver(Record(i), nullptr).ok());
   ASSERT_TRUE(sink->Flush(5s));
   ASSERT_EQ(std::rename(path.c_str(), rotated.c_str()), 0);  // logrotate without `create`
-  std::this_thread::sleep_for(40ms);                         // > rotation_check_interval
+  clock.Advance(2s);                                         // the next write checks first
   for (int i = 3; i < 6; ++i) ASSERT_TRUE(sink->Deliver(Record(i), nullptr).ok());
   ASSERT_TRUE(sink->Flush(5s));
   EXPECT_EQ(Lines(ReadFile(rotated)), (std::vector<std::string>{Value(0), Value(1), Value(2)}));
@@ -341,12 +351,13 @@ TEST(FileSinkTest, FileRenamedAwayIsRecreatedAtThePath) {
 TEST(FileSinkTest, FileDeletedIsRecreatedAndACreatedReplacementIsUsed) {
   TempDir dir;
   const std::string path = dir.File("alerts.jsonl");
-  auto sink = MustCreate(FileConfig(path), FastOptions());
+  ManualClock clock;
+  auto sink = MustCreate(FileConfig(path), ManualClockOptions(clock));
   ASSERT_TRUE(sink);
   ASSERT_TRUE(sink->Deliver(Record(0), nullptr).ok());
   ASSERT_TRUE(sink->Flush(5s));
   ASSERT_EQ(unlink(path.c_str()), 0);
-  std::this_thread::sleep_for(40ms);
+  clock.Advance(2s);
   ASSERT_TRUE(sink->Deliver(Record(1), nullptr).ok());
   ASSERT_TRUE(sink->Flush(5s));
   EXPECT_EQ(ReadFile(path), Value(1) + "\n");
@@ -355,7 +366,7 @@ TEST(FileSinkTest, FileDeletedIsRecreatedAndACreatedReplacementIsUsed) {
   ASSERT_EQ(std::rename(path.c_str(), dir.File("old").c_str()), 0);
   std::FILE* f = std::fopen(path.c_str(), "w");
   std::fclose(f);
-  std::this_thread::sleep_for(40ms);
+  clock.Advance(2s);
   ASSERT_TRUE(sink->Deliver(Record(2), nullptr).ok());
   ASSERT_TRUE(sink->Flush(5s));
   EXPECT_EQ(ReadFile(path), Value(2) + "\n");
@@ -384,7 +395,8 @@ TEST(FileSinkTest, FailedReopenIsReportedOnceAndKeepsWritingToTheOldFile) {
   const std::string path = dir.File("alerts.jsonl");
   FaultyIo io;
   ErrorLog errors;
-  FileSinkOptions options = FastOptions();
+  ManualClock clock;
+  FileSinkOptions options = ManualClockOptions(clock);
   options.io = &io;
   options.on_error = errors.Callback();
   auto sink = MustCreate(FileConfig(path), options);
@@ -393,21 +405,24 @@ TEST(FileSinkTest, FailedReopenIsReportedOnceAndKeepsWritingToTheOldFile) {
   io.fail_opens = true;
   sink->Reopen();
   AckLog acks;
-  ASSERT_TRUE(sink->Deliver(Record(0), acks.For(Value(0))).ok());
-  ASSERT_TRUE(sink->Flush(5s));
-  std::this_thread::sleep_for(50ms);  // several rotation checks fail the same way
-  ASSERT_EQ(acks.statuses().size(), 1u);
-  EXPECT_TRUE(acks.statuses()[0].ok());
-  EXPECT_EQ(ReadFile(dir.File("old")), Value(0) + "\n");
+  // Three writes, each after a due rotation check that fails the same way.
+  for (int i = 0; i < 3; ++i) {
+    clock.Advance(2s);
+    ASSERT_TRUE(sink->Deliver(Record(i), acks.For(Value(i))).ok());
+    ASSERT_TRUE(sink->Flush(5s));
+  }
+  ASSERT_EQ(acks.statuses().size(), 3u);
+  for (const Status& status : acks.statuses()) EXPECT_TRUE(status.ok());
+  EXPECT_EQ(ReadFile(dir.File("old")), Value(0) + "\n" + Value(1) + "\n" + Value(2) + "\n");
   ASSERT_GE(errors.messages().size(), 1u);
   EXPECT_LE(errors.messages().size(), 2u);  // the reopen request, then the first check at most
   EXPECT_NE(errors.messages()[0].find("cannot reopen"), std::string::npos);
 
   io.fail_opens = false;
-  std::this_thread::sleep_for(40ms);
-  ASSERT_TRUE(sink->Deliver(Record(1), nullptr).ok());
+  clock.Advance(2s);
+  ASSERT_TRUE(sink->Deliver(Record(3), nullptr).ok());
   ASSERT_TRUE(sink->Flush(5s));
-  EXPECT_EQ(ReadFile(path), Value(1) + "\n");
+  EXPECT_EQ(ReadFile(path), Value(3) + "\n");
 }
 
 TEST(FileSinkTest, DeadLetterModeWritesOneJsonObjectPerRecord) {

@@ -15,6 +15,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <sstream>
 #include <string>
@@ -218,6 +219,22 @@ inline FileSinkConfig FileConfig(const std::string& path, bool fsync = false) {
 }
 
 // Fast retries and rotation checks, so that every test takes milliseconds.
+// A clock for the file sink's rotation check that moves only when a test says so.
+class ManualClock {
+ public:
+  std::chrono::steady_clock::time_point Now() const {
+    return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(ns_.load()));
+  }
+  void Advance(std::chrono::nanoseconds by) { ns_ += by.count(); }
+  // For FileSinkOptions::clock; the clock must outlive the sink.
+  std::function<std::chrono::steady_clock::time_point()> Function() {
+    return [this] { return Now(); };
+  }
+
+ private:
+  std::atomic<int64_t> ns_{1'000'000'000};
+};
+
 inline FileSinkOptions FastOptions() {
   FileSinkOptions options;
   options.retry_initial = std::chrono::milliseconds(2);
