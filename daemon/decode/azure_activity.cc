@@ -113,21 +113,8 @@ bool WalkBodyObject(RecordContext& ctx, od::object& object, int depth, AzureScra
 }
 
 bool WalkBody(RecordContext& ctx, od::value& v, int depth, AzureScratch& s) {
-  if (depth > kMaxBodyDepth) return true;
-  od::json_type type;
-  if (v.type().get(type)) return true;
-  if (type == od::json_type::object) {
-    od::object object;
-    if (!AsObject(v, object)) return true;
-    return WalkBodyObject(ctx, object, depth, s);
-  }
-  if (type == od::json_type::array) {
-    od::array array;
-    if (!AsArray(v, array)) return true;
-    return ForEachElement(ctx, array,
-                          [&](size_t, od::value& e) { return WalkBody(ctx, e, depth, s); });
-  }
-  return true;
+  return WalkTree(ctx, v, depth, kMaxBodyDepth,
+                  [&](od::object& object, int d) { return WalkBodyObject(ctx, object, d, s); });
 }
 
 // The request body is usually a JSON document inside a string: it is unescaped by simdjson, copied

@@ -102,21 +102,9 @@ bool WalkParameterObject(RecordContext& ctx, od::object& object, int depth, Clou
 
 // Visits objects and arrays below requestParameters, looking for instance types and ids.
 bool WalkParameters(RecordContext& ctx, od::value& v, int depth, CloudTrailScratch& s) {
-  if (depth > kMaxParameterDepth) return true;
-  od::json_type type;
-  if (v.type().get(type)) return true;
-  if (type == od::json_type::object) {
-    od::object object;
-    if (!AsObject(v, object)) return true;
-    return WalkParameterObject(ctx, object, depth, s);
-  }
-  if (type == od::json_type::array) {
-    od::array array;
-    if (!AsArray(v, array)) return true;
-    return ForEachElement(ctx, array,
-                          [&](size_t, od::value& e) { return WalkParameters(ctx, e, depth, s); });
-  }
-  return true;
+  return WalkTree(ctx, v, depth, kMaxParameterDepth, [&](od::object& object, int d) {
+    return WalkParameterObject(ctx, object, d, s);
+  });
 }
 
 // responseElements.instancesSet.items[0].{instanceType,instanceId}: the only place a launch from a

@@ -114,21 +114,8 @@ bool WalkRequestObject(RecordContext& ctx, od::object& object, int depth, GcpScr
 }
 
 bool WalkRequest(RecordContext& ctx, od::value& v, int depth, GcpScratch& s) {
-  if (depth > kMaxRequestDepth) return true;
-  od::json_type type;
-  if (v.type().get(type)) return true;
-  if (type == od::json_type::object) {
-    od::object object;
-    if (!AsObject(v, object)) return true;
-    return WalkRequestObject(ctx, object, depth, s);
-  }
-  if (type == od::json_type::array) {
-    od::array array;
-    if (!AsArray(v, array)) return true;
-    return ForEachElement(ctx, array,
-                          [&](size_t, od::value& e) { return WalkRequest(ctx, e, depth, s); });
-  }
-  return true;
+  return WalkTree(ctx, v, depth, kMaxRequestDepth,
+                  [&](od::object& object, int d) { return WalkRequestObject(ctx, object, d, s); });
 }
 
 bool ReadStringFields(

@@ -185,6 +185,37 @@ inline std::optional<std::string_view> AsString(od::value& v) {
 inline bool AsObject(od::value& v, od::object& out) { return !v.get_object().get(out); }
 inline bool AsArray(od::value& v, od::array& out) { return !v.get_array().get(out); }
 
+// Walks a JSON value down to `max_depth` levels: an object goes to on_object(object, depth), which
+// walks the values it does not consume by calling its own walker at depth + 1; an array's elements
+// are walked at the array's depth; scalars and values that are not JSON are ignored.
+template <typename OnObject>
+bool WalkTree(RecordContext& ctx, od::value& v, int depth, int max_depth, OnObject&& on_object) {
+  if (depth > max_depth) return true;
+  od::json_type type;
+  if (v.type().get(type)) return true;
+  if (type == od::json_type::object) {
+    od::object object;
+    if (!AsObject(v, object)) return true;
+    return on_object(object, depth);
+  }
+  if (type == od::json_type::array) {
+    od::array array;
+    if (!AsArray(v, array)) return true;
+    return ForEachElement(ctx, array, [&](size_t, od::value& e) {
+      return WalkTree(ctx, e, depth, max_depth, on_object);
+    });
+  }
+  return true;
+}
+
+// Calls fn(key, value) for the fields of `v` when it is an object; anything else is ignored.
+template <typename Fn>
+bool ForEachFieldOf(RecordContext& ctx, od::value& v, Fn&& fn) {
+  od::object object;
+  if (!AsObject(v, object)) return true;
+  return ForEachField(ctx, object, fn);
+}
+
 // A required string: fails the record with kWrongType for another type, kInvalidJson for a
 // malformed string (bad escape).
 inline std::optional<std::string_view> RequireString(RecordContext& ctx, od::value& v,

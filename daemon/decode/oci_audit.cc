@@ -65,29 +65,8 @@ bool WalkDetailObject(RecordContext& ctx, od::object& object, int depth, OciScra
 }
 
 bool WalkDetails(RecordContext& ctx, od::value& v, int depth, OciScratch& s) {
-  if (depth > kMaxDetailDepth) return true;
-  od::json_type type;
-  if (v.type().get(type)) return true;
-  if (type == od::json_type::object) {
-    od::object object;
-    if (!AsObject(v, object)) return true;
-    return WalkDetailObject(ctx, object, depth, s);
-  }
-  if (type == od::json_type::array) {
-    od::array array;
-    if (!AsArray(v, array)) return true;
-    return ForEachElement(ctx, array,
-                          [&](size_t, od::value& e) { return WalkDetails(ctx, e, depth, s); });
-  }
-  return true;
-}
-
-// Calls fn(key, value) for the fields of `v` when it is an object; anything else is ignored.
-template <typename Fn>
-bool ForEachFieldOf(RecordContext& ctx, od::value& v, Fn&& fn) {
-  od::object object;
-  if (!AsObject(v, object)) return true;
-  return ForEachField(ctx, object, fn);
+  return WalkTree(ctx, v, depth, kMaxDetailDepth,
+                  [&](od::object& object, int d) { return WalkDetailObject(ctx, object, d, s); });
 }
 
 bool ReadIdentity(RecordContext& ctx, od::value& v, OciScratch& s) {
