@@ -17,7 +17,7 @@
 #include <sstream>
 #include <thread>
 
-#include "policy/yaml_load.h"
+#include "yaml/walker.h"
 
 namespace chipwatch {
 
@@ -51,11 +51,9 @@ const std::initializer_list<std::string_view> kSourceReservedProperties = {
 const std::initializer_list<std::string_view> kSinkReservedProperties = {"bootstrap.servers",
                                                                          "metadata.broker.list"};
 
-struct Entry {
-  std::string key;
-  YAML::Node key_node;
-  YAML::Node value;
-};
+using Entry = yaml::MapEntry;
+using yaml::Find;
+using yaml::KindName;
 
 std::string FormatNames() {
   std::string out;
@@ -64,14 +62,6 @@ std::string FormatNames() {
     out += FormatName(static_cast<Format>(i));
   }
   return out;
-}
-
-std::string KindName(const YAML::Node& n) {
-  if (!n.IsDefined() || n.IsNull()) return "nothing";
-  if (n.IsScalar()) return "a scalar";
-  if (n.IsSequence()) return "a sequence";
-  if (n.IsMap()) return "a mapping";
-  return "an unknown node";
 }
 
 // A value quoted for a message: at most 80 bytes, control characters replaced. Only ever used on
@@ -87,9 +77,36 @@ std::string Quote(std::string_view s) {
   return out;
 }
 
-std::string Child(const std::string& path, std::string_view key) {
-  return path.empty() ? std::string(key) : path + "." + std::string(key);
+std::string Child(std::string_view path, std::string_view key) {
+  return path.empty() ? std::string(key) : std::string(path) + "." + std::string(key);
 }
+
+// How a message starts when it names the mapping at `path`.
+std::string Where(std::string_view path) {
+  return path.empty() ? "the config " : std::string(path) + " ";
+}
+
+// The config's wording of the walker's mapping messages: "unknown key 'x' in sources[0]".
+constexpr yaml::Wording kWording = {
+    .not_a_mapping =
+        [](std::string_view path, std::string_view kind) {
+          return Where(path) + "must be a mapping, got " + std::string(kind);
+        },
+    .key_not_scalar =
+        [](std::string_view path, std::string_view kind) {
+          return Where(path) + "keys must be scalars, got " + std::string(kind);
+        },
+    .unknown_key =
+        [](std::string_view path, const std::string& key, std::string_view allowed) {
+          return "unknown key " + Quote(key) +
+                 (path.empty() ? " at the top level" : " in " + std::string(path)) +
+                 " (allowed: " + std::string(allowed) + ")";
+        },
+    .duplicate_key = [](std::string_view path,
+                        const std::string& key) { return "duplicate key " + Child(path, key); },
+    .missing_key = [](std::string_view path,
+                      std::string_view key) { return "missing required key " + Child(path, key); },
+};
 
 std::string Index(const std::string& path, size_t i) {
   return path + "[" + std::to_string(i) + "]";
@@ -140,7 +157,8 @@ bool IsValidTopic(std::string_view t) {
 
 class Parser {
  public:
-  Parser(const std::string& name, Diagnostics& diags) : file_(name), diags_(diags) {
+  Parser(const std::string& name, Diagnostics& diags)
+      : file_(name), diags_(diags), yaml_(name, diags, kWording) {
     fs::path parent = fs::path(name).parent_path();
     std::error_code ec;
     base_dir_ = parent.empty() ? fs::current_path(ec) : fs::absolute(parent, ec);
@@ -148,153 +166,59 @@ class Parser {
   }
 
   void Parse(std::string_view text, Config& cfg) {
-    std::vector<YAML::Node> docs;
-    try {
-      docs = LoadYamlDocuments(std::string(text));
-    } catch (const YAML::Exception& e) {
-      diags_.Error(MarkPos(e.mark), "yaml-syntax", "YAML syntax error: " + e.msg);
-      return;
-    } catch (const std::exception& e) {
-      diags_.Error({file_, 0, 0}, "yaml-syntax", std::string("YAML error: ") + e.what());
-      return;
-    }
-    try {
+    auto docs = yaml_.Load(std::string(text));
+    if (!docs) return;
+    yaml_.Guard([&] {
       YAML::Node root;
-      for (const auto& doc : docs) {
+      for (const auto& doc : *docs) {
         if (!doc.IsDefined() || doc.IsNull()) continue;
         if (root.IsDefined() && !root.IsNull()) {
-          Error(doc, "multiple-documents", "the config must be a single YAML document");
+          Error(doc, DiagCode::kMultipleDocuments, "the config must be a single YAML document");
           break;
         }
         root = doc;
       }
       ReadTop(root, cfg);
-    } catch (const std::exception& e) {  // defensive: yaml-cpp accessors may throw
-      diags_.Error({file_, 0, 0}, "internal", std::string("unexpected YAML error: ") + e.what());
-    }
+    });
   }
 
  private:
-  SourcePos MarkPos(const YAML::Mark& m) const {
-    return {file_, m.line >= 0 ? m.line + 1 : 0, m.column >= 0 ? m.column + 1 : 0};
-  }
-  SourcePos Pos(const YAML::Node& n) const { return MarkPos(n.Mark()); }
-  // The value's position, or its key's when the value is empty (`group:` with nothing after it).
-  SourcePos ValuePos(const Entry& e) const {
-    return e.value.IsDefined() && !e.value.IsNull() ? Pos(e.value) : Pos(e.key_node);
-  }
-  void Error(const YAML::Node& n, std::string code, std::string message) {
-    diags_.Error(Pos(n), std::move(code), std::move(message));
+  SourcePos Pos(const YAML::Node& n) const { return yaml_.Pos(n); }
+  SourcePos ValuePos(const Entry& e) const { return yaml_.ValuePos(e); }
+  void Error(const YAML::Node& n, DiagCode code, std::string message) {
+    yaml_.Error(n, code, std::move(message));
   }
 
-  // Reads a mapping's entries, reporting unknown and duplicate keys. `path` names the mapping in
-  // messages. Returns false (after an error) when `n` is not a mapping.
+  // A mapping's entries (yaml::YamlWalker::ReadMap); `path` names the mapping in messages.
   bool ReadMap(const YAML::Node& n, const std::string& path,
                std::initializer_list<std::string_view> allowed, std::vector<Entry>& out) {
-    out.clear();
-    if (!n.IsMap()) {
-      Error(n, "wrong-type", Where(path) + "must be a mapping, got " + KindName(n));
-      return false;
-    }
-    for (auto it = n.begin(); it != n.end(); ++it) {
-      const YAML::Node key = it->first;
-      const YAML::Node value = it->second;
-      if (!key.IsScalar()) {
-        Error(key, "wrong-type", Where(path) + "keys must be scalars, got " + KindName(key));
-        continue;
-      }
-      const std::string& name = key.Scalar();
-      if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
-        Error(key, "unknown-key",
-              "unknown key " + Quote(name) + (path.empty() ? " at the top level" : " in " + path) +
-                  " (allowed: " + JoinNames(allowed) + ")");
-        continue;
-      }
-      if (Find(out, name)) {
-        Error(key, "duplicate-key", "duplicate key " + Child(path, name));
-        continue;
-      }
-      out.push_back({name, key, value});
-    }
-    return true;
-  }
-
-  static std::string Where(const std::string& path) {
-    return path.empty() ? "the config " : path + " ";
-  }
-
-  static const Entry* Find(const std::vector<Entry>& entries, std::string_view key) {
-    for (const auto& e : entries) {
-      if (e.key == key) return &e;
-    }
-    return nullptr;
+    return yaml_.ReadMap(n, path, allowed, out);
   }
 
   // Reports each of `keys` missing from `entries` at the mapping `n`. Returns true when all exist.
   bool Require(const YAML::Node& n, const std::vector<Entry>& entries, const std::string& path,
                std::initializer_list<std::string_view> keys) {
-    bool ok = true;
-    for (auto key : keys) {
-      if (!Find(entries, key)) {
-        diags_.Error(n.IsDefined() ? Pos(n) : SourcePos{file_, 1, 1}, "missing-key",
-                     "missing required key " + Child(path, key));
-        ok = false;
-      }
-    }
-    return ok;
+    return yaml_.RequireKeys(n, entries, path, keys);
   }
 
   // A non-empty string.
   bool GetString(const Entry& e, const std::string& path, std::string& out) {
-    if (!e.value.IsScalar()) {
-      diags_.Error(ValuePos(e), "wrong-type", path + " must be a string, got " + KindName(e.value));
+    std::string value;
+    if (!yaml_.GetScalar(e, path, value)) return false;
+    if (value.empty()) {
+      diags_.Error(ValuePos(e), DiagCode::kEmptyValue, path + " must not be empty");
       return false;
     }
-    if (e.value.Scalar().empty()) {
-      diags_.Error(ValuePos(e), "empty-value", path + " must not be empty");
-      return false;
-    }
-    out = e.value.Scalar();
+    out = std::move(value);
     return true;
   }
 
   bool GetBool(const Entry& e, const std::string& path, bool& out) {
-    const std::string s = e.value.IsScalar() ? e.value.Scalar() : std::string();
-    if (s == "true" || s == "True" || s == "TRUE") {
-      out = true;
-    } else if (s == "false" || s == "False" || s == "FALSE") {
-      out = false;
-    } else {
-      diags_.Error(ValuePos(e), "wrong-type", path + " must be true or false");
-      return false;
-    }
-    return true;
+    return yaml_.GetBool(e, path, out);
   }
 
   bool GetInt(const Entry& e, const std::string& path, int64_t min, int64_t max, int64_t& out) {
-    int64_t value = 0;
-    bool ok = e.value.IsScalar() && !e.value.Scalar().empty();
-    if (ok) {
-      const std::string& s = e.value.Scalar();
-      auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-      ok = ec == std::errc() && end == s.data() + s.size();
-      if (ec == std::errc::result_out_of_range) {
-        ok = true;
-        value = s[0] == '-' ? min - 1 : max + 1;
-      }
-    }
-    if (!ok) {
-      diags_.Error(ValuePos(e), "wrong-type", path + " must be an integer");
-      return false;
-    }
-    if (value < min || value > max) {
-      diags_.Error(ValuePos(e), "out-of-range",
-                   path + " must be between " + std::to_string(min) + " and " +
-                       std::to_string(max) + ", got " + e.value.Scalar());
-      return false;
-    }
-    out = value;
-    return true;
+    return yaml_.GetInt(e, path, min, max, out);
   }
 
   // One of `names`; returns its index.
@@ -310,7 +234,7 @@ class Parser {
       }
       ++i;
     }
-    diags_.Error(Pos(e.value), "unknown-value",
+    diags_.Error(Pos(e.value), DiagCode::kUnknownValue,
                  path + ": unknown value " + Quote(s) + " (allowed: " + JoinNames(names) + ")");
     return false;
   }
@@ -320,7 +244,7 @@ class Parser {
     if (!GetString(e, path, s)) return false;
     auto format = ParseFormat(s);
     if (!format) {
-      diags_.Error(Pos(e.value), "unknown-format",
+      diags_.Error(Pos(e.value), DiagCode::kUnknownFormat,
                    path + ": unknown format " + Quote(s) + " (allowed: " + FormatNames() + ")");
       return false;
     }
@@ -357,7 +281,7 @@ class Parser {
       std::string host;
       uint16_t port = 0;
       if (!ParseHostPort(address, host, port)) {
-        diags_.Error(pos, "invalid-brokers",
+        diags_.Error(pos, DiagCode::kInvalidBrokers,
                      path + ": " + Quote(broker) +
                          " is not host:port (expected host:port[,host:port...], e.g. "
                          "127.0.0.1:9092)");
@@ -375,7 +299,7 @@ class Parser {
     if (!GetString(e, path, out)) return false;
     if (!IsValidTopic(out)) {
       diags_.Error(
-          Pos(e.value), "invalid-topic",
+          Pos(e.value), DiagCode::kInvalidTopic,
           path + ": " + Quote(out) + " is not a Kafka topic name (1 to 249 of [a-zA-Z0-9._-])");
       return false;
     }
@@ -389,7 +313,7 @@ class Parser {
                      std::vector<KafkaProperty>& out) {
     if (e.value.IsNull()) return;
     if (!e.value.IsMap()) {
-      diags_.Error(ValuePos(e), "wrong-type",
+      diags_.Error(ValuePos(e), DiagCode::kWrongType,
                    path + " must be a mapping, got " + KindName(e.value));
       return;
     }
@@ -397,24 +321,24 @@ class Parser {
       const YAML::Node key = it->first;
       const YAML::Node value = it->second;
       if (!key.IsScalar() || key.Scalar().empty()) {
-        Error(key, "wrong-type", path + " keys must be property names");
+        Error(key, DiagCode::kWrongType, path + " keys must be property names");
         continue;
       }
       const std::string& name = key.Scalar();
       const std::string prop_path = Child(path, name);
       if (std::find(reserved.begin(), reserved.end(), name) != reserved.end()) {
-        Error(key, "reserved-property",
+        Error(key, DiagCode::kReservedProperty,
               prop_path + " is set by chipwatch (use 'brokers', 'group' or 'start_from')");
         continue;
       }
       bool duplicate = false;
       for (const auto& p : out) duplicate |= p.name == name;
       if (duplicate) {
-        Error(key, "duplicate-key", "duplicate key " + prop_path);
+        Error(key, DiagCode::kDuplicateKey, "duplicate key " + prop_path);
         continue;
       }
       if (!value.IsScalar()) {
-        Error(value.IsDefined() && !value.IsNull() ? value : key, "wrong-type",
+        Error(value.IsDefined() && !value.IsNull() ? value : key, DiagCode::kWrongType,
               prop_path + " must be a scalar, got " + KindName(value));
         continue;
       }
@@ -461,7 +385,7 @@ class Parser {
                                  (Find(entries, "protocol") ? "" : " (the default)");
     for (const auto* file : {&out.ca_file, &out.cert_file, &out.key_file}) {
       if (*file && !tls) {
-        diags_.Error((*file)->pos, "invalid-value",
+        diags_.Error((*file)->pos, DiagCode::kInvalidValue,
                      path + ": a CA, certificate or key file needs protocol ssl or sasl_ssl, not " +
                          protocol);
         return false;
@@ -469,19 +393,19 @@ class Parser {
     }
     if (out.cert_file.has_value() != out.key_file.has_value()) {
       const ConfigPath& given = out.cert_file ? *out.cert_file : *out.key_file;
-      diags_.Error(given.pos, "missing-key",
+      diags_.Error(given.pos, DiagCode::kMissingKey,
                    path + ": cert_file and key_file go together (mutual TLS); missing " +
                        Child(path, out.cert_file ? "key_file" : "cert_file"));
       return false;
     }
     if (sasl != nullptr && !uses_sasl) {
       diags_.Error(
-          Pos(sasl->key_node), "invalid-value",
+          Pos(sasl->key_node), DiagCode::kInvalidValue,
           Child(path, "sasl") + " needs protocol sasl_plaintext or sasl_ssl, not " + protocol);
       return false;
     }
     if (sasl == nullptr && uses_sasl) {
-      diags_.Error(out.pos, "missing-key",
+      diags_.Error(out.pos, DiagCode::kMissingKey,
                    "missing required key " + Child(path, "sasl") + " (protocol " +
                        std::string(KafkaProtocolName(out.protocol)) + ")");
       return false;
@@ -490,7 +414,7 @@ class Parser {
     KafkaSaslConfig s;
     if (!ReadSasl(*sasl, Child(path, "sasl"), s)) return false;
     if (s.mechanism == SaslMechanism::kPlain && out.protocol == KafkaProtocol::kSaslPlaintext) {
-      diags_.Warning(s.mechanism_pos, "insecure-sasl",
+      diags_.Warning(s.mechanism_pos, DiagCode::kInsecureSasl,
                      Child(path, "sasl.mechanism") +
                          ": PLAIN over sasl_plaintext sends the password unencrypted (use "
                          "protocol sasl_ssl)");
@@ -507,12 +431,12 @@ class Parser {
     const Entry* file = Find(entries, "password_file");
     const Entry* env = Find(entries, "password_env");
     if (file != nullptr && env != nullptr) {
-      Error(env->key_node, "conflicting-keys",
+      Error(env->key_node, DiagCode::kConflictingKeys,
             path + ": give password_file or password_env, not both");
       return false;
     }
     if (file == nullptr && env == nullptr) {
-      diags_.Error(out.pos, "missing-key",
+      diags_.Error(out.pos, DiagCode::kMissingKey,
                    "missing required key " + Child(path, "password_file") + " or " +
                        Child(path, "password_env"));
       ok = false;
@@ -554,14 +478,14 @@ class Parser {
     std::ostringstream text;
     text << in.rdbuf();
     if (!in || in.bad()) {
-      diags_.Error(p.pos, "read-error", path + ": cannot read " + p.path);
+      diags_.Error(p.pos, DiagCode::kReadError, path + ": cannot read " + p.path);
       return false;
     }
     password = text.str();
     if (!password.empty() && password.back() == '\n') password.pop_back();
     if (!password.empty() && password.back() == '\r') password.pop_back();
     if (password.empty()) {
-      diags_.Error(p.pos, "empty-value", path + ": " + p.path + " is empty");
+      diags_.Error(p.pos, DiagCode::kEmptyValue, path + ": " + p.path + " is empty");
       return false;
     }
     return true;
@@ -571,12 +495,12 @@ class Parser {
                        std::string& password) {
     const char* value = std::getenv(name.c_str());
     if (value == nullptr) {
-      diags_.Error(pos, "missing-env",
+      diags_.Error(pos, DiagCode::kMissingEnv,
                    path + ": environment variable " + Quote(name) + " is not set");
       return false;
     }
     if (*value == '\0') {
-      diags_.Error(pos, "empty-value",
+      diags_.Error(pos, DiagCode::kEmptyValue,
                    path + ": environment variable " + Quote(name) + " is empty");
       return false;
     }
@@ -591,7 +515,7 @@ class Parser {
     if (stat(p.path.c_str(), &st) != 0 || (st.st_mode & bits) == 0) return;
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    diags_.Warning(p.pos, "readable-secret",
+    diags_.Warning(p.pos, DiagCode::kReadableSecret,
                    path + ": " + p.path + " holds " + what + " but is readable by " +
                        ((st.st_mode & S_IROTH) != 0 ? "everyone" : "its group") + " (mode " + mode +
                        "); chmod 600 it");
@@ -627,7 +551,7 @@ class Parser {
     for (const KafkaProperty& p : properties) {
       for (const Claim& c : claims) {
         if (!c.set || std::find(c.names.begin(), c.names.end(), p.name) == c.names.end()) continue;
-        diags_.Error(p.pos, "conflicting-property",
+        diags_.Error(p.pos, DiagCode::kConflictingProperty,
                      Child(path, "properties") + "." + p.name + " conflicts with " +
                          Child(Child(path, "security"), c.key) +
                          ": set it in one place (the security block, or properties without one)");
@@ -643,11 +567,11 @@ class Parser {
     std::error_code ec;
     fs::file_status st = fs::status(p.path, ec);
     if (!fs::exists(st)) {
-      diags_.Error(p.pos, "missing-file", path + ": " + p.path + " does not exist");
+      diags_.Error(p.pos, DiagCode::kMissingFile, path + ": " + p.path + " does not exist");
     } else if (must_be_regular_file && !fs::is_regular_file(st)) {
-      diags_.Error(p.pos, "not-a-file", path + ": " + p.path + " is not a regular file");
+      diags_.Error(p.pos, DiagCode::kNotAFile, path + ": " + p.path + " is not a regular file");
     } else if (access(p.path.c_str(), R_OK) != 0) {
-      diags_.Error(p.pos, "not-readable", path + ": " + p.path + " is not readable");
+      diags_.Error(p.pos, DiagCode::kNotReadable, path + ": " + p.path + " is not readable");
     }
   }
 
@@ -655,7 +579,7 @@ class Parser {
   void CheckCheckpoint(const ConfigPath& p, const std::string& path) {
     std::error_code ec;
     if (fs::is_directory(p.path, ec)) {
-      diags_.Error(p.pos, "not-a-file", path + ": " + p.path + " is a directory");
+      diags_.Error(p.pos, DiagCode::kNotAFile, path + ": " + p.path + " is a directory");
       return;
     }
     CheckDirectoryWritable(p, path);
@@ -667,9 +591,9 @@ class Parser {
     fs::file_status st = fs::status(p.path, ec);
     if (fs::exists(st)) {
       if (fs::is_directory(st)) {
-        diags_.Error(p.pos, "not-a-file", path + ": " + p.path + " is a directory");
+        diags_.Error(p.pos, DiagCode::kNotAFile, path + ": " + p.path + " is a directory");
       } else if (access(p.path.c_str(), W_OK) != 0) {
-        diags_.Error(p.pos, "not-writable", path + ": " + p.path + " is not writable");
+        diags_.Error(p.pos, DiagCode::kNotWritable, path + ": " + p.path + " is not writable");
       }
       return;
     }
@@ -682,19 +606,20 @@ class Parser {
     const fs::path dir = fs::path(p.path).parent_path();
     fs::file_status dst = fs::status(dir, ec);
     if (!fs::exists(dst)) {
-      diags_.Error(p.pos, "missing-directory",
+      diags_.Error(p.pos, DiagCode::kMissingDirectory,
                    path + ": directory " + dir.string() + " does not exist");
     } else if (!fs::is_directory(dst)) {
-      diags_.Error(p.pos, "missing-directory", path + ": " + dir.string() + " is not a directory");
+      diags_.Error(p.pos, DiagCode::kMissingDirectory,
+                   path + ": " + dir.string() + " is not a directory");
     } else if (access(dir.c_str(), W_OK | X_OK) != 0) {
-      diags_.Error(p.pos, "not-writable",
+      diags_.Error(p.pos, DiagCode::kNotWritable,
                    path + ": directory " + dir.string() + " is not writable");
     }
   }
 
   void ReadTop(const YAML::Node& root, Config& cfg) {
     if (!root.IsDefined() || root.IsNull()) {
-      diags_.Error({file_, 1, 1}, "empty-config",
+      diags_.Error({file_, 1, 1}, DiagCode::kEmptyConfig,
                    "the config is empty (required: rules, sources, sinks)");
       return;
     }
@@ -737,12 +662,13 @@ class Parser {
     } else if (e.value.IsSequence()) {
       for (const auto& item : e.value) items.push_back(item);
     } else {
-      diags_.Error(ValuePos(e), "wrong-type",
+      diags_.Error(ValuePos(e), DiagCode::kWrongType,
                    "rules must be a sequence of paths, got " + KindName(e.value));
       return;
     }
     if (items.empty()) {
-      diags_.Error(ValuePos(e), "no-rules", "rules must name at least one file or directory");
+      diags_.Error(ValuePos(e), DiagCode::kNoRules,
+                   "rules must name at least one file or directory");
       return;
     }
     for (size_t i = 0; i < items.size(); ++i) {
@@ -771,22 +697,22 @@ class Parser {
   std::string ReadType(const YAML::Node& n, const std::string& path,
                        std::initializer_list<std::string_view> types) {
     if (!n.IsMap()) {
-      Error(n, "wrong-type", path + " must be a mapping, got " + KindName(n));
+      Error(n, DiagCode::kWrongType, path + " must be a mapping, got " + KindName(n));
       return "";
     }
     const YAML::Node type = n["type"];
     if (!type.IsDefined()) {
-      Error(n, "missing-key",
+      Error(n, DiagCode::kMissingKey,
             "missing required key " + path + ".type (one of: " + JoinNames(types) + ")");
       return "";
     }
     if (!type.IsScalar()) {
-      Error(type.IsNull() ? n : type, "wrong-type", path + ".type must be a string");
+      Error(type.IsNull() ? n : type, DiagCode::kWrongType, path + ".type must be a string");
       return "";
     }
     const std::string& s = type.Scalar();
     if (std::find(types.begin(), types.end(), s) == types.end()) {
-      Error(type, "unknown-type",
+      Error(type, DiagCode::kUnknownType,
             path + ".type: unknown type " + Quote(s) + " (allowed: " + JoinNames(types) + ")");
       return "";
     }
@@ -794,10 +720,10 @@ class Parser {
   }
 
   // A non-empty sequence; reports `empty_code` for an empty one.
-  bool GetSequence(const Entry& e, const std::string& path, const char* empty_code,
+  bool GetSequence(const Entry& e, const std::string& path, DiagCode empty_code,
                    const std::string& empty_message) {
     if (!e.value.IsSequence()) {
-      diags_.Error(ValuePos(e), "wrong-type",
+      diags_.Error(ValuePos(e), DiagCode::kWrongType,
                    path + " must be a sequence, got " + KindName(e.value));
       return false;
     }
@@ -809,7 +735,7 @@ class Parser {
   }
 
   void ReadSources(const Entry& e, Config& cfg) {
-    if (!GetSequence(e, "sources", "no-sources",
+    if (!GetSequence(e, "sources", DiagCode::kNoSources,
                      "sources is empty: configure at least one source")) {
       return;
     }
@@ -856,7 +782,7 @@ class Parser {
   }
 
   bool ReadTopics(const Entry& e, const std::string& path, std::vector<KafkaTopicConfig>& out) {
-    if (!GetSequence(e, path, "no-topics", path + " is empty: list at least one topic")) {
+    if (!GetSequence(e, path, DiagCode::kNoTopics, path + " is empty: list at least one topic")) {
       return false;
     }
     bool ok = true;
@@ -879,7 +805,7 @@ class Parser {
           }
           for (size_t j = 0; j < out.size(); ++j) {
             if (out[j].topic == t.topic) {
-              diags_.Error(Pos(f.value), "duplicate-topic",
+              diags_.Error(Pos(f.value), DiagCode::kDuplicateTopic,
                            Child(item_path, "topic") + ": topic " + Quote(t.topic) +
                                " is already listed at " + path + "[" + std::to_string(j) +
                                "] (line " + std::to_string(out[j].pos.line) + ")");
@@ -927,7 +853,7 @@ class Parser {
     }
     f.start_at = start.value_or(f.follow ? StartAt::kEnd : StartAt::kBeginning);
     if (start_at && start == StartAt::kEnd && !f.follow) {
-      diags_.Error(Pos(start_at->value), "invalid-value",
+      diags_.Error(Pos(start_at->value), DiagCode::kInvalidValue,
                    Child(path, "start_at") +
                        ": 'end' needs follow: true (a file read once from its end yields nothing)");
       ok = false;
@@ -937,11 +863,11 @@ class Parser {
       if (!f.follow) {
         CheckExists(f.path, Child(path, "path"), /*must_be_regular_file=*/false);
       } else if (fs::is_directory(f.path.path, ec)) {
-        diags_.Error(f.path.pos, "not-a-file",
+        diags_.Error(f.path.pos, DiagCode::kNotAFile,
                      Child(path, "path") + ": " + f.path.path + " is a directory");
       } else if (!fs::is_directory(fs::path(f.path.path).parent_path(), ec)) {
         // A followed file may appear later, but not in a directory that does not exist.
-        diags_.Warning(f.path.pos, "missing-directory",
+        diags_.Warning(f.path.pos, DiagCode::kMissingDirectory,
                        Child(path, "path") + ": directory " +
                            fs::path(f.path.path).parent_path().string() +
                            " does not exist (yet); the file will be followed once it appears");
@@ -950,7 +876,7 @@ class Parser {
         for (const SourceConfig& other : cfg.sources) {
           const auto* o = std::get_if<FileSourceConfig>(&other);
           if (o != nullptr && o->checkpoint && o->checkpoint->path == f.checkpoint->path) {
-            diags_.Error(f.checkpoint->pos, "duplicate-checkpoint",
+            diags_.Error(f.checkpoint->pos, DiagCode::kDuplicateCheckpoint,
                          Child(path, "checkpoint") + ": " + f.checkpoint->path +
                              " is already the checkpoint of another file source");
           }
@@ -961,7 +887,8 @@ class Parser {
   }
 
   void ReadSinks(const Entry& e, Config& cfg) {
-    if (!GetSequence(e, "sinks", "no-sinks", "sinks is empty: configure at least one sink")) return;
+    if (!GetSequence(e, "sinks", DiagCode::kNoSinks, "sinks is empty: configure at least one sink"))
+      return;
     for (size_t i = 0; i < e.value.size(); ++i) {
       const YAML::Node n = e.value[i];
       const std::string path = Index("sinks", i);
@@ -1048,7 +975,7 @@ class Parser {
         std::string host;
         uint16_t port = 0;
         if (!ParseHostPort(listen, host, port)) {
-          diags_.Error(Pos(f.value), "invalid-listen",
+          diags_.Error(Pos(f.value), DiagCode::kInvalidListen,
                        key_path + ": " + Quote(listen) +
                            " is not host:port (e.g. 127.0.0.1:9464 or [::1]:9464)");
           continue;
@@ -1093,6 +1020,7 @@ class Parser {
 
   const std::string file_;
   Diagnostics& diags_;
+  yaml::YamlWalker yaml_;
   fs::path base_dir_;
   bool workers_set_ = false;
 };
@@ -1107,7 +1035,8 @@ std::unique_ptr<Config> LoadConfigFromString(std::string_view yaml, const std::s
   try {
     Parser(name, diags).Parse(yaml, *cfg);
   } catch (const std::exception& e) {  // std::bad_alloc, filesystem errors: never escape
-    diags.Error({name, 0, 0}, "internal", std::string("cannot load the config: ") + e.what());
+    diags.Error({name, 0, 0}, DiagCode::kInternal,
+                std::string("cannot load the config: ") + e.what());
   }
   if (diags.error_count() > errors_before) return nullptr;
   return cfg;
@@ -1116,18 +1045,19 @@ std::unique_ptr<Config> LoadConfigFromString(std::string_view yaml, const std::s
 std::unique_ptr<Config> LoadConfig(const std::string& path, Diagnostics& diags) {
   std::error_code ec;
   if (fs::is_directory(path, ec)) {
-    diags.Error({path, 0, 0}, "read-error", "cannot read the config: " + path + " is a directory");
+    diags.Error({path, 0, 0}, DiagCode::kReadError,
+                "cannot read the config: " + path + " is a directory");
     return nullptr;
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    diags.Error({path, 0, 0}, "read-error", "cannot read the config file " + path);
+    diags.Error({path, 0, 0}, DiagCode::kReadError, "cannot read the config file " + path);
     return nullptr;
   }
   std::ostringstream text;
   text << in.rdbuf();
   if (in.bad()) {
-    diags.Error({path, 0, 0}, "read-error", "error reading the config file " + path);
+    diags.Error({path, 0, 0}, DiagCode::kReadError, "error reading the config file " + path);
     return nullptr;
   }
   return LoadConfigFromString(text.str(), path, diags);

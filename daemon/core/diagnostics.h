@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/diagnostic_codes.h"
+
 namespace chipwatch {
 
 struct SourcePos {
@@ -21,7 +23,7 @@ struct SourcePos {
 struct Diagnostic {
   enum class Level { kError, kWarning };
   Level level = Level::kError;
-  std::string code;     // e.g. "unknown-field", "yaml-syntax", "duplicate-rule-id"
+  std::string code;     // a DiagCode's name: "unknown-field", "yaml-syntax", "duplicate-rule-id"
   std::string message;  // one line, says what is wrong and, where it helps, what was expected
   SourcePos pos;
   std::string ToString() const;  // "file:line:col: error: message [code]"
@@ -38,6 +40,13 @@ class Diagnostics {
   void Warning(SourcePos pos, std::string code, std::string message) {
     items_.push_back(
         {Diagnostic::Level::kWarning, std::move(code), std::move(message), std::move(pos)});
+  }
+  // The same with a code from the table (core/diagnostic_codes.h).
+  void Error(SourcePos pos, DiagCode code, std::string message) {
+    Error(std::move(pos), CodeString(code), std::move(message));
+  }
+  void Warning(SourcePos pos, DiagCode code, std::string message) {
+    Warning(std::move(pos), CodeString(code), std::move(message));
   }
   bool has_errors() const { return errors_ > 0; }
   size_t error_count() const { return errors_; }

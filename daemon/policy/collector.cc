@@ -101,7 +101,7 @@ class Collector {
       if (raw.append) {
         if (!existing) {
           diags_.Error(
-              raw.def.pos, "unknown-list",
+              raw.def.pos, DiagCode::kUnknownList,
               "'append: true' for list '" + raw.def.name + "', which no earlier file defines");
           continue;
         }
@@ -111,7 +111,7 @@ class Collector {
         continue;
       }
       if (existing) {
-        diags_.Error(raw.def.pos, "duplicate-list",
+        diags_.Error(raw.def.pos, DiagCode::kDuplicateList,
                      "list '" + raw.def.name + "' is already defined at " +
                          existing->pos.ToString() + " (use 'append: true' to extend it)");
         continue;
@@ -124,7 +124,7 @@ class Collector {
     for (auto& macro : file.macros) {
       if (const MacroDef* existing = defs_->FindMacro(macro.name)) {
         diags_.Error(
-            macro.pos, "duplicate-macro",
+            macro.pos, DiagCode::kDuplicateMacro,
             "macro '" + macro.name + "' is already defined at " + existing->pos.ToString());
         continue;
       }
@@ -137,7 +137,7 @@ class Collector {
       if (!rule.id.empty()) {
         auto [it, inserted] = rule_ids_.emplace(rule.id, rule.pos);
         if (!inserted) {
-          diags_.Error(rule.pos, "duplicate-rule-id",
+          diags_.Error(rule.pos, DiagCode::kDuplicateRuleId,
                        "rule id '" + rule.id + "' is already used at " + it->second.ToString());
           continue;
         }
@@ -167,7 +167,7 @@ class Collector {
       const std::string label = "'" + raw.entry->catalog + "' entry '" + raw.entry->name + "'";
       if (!existing) {
         if (raw.override_entry) {
-          diags_.Error(raw.entry->pos, "override-unknown-entry",
+          diags_.Error(raw.entry->pos, DiagCode::kOverrideUnknownEntry,
                        "'override: true' for " + label + ", which no earlier entry defines");
           continue;
         }
@@ -181,7 +181,7 @@ class Collector {
         continue;
       }
       if (!raw.override_entry) {
-        diags_.Error(raw.entry->pos, "duplicate-catalog-entry",
+        diags_.Error(raw.entry->pos, DiagCode::kDuplicateCatalogEntry,
                      label + " is already defined at " + existing->pos.ToString() +
                          " (use 'override: true' to replace its keys)");
         continue;
@@ -215,7 +215,7 @@ class Collector {
             if (in_cycle) path += name + " -> ";
           }
           path += target->name;
-          diags_.Error(c.pos, "macro-cycle", "macro cycle: " + path);
+          diags_.Error(c.pos, DiagCode::kMacroCycle, "macro cycle: " + path);
           cyclic_.insert(target->name);
         } else if (col == Color::kWhite) {
           visit(*target);
@@ -241,7 +241,8 @@ class Collector {
     if (!rule.reason.empty()) {
       std::string err = ParseReasonTemplate(rule.reason, rule.reason_parts);
       if (!err.empty()) {
-        diags_.Error(rule.pos, "invalid-reason", "rule '" + rule.id + "': bad 'reason': " + err);
+        diags_.Error(rule.pos, DiagCode::kInvalidReason,
+                     "rule '" + rule.id + "': bad 'reason': " + err);
       }
     }
     if (rule.severity_from) {
@@ -249,10 +250,10 @@ class Collector {
       if (!sf.field.empty()) {
         auto field = FieldByName(sf.field);
         if (!field) {
-          diags_.Error(sf.pos, "unknown-field",
+          diags_.Error(sf.pos, DiagCode::kUnknownField,
                        "unknown field '" + sf.field + "' in 'severity_from'");
         } else if (TypeOf(*field) != FieldType::kString) {
-          diags_.Error(sf.pos, "type-mismatch",
+          diags_.Error(sf.pos, DiagCode::kTypeMismatch,
                        "'severity_from' needs a string field; '" + sf.field + "' is " +
                            std::string(TypeName(TypeOf(*field))));
         } else {
@@ -261,16 +262,16 @@ class Collector {
       }
     }
     if (!rule.enabled) {
-      diags_.Warning(rule.pos, "rule-disabled", "rule '" + rule.id + "' is disabled");
+      diags_.Warning(rule.pos, DiagCode::kRuleDisabled, "rule '" + rule.id + "' is disabled");
     } else if (rule.tests.empty()) {
-      diags_.Warning(rule.pos, "rule-without-tests", "rule '" + rule.id + "' has no tests");
+      diags_.Warning(rule.pos, DiagCode::kRuleWithoutTests, "rule '" + rule.id + "' has no tests");
     }
   }
 
   bool ResolveField(ConditionDef& c) {
     auto field = FieldByName(c.field);
     if (!field) {
-      diags_.Error(c.pos, "unknown-field",
+      diags_.Error(c.pos, DiagCode::kUnknownField,
                    "unknown field '" + c.field + "' in '" + std::string(OperatorName(c.kind)) +
                        "' (see the field table in docs/rules.md)");
       return false;
@@ -280,7 +281,7 @@ class Collector {
   }
 
   void TypeMismatch(const ConditionDef& c, std::string_view needs) {
-    diags_.Error(c.pos, "type-mismatch",
+    diags_.Error(c.pos, DiagCode::kTypeMismatch,
                  "'" + std::string(OperatorName(c.kind)) + "' needs " + std::string(needs) + "; '" +
                      c.field + "' is " + std::string(TypeName(TypeOf(c.field_id))));
   }
@@ -293,7 +294,7 @@ class Collector {
     }
     if (!n) {
       diags_.Error(
-          c.pos, "invalid-number",
+          c.pos, DiagCode::kInvalidNumber,
           "'" + std::string(OperatorName(c.kind)) + "' on '" + c.field +
               "' needs an integer value" +
               (c.field_id == FieldId::kEventTime ? " (unix ms, a date or a timestamp)" : "") +
@@ -308,7 +309,7 @@ class Collector {
     for (size_t i = 0; i < items.size(); ++i) {
       std::string err;
       if (!ParseCidr(items[i], &err)) {
-        diags_.Error(i < pos.size() ? pos[i] : fallback, "invalid-cidr",
+        diags_.Error(i < pos.size() ? pos[i] : fallback, DiagCode::kInvalidCidr,
                      "invalid CIDR '" + items[i] + "': " + err);
       }
     }
@@ -317,7 +318,7 @@ class Collector {
   const ListDef* ResolveList(const ConditionDef& c) {
     const ListDef* list = defs_->FindList(c.list);
     if (!list) {
-      diags_.Error(c.pos, "unknown-list",
+      diags_.Error(c.pos, DiagCode::kUnknownList,
                    "unknown list '" + c.list + "' in '" + std::string(OperatorName(c.kind)) + "'");
     }
     return list;
@@ -332,7 +333,7 @@ class Collector {
         return;
       case Kind::kMacro:
         if (!defs_->FindMacro(c.macro)) {
-          diags_.Error(c.pos, "unknown-macro", "unknown macro '" + c.macro + "'");
+          diags_.Error(c.pos, DiagCode::kUnknownMacro, "unknown macro '" + c.macro + "'");
         }
         return;
       case Kind::kExists:
@@ -353,7 +354,7 @@ class Collector {
           ParseNumberValue(c);
         } else if (type == FieldType::kBool) {
           if (c.value != "true" && c.value != "false") {
-            diags_.Error(c.pos, "invalid-bool",
+            diags_.Error(c.pos, DiagCode::kInvalidBool,
                          "'equals' on bool field '" + c.field + "' needs true or false, got '" +
                              c.value + "'");
           }
@@ -361,7 +362,8 @@ class Collector {
         } else if (type == FieldType::kIp) {
           std::string err;
           if (!ParseCidr(c.value, &err)) {
-            diags_.Error(c.pos, "invalid-cidr", "invalid address '" + c.value + "': " + err);
+            diags_.Error(c.pos, DiagCode::kInvalidCidr,
+                         "invalid address '" + c.value + "': " + err);
           }
         }
         return;
@@ -376,7 +378,7 @@ class Collector {
         if (c.kind == Kind::kRegex && options_.check_regex) {
           std::string err = options_.check_regex(c.value, c.ignore_case);
           if (!err.empty()) {
-            diags_.Error(c.pos, "invalid-regex", "invalid regex '" + c.value + "': " + err);
+            diags_.Error(c.pos, DiagCode::kInvalidRegex, "invalid regex '" + c.value + "': " + err);
           }
         }
         return;

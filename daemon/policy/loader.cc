@@ -28,7 +28,7 @@ std::vector<std::string> ExpandPaths(const std::vector<std::string>& paths, Diag
     std::error_code ec;
     fs::file_status st = fs::status(path, ec);
     if (ec || !fs::exists(st)) {
-      diags.Error({path, 0, 0}, "missing-path", "rules path '" + path + "' does not exist");
+      diags.Error({path, 0, 0}, DiagCode::kMissingPath, "rules path '" + path + "' does not exist");
       continue;
     }
     if (!fs::is_directory(st)) {
@@ -43,12 +43,13 @@ std::vector<std::string> ExpandPaths(const std::vector<std::string>& paths, Diag
       found.emplace_back(it->path().lexically_relative(path).generic_string(), it->path().string());
     }
     if (ec) {
-      diags.Error({path, 0, 0}, "io-error",
+      diags.Error({path, 0, 0}, DiagCode::kIoError,
                   "cannot read directory '" + path + "': " + ec.message());
     }
     std::sort(found.begin(), found.end());
     if (found.empty() && !ec) {
-      diags.Warning({path, 0, 0}, "no-rule-files", "directory '" + path + "' has no *.yaml files");
+      diags.Warning({path, 0, 0}, DiagCode::kNoRuleFiles,
+                    "directory '" + path + "' has no *.yaml files");
     }
     for (auto& f : found) files.push_back(std::move(f.second));
   }
@@ -100,7 +101,7 @@ std::unique_ptr<PolicyDefinitions> LoadDefinitions(const std::vector<std::string
     std::stringstream text;
     if (in) text << in.rdbuf();
     if (!in || in.bad()) {
-      file.diags.Error({file.name, 0, 0}, "io-error", "cannot read '" + file.name + "'");
+      file.diags.Error({file.name, 0, 0}, DiagCode::kIoError, "cannot read '" + file.name + "'");
       file.read = false;
       continue;
     }

@@ -166,11 +166,15 @@ Status KafkaSink::Deliver(SinkRecord record, SinkCallback done) {
     }
     // Without RD_KAFKA_MSG_F_COPY the value is referenced in place: `in_flight` keeps it alive
     // until the delivery report. An empty key is sent as a null key (random partition).
+    // librdkafka's RD_KAFKA_V_* macros expand to C casts (the build enables -Wold-style-cast).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wold-style-cast"
     rd_kafka_resp_err_t err = rd_kafka_producev(
         rk_.get(), RD_KAFKA_V_RKT(topic_.get()),
         RD_KAFKA_V_VALUE(const_cast<char*>(r.value.data()), r.value.size()),
         RD_KAFKA_V_KEY(r.key.empty() ? nullptr : r.key.data(), r.key.size()),
         RD_KAFKA_V_HEADERS(headers.get()), RD_KAFKA_V_OPAQUE(in_flight.get()), RD_KAFKA_V_END);
+#pragma GCC diagnostic pop
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       (void)headers.release();    // owned by the message now
       (void)in_flight.release();  // owned by the message now; freed in DeliveryReportCb
