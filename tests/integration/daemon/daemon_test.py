@@ -168,12 +168,14 @@ def wait_for(predicate, timeout, what, daemons=()):
 
 
 def expected_alert_keys():
-    """(rule_id, event_id) of every alert the bundled samples raise (the replay golden file)."""
+    """(rule_id, event_id) of every alert the bundled samples (tests/data/samples, which these
+    tests produce) raise: the replay golden file's, less those of the other files it replays."""
     keys = set()
     with open(os.path.join(SRC, "tests/data/expected/samples.alerts.jsonl")) as f:
         for line in f:
             a = json.loads(line)
-            keys.add((a["rule_id"], a["event_id"]))
+            if a["origin"]["file"].startswith("tests/data/samples/"):
+                keys.add((a["rule_id"], a["event_id"]))
     return keys
 
 
