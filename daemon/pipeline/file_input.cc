@@ -22,7 +22,6 @@ FileInput::FileInput(const FileSourceConfig& config, std::string label,
       messages_(context.metrics->Messages(label_)),
       events_(context.metrics->Events(label_, FormatName(config.format))) {}
 
-
 void FileInput::Start() {
   thread_ = std::thread([this] { Run(); });
 }

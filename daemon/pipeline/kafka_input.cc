@@ -50,7 +50,6 @@ Result<std::unique_ptr<KafkaInput>> KafkaInput::Create(const KafkaSourceConfig& 
   return input;
 }
 
-
 void KafkaInput::Start() {
   last_poll_ms_.store(context_.clock->NowMs());
   poller_ = std::thread([this] { Run(); });
