@@ -119,9 +119,9 @@ class EventProcessor : public RecordHandler {
 // integers, ip: parsed into source_addr too). Returns false when the text does not fit the type.
 bool SetFieldFromText(Event& event, FieldId field, std::string_view text, Arena& arena);
 
-// Kafka messages (run.cc; here so that tests/fuzz can reach them). True when a message holds more
-// than one line of content (JSON Lines batched into one message by some shippers, or one
-// pretty-printed record): it is then framed as a file is, by ProcessLines.
+// Kafka messages (pipeline/worker.cc; here so that tests/fuzz can reach them). True when a message
+// holds more than one line of content (JSON Lines batched into one message by some shippers, or
+// one pretty-printed record): it is then framed as a file is, by ProcessLines.
 bool HasSeveralLines(std::string_view payload);
 
 // Decodes a message of several lines record by record (each its own origin.index), so that one
