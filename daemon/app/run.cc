@@ -287,7 +287,7 @@ void DeliverTo(RunState& state, Sink& sink, SinkRecord record,
 void DeliverAlerts(RunState& state, const ProcessorOutput& out,
                    const std::shared_ptr<Completion>& completion) {
   for (const AlertRef& ref : out.refs) {
-    state.metrics->Alerts(ref.rule->id, SeverityName(ref.severity)).Inc();
+    ref.alerts_total->Inc();  // set by WorkerProcessor's processors
     for (auto& sink : state.sinks) {
       SinkRecord record;
       record.key = ref.key;
@@ -364,6 +364,8 @@ class WorkerProcessor {
       snapshot_ = std::move(current);
       processor_ = std::make_unique<EventProcessor>(
           snapshot_->policy, snapshot_->enrichment->external.get(), options_);
+      processor_->set_alert_counters(
+          std::make_shared<const AlertCounters>(*state_.metrics, *snapshot_->policy->rules));
     }
     return *processor_;
   }
