@@ -216,13 +216,18 @@ class RulesCompiler {
         return CompileCondition(macro->condition, depth + 1, on_path);
       }
       default:
-        break;
+        return CompileLeaf(c);
     }
+  }
+
+  // A predicate on one field.
+  uint32_t CompileLeaf(const ConditionDef& c) {
     if (c.field_id == FieldId::kCount) {
       Error(c.pos, "unknown-field",
             "unresolved field '" + c.field + "' (compile only definitions loaded without errors)");
       return 0;
     }
+    BuildNode n;
     n.field = c.field_id;
     const FieldType type = TypeOf(c.field_id);
     switch (c.kind) {
