@@ -57,6 +57,7 @@ void EventProcessor::OnEvent(Event& event) {
     ref.key = event.Str(FieldId::kEventId);
     ref.rule = m.rule;
     ref.severity = m.severity;
+    if (alert_counters_) ref.alerts_total = &alert_counters_->For(*m.rule, m.severity);
     out_->refs.push_back(std::move(ref));
     out_->alerts += '\n';
     ++out_->alert_count;

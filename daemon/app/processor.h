@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "app/alert_counters.h"
 #include "app/policy.h"
 #include "core/arena.h"
 #include "decode/decoder.h"
@@ -48,6 +49,9 @@ struct AlertRef {
   std::string key;    // the event id: sinks key alerts by it, so duplicates are recognisable
   const CompiledRule* rule = nullptr;
   Severity severity = Severity::kInfo;
+  // chipwatch_alerts_total{rule_id,severity} for this alert, when the processor was given the
+  // policy's AlertCounters (the daemon); null otherwise.
+  Counter* alerts_total = nullptr;
 };
 
 // What processing a batch of documents produced.
@@ -93,6 +97,11 @@ class EventProcessor : public RecordHandler {
   using Observer = std::function<void(const Event&, const std::vector<RuleMatch>&)>;
   void set_observer(Observer observer) { observer_ = std::move(observer); }
 
+  // Fills AlertRef::alerts_total from `counters` (built from this processor's policy).
+  void set_alert_counters(std::shared_ptr<const AlertCounters> counters) {
+    alert_counters_ = std::move(counters);
+  }
+
   const LoadedPolicy& policy() const { return *policy_; }
 
   // RecordHandler
@@ -112,6 +121,7 @@ class EventProcessor : public RecordHandler {
   std::vector<RuleMatch> matches_;
   std::vector<FieldOverride> overrides_;
   Observer observer_;
+  std::shared_ptr<const AlertCounters> alert_counters_;
   ProcessorOutput* out_ = nullptr;  // set during Process()
 };
 

@@ -1,20 +1,12 @@
 #include "enrich/catalog_index.h"
 
-#include <hs/hs.h>
-
 #include <algorithm>
 #include <charconv>
-#include <cstdlib>
 
-#include "core/parallel.h"
+#include "core/ascii.h"
 #include "enrich/country_code.h"
 
 namespace chipwatch {
-
-namespace enrich_internal {
-void HsDatabaseFree::operator()(hs_database* db) const { hs_free_database(db); }
-void HsScratchFree::operator()(hs_scratch* scratch) const { hs_free_scratch(scratch); }
-}  // namespace enrich_internal
 
 namespace {
 
@@ -52,24 +44,8 @@ constexpr int64_t kMaxCount = 1 << 16;
 // of 15 ms for the default pack's catalogs) and changes nothing here: Scan keeps the lowest
 // accepted entry whatever the number of matches reported per pattern. A catalog whose databases
 // do not compile is compiled again as one, with kHsFlags, for the error report.
-constexpr unsigned kHsFlags = HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH;
-constexpr unsigned kHsCompileFlags = HS_FLAG_CASELESS;
-
-char ToLower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (ToLower(a[i]) != ToLower(b[i])) return false;
-  }
-  return true;
-}
-
-std::string LowerCopy(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = ToLower(c);
-  return out;
-}
+constexpr unsigned kHsFlags = hs::kCaseless | hs::kSingleMatch;
+constexpr unsigned kHsCompileFlags = hs::kCaseless;
 
 template <size_t N>
 std::string OneOf(const std::array<std::string_view, N>& names) {
@@ -130,42 +106,14 @@ std::string Describe(std::string_view catalog, const CatalogEntry& entry) {
 // accelerators catalog).
 constexpr size_t kPatternsPerDatabase = 12;
 
-// Compiles expressions [begin, end) of a catalog into one database; the Hyperscan ids are the
-// expressions' indexes. Runs on a compile thread.
-struct CompileJob {
-  const std::vector<std::string>* expressions;
-  size_t kind;
-  size_t begin, end;
-  unsigned flags = kHsCompileFlags;
-  std::unique_ptr<hs_database, enrich_internal::HsDatabaseFree> db;  // null on failure
-  struct Failure {
-    int expression = -1;  // index into *expressions, or -1
-    std::string message;
-  } failure;
-
-  void Run() {
-    std::vector<const char*> pointers;
-    std::vector<unsigned> all_flags(end - begin, flags);
-    std::vector<unsigned> ids;
-    for (size_t i = begin; i < end; ++i) {
-      pointers.push_back((*expressions)[i].c_str());
-      ids.push_back(static_cast<unsigned>(i));
-    }
-    hs_database_t* compiled = nullptr;
-    hs_compile_error_t* compile_error = nullptr;
-    if (hs_compile_multi(pointers.data(), all_flags.data(), ids.data(),
-                         static_cast<unsigned>(pointers.size()), HS_MODE_BLOCK, nullptr, &compiled,
-                         &compile_error) != HS_SUCCESS) {
-      // compile_error->expression is the position in this call's arrays.
-      const int position = compile_error != nullptr ? compile_error->expression : -1;
-      failure.expression = position >= 0 ? static_cast<int>(begin) + position : -1;
-      failure.message = compile_error != nullptr ? compile_error->message : "unknown error";
-      hs_free_compile_error(compile_error);
-      return;
-    }
-    db.reset(compiled);
-  }
-};
+// Expressions [begin, end) of a catalog, for one database; the Hyperscan ids are the expressions'
+// indexes.
+hs::PatternSet PatternRange(const std::vector<std::string>& expressions, size_t begin, size_t end,
+                            unsigned flags) {
+  hs::PatternSet set;
+  for (size_t i = begin; i < end; ++i) set.Add(expressions[i], flags, static_cast<unsigned>(i));
+  return set;
+}
 
 }  // namespace
 
@@ -193,7 +141,7 @@ std::optional<CatalogIndex::Kind> CatalogIndex::KindOf(std::string_view catalog)
 
 CatalogIndex::Provider CatalogIndex::ProviderOf(std::string_view name) {
   for (size_t i = 0; i < kProviderNames.size(); ++i) {
-    if (EqualsIgnoreCase(kProviderNames[i], name)) return static_cast<Provider>(i + 1);
+    if (AsciiEqualsIgnoreCase(kProviderNames[i], name)) return static_cast<Provider>(i + 1);
   }
   return Provider::kAny;
 }
@@ -211,7 +159,7 @@ size_t CatalogIndex::NormalizeAcceleratorName(std::string_view name, char* out) 
       out[n++] = ' ';
       pending_space = false;
     }
-    out[n++] = ToLower(c);
+    out[n++] = AsciiLower(c);
   }
   return n;
 }
@@ -274,7 +222,7 @@ std::unique_ptr<const CatalogIndex> CatalogIndex::Build(const PolicyDefinitions&
         add_copy(entry);
         continue;
       }
-      std::string key = LowerCopy(entry.name);
+      std::string key = AsciiLowered(entry.name);
       auto it = by_name.find(key);
       if (it != by_name.end()) {
         CatalogEntry& earlier = *catalog.entries[it->second].entry;
@@ -283,7 +231,7 @@ std::unique_ptr<const CatalogIndex> CatalogIndex::Build(const PolicyDefinitions&
         if (!is_override && *kind == Kind::kDestinations) {
           bool overlaps = false;
           for (const Info& other : catalog.entries) {
-            overlaps = overlaps || (LowerCopy(other.entry->name) == key &&
+            overlaps = overlaps || (AsciiLowered(other.entry->name) == key &&
                                     other.entry->PeriodOverlaps(entry));
           }
           if (overlaps) {
@@ -324,7 +272,7 @@ std::unique_ptr<const CatalogIndex> CatalogIndex::Build(const PolicyDefinitions&
   {
     const auto& accelerators = index->catalogs_[static_cast<size_t>(Kind::kAccelerators)].entries;
     for (size_t i = 0; i < accelerators.size(); ++i) {
-      accelerator_by_name.emplace(LowerCopy(accelerators[i].entry->name), i);
+      accelerator_by_name.emplace(AsciiLowered(accelerators[i].entry->name), i);
     }
   }
   for (size_t k = 0; k < kKindCount; ++k) {
@@ -446,7 +394,7 @@ std::unique_ptr<const CatalogIndex> CatalogIndex::Build(const PolicyDefinitions&
         case Kind::kInstanceTypes: {
           provider();
           if (const std::string* accelerator = required("accelerator")) {
-            auto it = accelerator_by_name.find(LowerCopy(*accelerator));
+            auto it = accelerator_by_name.find(AsciiLowered(*accelerator));
             if (it == accelerator_by_name.end()) {
               error(AttrPos(entry, "accelerator"), "catalog-unknown-accelerator",
                     "accelerator '" + *accelerator + "' is not an accelerators entry");
@@ -467,7 +415,7 @@ std::unique_ptr<const CatalogIndex> CatalogIndex::Build(const PolicyDefinitions&
             }
           }
           if (const std::string* model = entry.Attr("model")) info.model = *model;
-          if (!info.has_patterns) catalog.by_name.emplace(LowerCopy(entry.name), i);
+          if (!info.has_patterns) catalog.by_name.emplace(AsciiLowered(entry.name), i);
           break;
         }
         case Kind::kDestinations: {
@@ -504,7 +452,7 @@ std::unique_ptr<const CatalogIndex> CatalogIndex::Build(const PolicyDefinitions&
                     "country '" + *country + "' is not an ISO 3166 alpha-2 code (e.g. CN)");
             }
           }
-          if (!info.has_patterns) catalog.by_name.emplace(LowerCopy(entry.name), i);
+          if (!info.has_patterns) catalog.by_name.emplace(AsciiLowered(entry.name), i);
           break;
         }
         case Kind::kFrontier: {
@@ -544,7 +492,7 @@ std::unique_ptr<const CatalogIndex> CatalogIndex::Build(const PolicyDefinitions&
             if (comma == std::string_view::npos) break;
             list.remove_prefix(comma + 1);
           }
-          catalog.by_name.emplace(LowerCopy(entry.name), i);
+          catalog.by_name.emplace(AsciiLowered(entry.name), i);
           break;
         }
       }
@@ -580,17 +528,13 @@ std::unique_ptr<const CatalogIndex> CatalogIndex::Build(const PolicyDefinitions&
           bad("contains a NUL character");
           continue;
         }
-        hs_expr_info_t* info = nullptr;
-        hs_compile_error_t* compile_error = nullptr;
-        if (hs_expression_info(pattern.c_str(), kHsFlags, &info, &compile_error) != HS_SUCCESS) {
+        const hs::ExpressionInfo info = hs::AnalyzeExpression(pattern, kHsFlags);
+        if (!info.ok) {
           bad(std::string("does not compile: ") +
-              (compile_error != nullptr ? compile_error->message : "unknown error"));
-          hs_free_compile_error(compile_error);
+              (info.message.empty() ? "unknown error" : info.message));
           continue;
         }
-        const bool matches_empty = info->min_width == 0;
-        std::free(info);  // allocated by Hyperscan's default allocator (malloc)
-        if (matches_empty) {
+        if (info.min_width == 0) {
           bad(whole_name ? "can match an empty name" : "matches the empty string (every name)");
           continue;
         }
@@ -601,48 +545,49 @@ std::unique_ptr<const CatalogIndex> CatalogIndex::Build(const PolicyDefinitions&
   }
 
   // Compile the chunks of all catalogs concurrently.
-  std::vector<CompileJob> jobs;
+  std::vector<hs::PatternSet> chunks;
+  std::vector<size_t> chunk_kind;
   for (size_t k = 0; k < kKindCount; ++k) {
-    const size_t n = patterns[k].expressions.size();
-    if (!patterns[k].ok || n == 0) continue;
-    const size_t chunks = (n + kPatternsPerDatabase - 1) / kPatternsPerDatabase;
-    for (size_t c = 0; c < chunks; ++c) {
-      jobs.push_back({&patterns[k].expressions, k, c * n / chunks, (c + 1) * n / chunks});
+    if (!patterns[k].ok) continue;
+    for (const auto& [begin, end] :
+         hs::Chunks(patterns[k].expressions.size(), kPatternsPerDatabase)) {
+      chunks.push_back(PatternRange(patterns[k].expressions, begin, end, kHsCompileFlags));
+      chunk_kind.push_back(k);
     }
   }
-  RunConcurrently(jobs.size(), [&jobs](size_t i) { jobs[i].Run(); });
+  std::vector<hs::Compiled> compiled = hs::CompileAll(chunks);
 
   // Install the databases (and report) in catalog order.
-  size_t next_job = 0;
+  size_t next_chunk = 0;
   for (size_t k = 0; k < kKindCount; ++k) {
     Catalog& catalog = index->catalogs_[k];
     Patterns& p = patterns[k];
     diags.Append(p.diags);
     if (!p.ok || p.expressions.empty()) continue;
 
-    std::vector<std::unique_ptr<hs_database, enrich_internal::HsDatabaseFree>> dbs;
-    bool compiled = true;
-    for (; next_job < jobs.size() && jobs[next_job].kind == k; ++next_job) {
-      if (!jobs[next_job].db) compiled = false;
-      dbs.push_back(std::move(jobs[next_job].db));
+    std::vector<hs::Database> dbs;
+    bool all_compiled = true;
+    for (; next_chunk < chunks.size() && chunk_kind[next_chunk] == k; ++next_chunk) {
+      if (!compiled[next_chunk].db) all_compiled = false;
+      dbs.push_back(std::move(compiled[next_chunk].db));
     }
-    if (!compiled) {
+    if (!all_compiled) {
       // Compile the catalog again as one database, with the checks' flags: the report names the
       // regex Hyperscan rejects among all of them (or says they do not compile together).
-      CompileJob whole{&p.expressions, k, 0, p.expressions.size(), kHsFlags};
-      whole.Run();
+      hs::Compiled whole =
+          hs::Compile(PatternRange(p.expressions, 0, p.expressions.size(), kHsFlags));
       if (!whole.db) {
-        const CompileJob::Failure& failure = whole.failure;
+        const hs::CompileError& failure = whole.errors.front();
+        const std::string message = failure.message.empty() ? "unknown error" : failure.message;
         if (failure.expression >= 0 &&
             static_cast<size_t>(failure.expression) < p.entry_of.size()) {
           const CatalogEntry& entry = *catalog.entries[p.entry_of[failure.expression]].entry;
-          diags.Error(
-              PatternPos(entry), "catalog-bad-regex",
-              Describe(kCatalogNames[k], entry) + ": a regex does not compile: " + failure.message);
+          diags.Error(PatternPos(entry), "catalog-bad-regex",
+                      Describe(kCatalogNames[k], entry) + ": a regex does not compile: " + message);
         } else {
           diags.Error(catalog.entries.front().entry->pos, "catalog-bad-regex",
                       std::string("the regexes of catalog ") + std::string(kCatalogNames[k]) +
-                          " do not compile together: " + failure.message);
+                          " do not compile together: " + message);
         }
         continue;
       }
@@ -652,10 +597,7 @@ std::unique_ptr<const CatalogIndex> CatalogIndex::Build(const PolicyDefinitions&
     catalog.dbs = std::move(dbs);
     catalog.entry_of_pattern = std::move(p.entry_of);
     for (const auto& db : catalog.dbs) {
-      hs_scratch_t* scratch = index->prototype_scratch_.release();
-      const bool allocated = hs_alloc_scratch(db.get(), &scratch) == HS_SUCCESS;
-      index->prototype_scratch_.reset(scratch);
-      if (!allocated) {
+      if (!index->prototype_scratch_.Reserve(db)) {
         diags.Error(catalog.entries.front().entry->pos, "internal",
                     "cannot allocate Hyperscan scratch space");
         break;
@@ -669,11 +611,9 @@ std::unique_ptr<const CatalogIndex> CatalogIndex::Build(const PolicyDefinitions&
 
 std::unique_ptr<CatalogScratch> CatalogIndex::NewScratch() const {
   std::unique_ptr<CatalogScratch> scratch(new CatalogScratch());
-  if (prototype_scratch_) {
-    hs_scratch_t* clone = nullptr;
-    if (hs_clone_scratch(prototype_scratch_.get(), &clone) != HS_SUCCESS) return nullptr;
-    scratch->hs.reset(clone);
-  }
+  std::optional<hs::Scratch> clone = prototype_scratch_.Clone();
+  if (!clone) return nullptr;
+  scratch->hs_scratch = std::move(*clone);
   return scratch;
 }
 
@@ -685,7 +625,7 @@ size_t CatalogIndex::entry_count(std::string_view catalog_name) const {
 uint32_t CatalogIndex::Scan(Kind kind, std::string_view text, const MatchFilter& filter,
                             CatalogScratch& scratch) const {
   const Catalog& cat = catalog(kind);
-  if (cat.dbs.empty() || !scratch.hs || text.empty()) return kNone;
+  if (cat.dbs.empty() || !scratch.hs_scratch || text.empty()) return kNone;
   struct Context {
     const Catalog* catalog;
     const MatchFilter* filter;
@@ -703,8 +643,7 @@ uint32_t CatalogIndex::Scan(Kind kind, std::string_view text, const MatchFilter&
   // A later database's entries are not before the best entry of an earlier one: stop at the
   // first database with an accepted match.
   for (const auto& db : cat.dbs) {
-    if (hs_scan(db.get(), text.data(), static_cast<unsigned>(text.size()), 0, scratch.hs.get(),
-                on_match, &context) != HS_SUCCESS) {
+    if (!hs::Scan(db, text, scratch.hs_scratch, on_match, &context)) {
       return kNone;
     }
     if (context.best != kNone) break;
@@ -753,7 +692,7 @@ void CatalogIndex::Enrich(Event& event, CatalogScratch& scratch, Arena& arena) c
   auto lookup_instance = [&](std::string_view type) -> const Info* {
     if (type.empty() || catalog(Kind::kInstanceTypes).entries.empty()) return nullptr;
     char* out = buffer_for(type.size());
-    for (size_t i = 0; i < type.size(); ++i) out[i] = ToLower(type[i]);
+    AsciiLowerInto(type, out);
     std::string_view lower(out, type.size());
     uint32_t i = LookupByName(Kind::kInstanceTypes, lower, filter, scratch);
     if (i == kNone && lower.size() > 3 && lower.substr(0, 3) == "ml.") {
@@ -837,7 +776,7 @@ void CatalogIndex::Enrich(Event& event, CatalogScratch& scratch, Arena& arena) c
   std::string_view region = event.Str(FieldId::kRegion);
   if (!region.empty() && !catalog(Kind::kRegions).entries.empty()) {
     char* out = buffer_for(region.size());
-    for (size_t i = 0; i < region.size(); ++i) out[i] = ToLower(region[i]);
+    AsciiLowerInto(region, out);
     uint32_t i =
         LookupByName(Kind::kRegions, std::string_view(out, region.size()), filter, scratch);
     if (i != kNone) {
@@ -897,7 +836,7 @@ void CatalogIndex::Enrich(Event& event, CatalogScratch& scratch, Arena& arena) c
       !event.Has(FieldId::kSourceVendorSupported)) {
     std::optional<size_t> code = CountryCodeIndex(country);
     char* out = buffer_for(vendor.size());
-    for (size_t i = 0; i < vendor.size(); ++i) out[i] = ToLower(vendor[i]);
+    AsciiLowerInto(vendor, out);
     auto it = vendors.by_name.find(std::string_view(out, vendor.size()));
     if (code && it != vendors.by_name.end()) {
       const Info& info = vendors.entries[it->second];

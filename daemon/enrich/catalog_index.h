@@ -19,27 +19,16 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "core/arena.h"
 #include "core/diagnostics.h"
 #include "core/event.h"
+#include "core/string_hash.h"
+#include "hs/hyperscan.h"
 #include "policy/definitions.h"
 
-struct hs_database;  // <hs/hs.h>, kept out of this header
-struct hs_scratch;
-
 namespace chipwatch {
-
-namespace enrich_internal {
-struct HsDatabaseFree {
-  void operator()(hs_database* db) const;
-};
-struct HsScratchFree {
-  void operator()(hs_scratch* scratch) const;
-};
-}  // namespace enrich_internal
 
 // Per-thread working memory for CatalogIndex::Enrich: Hyperscan scratch space and a buffer for
 // normalized names. Belongs to the index that made it; not thread-safe.
@@ -52,7 +41,7 @@ class CatalogScratch {
   friend class CatalogIndex;
   CatalogScratch() = default;
 
-  std::unique_ptr<hs_scratch, enrich_internal::HsScratchFree> hs;  // null when no regexes
+  hs::Scratch hs_scratch;          // empty when no regexes
   std::array<char, 256> buffer{};  // normalized names; longer ones go to the Arena
 };
 
@@ -141,28 +130,24 @@ class CatalogIndex {
     std::string_view country;             // regions (interned ISO code)
     std::string_view tier;                // destinations: static tier name
     uint32_t next_same_name = kNone;  // destinations: the country's next period, in catalog order
-    uint8_t tier_scope = 0;   // accelerators: restricted_tiers as tier bits; 0 = every tier
-    std::string_view vendor;  // frontier_models
+    uint8_t tier_scope = 0;           // accelerators: restricted_tiers as tier bits; 0 = every tier
+    std::string_view vendor;          // frontier_models
     // model_vendors: the countries listed (by CountryCodeIndex), and whether the list is the
     // vendor's supported countries (else its unsupported ones).
     std::bitset<26 * 26> countries;
     bool supported_list = false;
     bool has_patterns = false;
   };
-  struct KeyHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view key) const { return std::hash<std::string_view>()(key); }
-  };
   struct Catalog {
     std::vector<Info> entries;
     // Lower-cased name -> entry, for the catalogs looked up by exact name (instance_types,
     // regions, model_vendors).
-    std::unordered_map<std::string, uint32_t, KeyHash, std::equal_to<>> by_name;
+    StringMap<uint32_t> by_name;
     // The catalog's patterns in entry order, split into consecutive chunks of at most
     // kPatternsPerDatabase (catalog_index.cc), one database each, so that a large catalog compiles
     // on several threads. Every pattern of a database belongs to an entry at or after the entries
     // of the databases before it. Empty when no patterns.
-    std::vector<std::unique_ptr<hs_database, enrich_internal::HsDatabaseFree>> dbs;
+    std::vector<hs::Database> dbs;
     std::vector<uint32_t> entry_of_pattern;  // Hyperscan id (over all dbs) -> entry
   };
   struct MatchFilter;
@@ -180,7 +165,7 @@ class CatalogIndex {
 
   std::array<Catalog, kKindCount> catalogs_;
   std::array<uint32_t, 26 * 26> destination_by_code_{};  // kNone when no entry
-  std::unique_ptr<hs_scratch, enrich_internal::HsScratchFree> prototype_scratch_;
+  hs::Scratch prototype_scratch_;
 };
 
 }  // namespace chipwatch

@@ -8,6 +8,7 @@
 #include <sstream>
 #include <vector>
 
+#include "core/ascii.h"
 #include "enrich/country_code.h"
 
 namespace chipwatch {
@@ -20,14 +21,6 @@ std::string_view Trim(std::string_view s) {
   while (!s.empty() && (IsBlank(s.front()) || s.front() == '\r')) s.remove_prefix(1);
   while (!s.empty() && (IsBlank(s.back()) || s.back() == '\r')) s.remove_suffix(1);
   return s;
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
 }
 
 // An RFC 4180 reader over the whole text that tracks line numbers.
@@ -178,7 +171,7 @@ std::unique_ptr<Directory> Directory::LoadFromString(std::string_view csv, const
   std::array<int, kColumns.size()> column{};
   column.fill(-1);
   for (size_t i = 0; i < fields.size(); ++i) {
-    std::string key = Lower(fields[i]);
+    std::string key = AsciiLowered(fields[i]);
     for (size_t c = 0; c < kColumns.size(); ++c) {
       if (key != kColumns[c]) continue;
       if (column[c] >= 0) {
@@ -205,7 +198,7 @@ std::unique_ptr<Directory> Directory::LoadFromString(std::string_view csv, const
   const size_t width = fields.size();
 
   std::unique_ptr<Directory> directory(new Directory());
-  std::unordered_map<std::string, int, KeyHash, std::equal_to<>> first_line;
+  StringMap<int> first_line;
   while (reader.NextRecordStart()) {
     const int line = reader.line();
     if (auto error = reader.ReadRecord(fields)) {
@@ -222,7 +215,7 @@ std::unique_ptr<Directory> Directory::LoadFromString(std::string_view csv, const
     entry.tenant = fields[column[0]];
     entry.org = fields[column[1]];
     entry.country = fields[column[2]];
-    entry.kyc_status = Lower(fields[column[3]]);
+    entry.kyc_status = AsciiLowered(fields[column[3]]);
     if (column[kParentOrg] >= 0) entry.parent_org = fields[column[kParentOrg]];
     if (column[kParentCountry] >= 0) entry.parent_country = fields[column[kParentCountry]];
     if (entry.tenant.empty()) {

@@ -24,6 +24,7 @@
 #include <unordered_map>
 
 #include "core/diagnostics.h"
+#include "core/string_hash.h"
 
 namespace chipwatch {
 
@@ -46,14 +47,9 @@ class Directory {
   size_t size() const { return entries_.size(); }
 
  private:
-  struct KeyHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view key) const { return std::hash<std::string_view>()(key); }
-  };
-
   Directory() = default;
 
-  std::unordered_map<std::string, DirectoryEntry, KeyHash, std::equal_to<>> entries_;
+  StringMap<DirectoryEntry> entries_;
 };
 
 }  // namespace chipwatch

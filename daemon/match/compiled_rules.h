@@ -26,15 +26,17 @@
 // hold it as shared_ptr<const CompiledRules>). Each thread owns its MatchScratch (from
 // NewScratch()), which must not be used concurrently. Evaluate() never throws, never prints and
 // does not allocate in steady state.
+//
+// Code map: the private layout (condition nodes, indexes, Hyperscan databases) is in
+// match/internal.h; compiler.cc builds it, key_index.cc holds the indexes' lookups, evaluator.cc
+// reads it per event.
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "core/diagnostics.h"
@@ -42,45 +44,12 @@
 #include "policy/cidr.h"
 #include "policy/definitions.h"
 
-struct hs_database;
-struct hs_scratch;
-
 namespace chipwatch {
 
 namespace match_internal {
-struct HsDatabaseDeleter {
-  void operator()(hs_database* db) const;
-};
-struct HsScratchDeleter {
-  void operator()(hs_scratch* scratch) const;
-};
-using HsDatabasePtr = std::unique_ptr<hs_database, HsDatabaseDeleter>;
-using HsScratchPtr = std::unique_ptr<hs_scratch, HsScratchDeleter>;
-
-// A string -> ids hash index with a Bloom filter in front. Most lookups on the hot path miss (an
-// event's value is in no rule); with thousands of keys the table's buckets are rarely in cache,
-// while the filter (16 bits per key) usually is and answers most misses from two bit tests.
-class KeyIndex {
- public:
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
-  };
-  using Map = std::unordered_map<std::string, std::vector<uint32_t>, Hash, std::equal_to<>>;
-  std::vector<uint32_t>& operator[](const std::string& key) { return map_[key]; }  // building
-  // Builds the filter from the keys present; Find() is exact before and after.
-  void Seal();
-  const std::vector<uint32_t>* Find(std::string_view key) const;
-  bool empty() const { return map_.empty(); }
-  size_t size() const { return map_.size(); }
-  Map::iterator begin() { return map_.begin(); }
-  Map::iterator end() { return map_.end(); }
-
- private:
-  Map map_;
-  std::vector<uint64_t> filter_;
-  uint64_t mask_ = 0;  // filter bit count - 1 (a power of two)
-};
+class RulesCompiler;
+struct RuleProgram;
+struct ScratchState;
 }  // namespace match_internal
 
 // One rule, compiled. Immutable.
@@ -115,8 +84,9 @@ class MatchScratch {
     uint64_t last_candidates = 0;  // candidates of the last event
   };
 
-  MatchScratch(MatchScratch&&) noexcept = default;
-  MatchScratch& operator=(MatchScratch&&) noexcept = default;
+  ~MatchScratch();
+  MatchScratch(MatchScratch&&) noexcept;
+  MatchScratch& operator=(MatchScratch&&) noexcept;
   MatchScratch(const MatchScratch&) = delete;
   MatchScratch& operator=(const MatchScratch&) = delete;
 
@@ -125,15 +95,9 @@ class MatchScratch {
 
  private:
   friend class CompiledRules;
-  MatchScratch() = default;
+  MatchScratch();
 
-  match_internal::HsScratchPtr hs_;
-  std::vector<uint64_t> bits_;       // predicate bits, valid for fields in `scanned_`
-  uint64_t scanned_ = 0;             // bit per FieldId: scanned (or cleared) for the current event
-  std::string folded_action_;        // lowercased action, capacity kept across events
-  std::string folded_value_;         // lowercased field value, capacity kept across events
-  std::vector<uint32_t> triggered_;  // rules whose trigger predicate is set, capacity kept
-  std::string composite_key_;        // composite index key, capacity kept across events
+  std::unique_ptr<match_internal::ScratchState> state_;  // match/internal.h
   Stats stats_;
 };
 
@@ -165,92 +129,22 @@ class CompiledRules {
 
   // Introspection for tests and benchmarks.
   size_t hyperscan_database_count() const;
-  size_t pattern_count() const { return pattern_count_; }  // Hyperscan patterns
-  size_t literal_count() const { return literal_count_; }  // equals/in hash index keys
-  size_t predicate_count() const { return string_predicate_count_; }
-  size_t node_count() const { return nodes_.size(); }
-  size_t indexed_rule_count() const { return indexed_rule_count_; }    // via the action index
-  size_t triggered_rule_count() const { return trigger_rule_count_; }  // via a predicate
-  size_t unindexed_rule_count() const { return always_.size(); }       // candidates for any event
-  bool has_database(FieldId field) const;                              // a Hyperscan database
+  size_t pattern_count() const;                // Hyperscan patterns
+  size_t literal_count() const;                // equals/in hash index keys
+  size_t predicate_count() const;              // string predicates
+  size_t node_count() const;                   // condition nodes
+  size_t indexed_rule_count() const;           // via the action index
+  size_t triggered_rule_count() const;         // via a predicate
+  size_t unindexed_rule_count() const;         // candidates for any event
+  bool has_database(FieldId field) const;      // a Hyperscan database
   bool has_string_index(FieldId field) const;  // a database or literal hash index
 
  private:
-  friend class RulesCompiler;
-  CompiledRules() = default;
-
-  enum class Op : uint8_t {
-    kFalse,
-    kTrue,
-    kAll,
-    kAny,
-    kNot,
-    kStrPred,
-    kNumEq,
-    kGt,
-    kGte,
-    kLt,
-    kLte,
-    kExists,
-    kIpSet
-  };
-  struct Node {
-    Op op = Op::kFalse;
-    FieldId field = FieldId::kCount;
-    uint32_t a = 0;  // all/any: first index in children_; not: child; str: predicate; ip: set
-    uint32_t b = 0;  // all/any: child count
-    int64_t value = 0;
-  };
-  using ActionIndex = match_internal::KeyIndex;
-  struct FieldDatabase {
-    std::vector<match_internal::HsDatabasePtr> dbs;  // one, or chunks of a big pattern set
-    ActionIndex exact;                               // equals/in literal -> predicate bits
-    ActionIndex folded;       // lowercased literal -> predicate bits (ignore_case)
-    uint32_t first_word = 0;  // predicate bits of this field: words [first_word, end_word)
-    uint32_t end_word = 0;
-  };
-
-  bool EvalNode(uint32_t index, const Event& event, MatchScratch& scratch) const;
-  // Sets the field's predicate bits for the event; true when any is set.
-  bool ScanField(FieldId field, const Event& event, MatchScratch& scratch) const;
-  void CollectTriggered(const Event& event, MatchScratch& scratch) const;
-  void EvalRule(uint32_t rule_index, const Event& event, MatchScratch& scratch,
-                std::vector<RuleMatch>& out) const;
+  friend class match_internal::RulesCompiler;
+  CompiledRules();
 
   std::vector<CompiledRule> rules_;
-  std::vector<Node> nodes_;
-  std::vector<uint32_t> children_;
-  std::array<FieldDatabase, kFieldCount> databases_;
-  // Hyperscan pattern id -> predicate ids: pattern_preds_[pattern_offsets_[id] .. [id + 1]).
-  std::vector<uint32_t> pattern_offsets_;
-  std::vector<uint32_t> pattern_preds_;
-  std::vector<std::vector<IpRange>> ip_sets_;  // sorted, merged
-  std::vector<uint32_t> always_;  // enabled rules with neither an action nor a trigger constraint
-  // Rules indexed by a string predicate their top-level `all` requires (when they have no action
-  // constraint): rules trigger_rules_[trigger_offsets_[p] .. [p + 1]) for predicate bit p.
-  std::vector<uint32_t> trigger_offsets_;
-  std::vector<uint32_t> trigger_rules_;
-  uint64_t trigger_fields_ = 0;  // bit per FieldId with trigger predicates
-  // Rules triggered by an (action, value) pair: lowercased CompositeKey -> rules (load order).
-  ActionIndex composite_;
-  uint64_t composite_fields_ = 0;  // bit per FieldId with composite keys
-  // Rules triggered by source.ip: elementary address intervals [ip_bounds_[i], ip_bounds_[i+1])
-  // (the last one open-ended) -> rules ip_rules_[ip_offsets_[i] .. [i + 1]).
-  std::vector<std::array<uint8_t, 16>> ip_bounds_;
-  std::vector<uint32_t> ip_offsets_;
-  std::vector<uint32_t> ip_rules_;
-  // Per rule: the node of its action constraint when it is reached through a trigger rather than
-  // the action index (MayMatch checks it before enrichment); the constant-true node otherwise.
-  std::vector<uint32_t> gates_;
-  ActionIndex by_action_;         // exact action -> rules (sorted)
-  ActionIndex by_action_folded_;  // lowercased action -> rules (ignore_case)
-  match_internal::HsScratchPtr prototype_scratch_;
-  size_t bit_words_ = 0;
-  size_t pattern_count_ = 0;
-  size_t literal_count_ = 0;
-  size_t string_predicate_count_ = 0;
-  size_t indexed_rule_count_ = 0;
-  size_t trigger_rule_count_ = 0;
+  std::unique_ptr<const match_internal::RuleProgram> program_;  // match/internal.h
 };
 
 // Renders the rule's reason template for an event ("{accelerator.family} from {source.country}";

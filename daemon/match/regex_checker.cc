@@ -1,9 +1,8 @@
 #include "match/regex_checker.h"
 
-#include <hs/hs.h>
-
 #include <cctype>
-#include <cstdlib>
+
+#include "hs/hyperscan.h"
 
 namespace chipwatch {
 
@@ -14,21 +13,15 @@ constexpr std::string_view kBoundaryTail = "(?:\\W|$)";
 
 RegexChecker HyperscanRegexChecker() {
   return [](const std::string& pattern, bool ignore_case) -> std::string {
-    unsigned flags = HS_FLAG_SINGLEMATCH | HS_FLAG_ALLOWEMPTY;
-    if (ignore_case) flags |= HS_FLAG_CASELESS;
+    unsigned flags = hs::kSingleMatch | hs::kAllowEmpty;
+    if (ignore_case) flags |= hs::kCaseless;
     // hs_expression_info parses and analyses the pattern as hs_compile would, without building
     // a database: a fraction of the cost, which matters with thousands of rules. Errors only the
     // full build finds (resource limits) are reported by CompiledRules::Compile, also with the
     // rule's position.
-    hs_expr_info_t* info = nullptr;
-    hs_compile_error_t* err = nullptr;
-    if (hs_expression_info(pattern.c_str(), flags, &info, &err) == HS_SUCCESS) {
-      std::free(info);
-      return std::string();
-    }
-    std::string message = err && err->message ? err->message : "Hyperscan compile failed";
-    hs_free_compile_error(err);
-    return message;
+    hs::ExpressionInfo info = hs::AnalyzeExpression(pattern, flags);
+    if (info.ok) return std::string();
+    return info.message.empty() ? std::string("Hyperscan compile failed") : info.message;
   };
 }
 

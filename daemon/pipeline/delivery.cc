@@ -118,7 +118,12 @@ void Delivery::DeliverTo(Sink& sink, SinkRecord record,
 void Delivery::DeliverAlerts(const ProcessorOutput& out,
                              const std::shared_ptr<Completion>& completion) {
   for (const AlertRef& ref : out.refs) {
-    metrics_.Alerts(ref.rule->id, SeverityName(ref.severity)).Inc();
+    // The snapshot's pre-resolved counter; the keyed lookup only without one (tests).
+    if (ref.alerts_total != nullptr) {
+      ref.alerts_total->Inc();
+    } else {
+      metrics_.Alerts(ref.rule->id, SeverityName(ref.severity)).Inc();
+    }
     for (Sink* sink : sinks_) {
       SinkRecord record;
       record.key = ref.key;

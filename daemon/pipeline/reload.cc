@@ -20,7 +20,8 @@ void Reload(RunState& state) {
   }
   std::shared_ptr<const Snapshot> snapshot;
   if (config != nullptr) {
-    snapshot = LoadSnapshot(*config, state.snapshots.Current()->generation + 1);
+    snapshot = LoadSnapshot(*config, state.snapshots.Current()->generation + 1,
+                            state.metrics.get());
   }
   if (snapshot == nullptr) {
     state.metrics->RulesReload(false).Inc();
@@ -36,7 +37,6 @@ void Reload(RunState& state) {
   const LogLevel level = state.log_level.value_or(config->log.level);
   spdlog::set_level(spdlog::level::from_str(std::string(LogLevelName(level))));
   state.metrics->RulesLoaded().Set(static_cast<double>(snapshot->policy->rules->rules().size()));
-  InitAlertMetrics(*state.metrics, *snapshot->policy);
   const size_t rules = snapshot->policy->rules->rules().size();
   state.snapshots.Publish(std::move(snapshot));
   state.metrics->RulesReload(true).Inc();

@@ -32,7 +32,8 @@ std::optional<Enrichment> LoadEnrichmentLogged(const EnrichOptions& options) {
 
 }  // namespace
 
-std::shared_ptr<const Snapshot> LoadSnapshot(const Config& config, uint64_t generation) {
+std::shared_ptr<const Snapshot> LoadSnapshot(const Config& config, uint64_t generation,
+                                             Metrics* metrics) {
   std::vector<std::string> rule_paths;
   for (const ConfigPath& p : config.rules) rule_paths.push_back(p.path);
   Diagnostics diags;
@@ -53,6 +54,10 @@ std::shared_ptr<const Snapshot> LoadSnapshot(const Config& config, uint64_t gene
   snapshot->policy = std::move(policy);
   snapshot->enrichment = std::make_shared<const Enrichment>(std::move(*enrichment));
   snapshot->generation = generation;
+  if (metrics != nullptr) {
+    snapshot->alert_counters =
+        std::make_shared<const AlertCounters>(*metrics, *snapshot->policy->rules);
+  }
   return snapshot;
 }
 
@@ -62,6 +67,7 @@ EventProcessor& SnapshotProcessor::Get() {
     snapshot_ = std::move(current);
     processor_ = std::make_unique<EventProcessor>(snapshot_->policy,
                                                   snapshot_->enrichment->external.get(), options_);
+    if (snapshot_->alert_counters) processor_->set_alert_counters(snapshot_->alert_counters);
   }
   return *processor_;
 }

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "app/alert_counters.h"
 #include "app/enrichment.h"
 #include "app/policy.h"
 #include "app/processor.h"
@@ -22,6 +23,9 @@ namespace chipwatch {
 struct Snapshot {
   std::shared_ptr<const LoadedPolicy> policy;
   std::shared_ptr<const Enrichment> enrichment;
+  // The policy's chipwatch_alerts_total handles, resolved once for the snapshot (null when it was
+  // loaded without Metrics, as in tests: alerts are then counted through Metrics::Alerts).
+  std::shared_ptr<const AlertCounters> alert_counters;
   uint64_t generation = 0;
 };
 
@@ -35,8 +39,10 @@ class SnapshotStore {
 };
 
 // Loads the policy and enrichment data a config names: the unit a reload replaces. Problems are
-// logged; null when the rules or the enrichment data cannot be used.
-std::shared_ptr<const Snapshot> LoadSnapshot(const Config& config, uint64_t generation);
+// logged; null when the rules or the enrichment data cannot be used. With `metrics`, the alert
+// counters of every rule and severity it can raise are created (at 0) and resolved.
+std::shared_ptr<const Snapshot> LoadSnapshot(const Config& config, uint64_t generation,
+                                             Metrics* metrics);
 
 // A worker's processor, rebuilt when a reload published a new snapshot.
 class SnapshotProcessor {

@@ -112,7 +112,7 @@ int StartupFailure(const Status& status) {
 }
 
 int LoadFirstSnapshot(RunState& state) {
-  std::shared_ptr<const Snapshot> snapshot = LoadSnapshot(*state.config, 1);
+  std::shared_ptr<const Snapshot> snapshot = LoadSnapshot(*state.config, 1, state.metrics.get());
   if (snapshot == nullptr) {
     spdlog::error("not starting");
     return kExitUsage;
@@ -145,15 +145,6 @@ int CreateSinks(RunState& state) {
   return kExitOk;
 }
 
-void InitAlertMetrics(Metrics& metrics, const LoadedPolicy& policy) {
-  for (const CompiledRule& rule : policy.rules->rules()) {
-    metrics.Alerts(rule.id, SeverityName(rule.severity));
-    for (const auto& [value, severity] : rule.severity_map) {
-      metrics.Alerts(rule.id, SeverityName(severity));
-    }
-  }
-}
-
 void InitMetrics(RunState& state) {
   Metrics& metrics = *state.metrics;
   for (int f = 0; f < kFormatCount; ++f) {
@@ -166,7 +157,7 @@ void InitMetrics(RunState& state) {
       metrics.DecodeWarnings(format, DecodeWarningName(static_cast<DecodeWarning>(w)));
     }
   }
-  InitAlertMetrics(metrics, *state.snapshots.Current()->policy);
+  // The alert series exist already: the snapshot's AlertCounters created them at 0.
   for (const auto& sink : state.sinks) {
     metrics.SinkErrors(sink->name());
     metrics.SinkPending(sink->name());

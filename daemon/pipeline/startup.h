@@ -24,9 +24,6 @@ int CreateSinks(RunState& state);
 // Series that alerting rules watch exist from the start (at 0), so that their first increase is
 // visible to increase() and rate().
 void InitMetrics(RunState& state);
-// chipwatch_alerts_total at 0 for every severity a rule of the policy can raise (its own, and
-// those of its severity_from map): the first alert of a rule is then an increase.
-void InitAlertMetrics(Metrics& metrics, const LoadedPolicy& policy);
 // Every configured source, Kafka sources first; consumers come from `consumers`.
 int CreateSources(RunState& state, const ConsumerFactory& consumers);
 // /metrics, /healthz, /readyz, when enabled.
