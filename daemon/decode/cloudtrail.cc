@@ -116,21 +116,21 @@ bool ReadResponse(RecordContext& ctx, od::value& v, CloudTrailScratch& s) {
     if (key != "instancesSet") return true;
     od::object set_object;
     if (!AsObject(set, set_object)) return true;
-    return ForEachField(ctx, set_object, [&](std::string_view key, od::value& items) {
+    return ForEachField(ctx, set_object, [&](std::string_view set_key, od::value& items) {
       od::array array;
-      if (key != "items" || !AsArray(items, array)) return true;
+      if (set_key != "items" || !AsArray(items, array)) return true;
       for (auto item_result : array) {
         od::value item;
         od::object object;
         if (auto e = std::move(item_result).get(item)) return ctx.FailJson(e, "responseElements");
         if (!AsObject(item, object)) break;
-        return ForEachField(ctx, object, [&](std::string_view key, od::value& value) {
-          if (key == "instanceType") {
+        return ForEachField(ctx, object, [&](std::string_view item_key, od::value& value) {
+          if (item_key == "instanceType") {
             if (auto t = AsString(value)) {
               s.response_type.Offer(*t, 0);
               NoteInstanceType(ctx, *t);
             }
-          } else if (key == "instanceId") {
+          } else if (item_key == "instanceId") {
             if (auto id = AsString(value)) s.response_id.Offer(*id, 0);
           }
           return true;

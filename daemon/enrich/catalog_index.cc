@@ -164,357 +164,408 @@ size_t CatalogIndex::NormalizeAcceleratorName(std::string_view name, char* out) 
   return n;
 }
 
+// The checks of one entry: its description for messages, and the diagnostics they go to.
+struct CatalogIndex::EntryCheck {
+  Diagnostics& diags;
+  const CatalogEntry& entry;
+  std::string what;  // "accelerators entry 'H100'"
+
+  void Error(const SourcePos& pos, const char* code, const std::string& message) const {
+    diags.Error(pos, code, what + ": " + message);
+  }
+  // The attribute's value, or an error and null when it is missing or empty.
+  const std::string* Required(const char* key) const {
+    const std::string* value = entry.Attr(key);
+    if (value == nullptr || value->empty()) {
+      Error(entry.pos, "catalog-missing-key", std::string("missing `") + key + "`");
+      return nullptr;
+    }
+    return value;
+  }
+};
+
+namespace {
+
+// Calls fn(item) for each item of a list attribute (the reader joins a sequence with ", "),
+// trimmed of spaces; empty items are skipped.
+template <typename Fn>
+void ForEachListItem(std::string_view list, Fn&& fn) {
+  while (!list.empty()) {
+    size_t comma = list.find(',');
+    std::string_view item = list.substr(0, comma);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (!item.empty()) fn(item);
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+}
+
+}  // namespace
+
 std::unique_ptr<const CatalogIndex> CatalogIndex::Build(const PolicyDefinitions& defs,
                                                         Diagnostics& diags) {
   const size_t errors_before = diags.error_count();
   std::unique_ptr<CatalogIndex> index(new CatalogIndex());
   index->destination_by_code_.fill(kNone);
-
   // 1. Copy the entries, merging overrides and rejecting duplicate names.
   for (const auto& [catalog_name, entries] : defs.catalogs) {
-    auto kind = KindOf(catalog_name);
-    if (!kind) {
-      SourcePos pos = entries.empty() || !entries.front() ? SourcePos{} : entries.front()->pos;
-      diags.Error(pos, "unknown-catalog",
-                  "unknown catalog '" + catalog_name + "' (expected " + OneOf(kCatalogNames) + ")");
-      continue;
-    }
-    Catalog& catalog = index->catalogs_[static_cast<size_t>(*kind)];
-    std::unordered_map<std::string, uint32_t> by_name;
-    // Named, not the structured binding: clang before 16 cannot capture one in a lambda.
-    const std::string& name_of_catalog = catalog_name;
-    auto add_copy = [&](const CatalogEntry& entry) {
-      auto copy = std::make_unique<CatalogEntry>(entry);
-      copy->attrs.erase("override");
-      copy->attr_pos.erase("override");
-      copy->catalog = name_of_catalog;
-      Info info;
-      info.entry = std::move(copy);
-      catalog.entries.push_back(std::move(info));
-    };
-    for (const auto& entry_ptr : entries) {
-      if (!entry_ptr) continue;
-      const CatalogEntry& entry = *entry_ptr;
-      bool is_override = false;
-      if (const std::string* value = entry.Attr("override")) {
-        if (*value == "true") {
-          is_override = true;
-        } else if (*value != "false") {
-          diags.Error(AttrPos(entry, "override"), "catalog-bad-value",
-                      Describe(catalog_name, entry) + ": override must be true or false, not '" +
-                          *value + "'");
-          continue;
-        }
-      }
-      // instance_types and regions entries may be named by their pattern alone.
-      const bool pattern_only =
-          (*kind == Kind::kInstanceTypes || *kind == Kind::kRegions) && !entry.patterns.empty();
-      if (entry.name.empty() && !pattern_only) {
-        diags.Error(entry.pos, "catalog-missing-key", catalog_name + " entry without a name");
-        continue;
-      }
-      if (entry.name.empty()) {
-        if (is_override) {
-          diags.Error(AttrPos(entry, "override"), "catalog-override-unknown",
-                      Describe(catalog_name, entry) + ": `override: true` needs a name");
-          continue;
-        }
-        add_copy(entry);
-        continue;
-      }
-      std::string key = AsciiLowered(entry.name);
-      auto it = by_name.find(key);
-      if (it != by_name.end()) {
-        CatalogEntry& earlier = *catalog.entries[it->second].entry;
-        // A destination whose tier changed over time has an entry per period (Cambodia: D:5 from
-        // Dec 2021 to Nov 2025, D:1 after): allowed when the periods do not overlap.
-        if (!is_override && *kind == Kind::kDestinations) {
-          bool overlaps = false;
-          for (const Info& other : catalog.entries) {
-            overlaps = overlaps || (AsciiLowered(other.entry->name) == key &&
-                                    other.entry->PeriodOverlaps(entry));
-          }
-          if (overlaps) {
-            diags.Error(entry.pos, "duplicate-catalog-entry",
-                        Describe(catalog_name, entry) + " overlaps the entry at " +
-                            earlier.pos.ToString() +
-                            " (a country may have several entries only for periods that do not "
-                            "overlap: set effective_until on the earlier one and effective_from "
-                            "on this one, or add `override: true` to replace its keys)");
-            continue;
-          }
-          it->second = static_cast<uint32_t>(catalog.entries.size());  // overrides: the latest
-          add_copy(entry);
-          continue;
-        }
-        if (!is_override) {
-          diags.Error(entry.pos, "duplicate-catalog-entry",
-                      Describe(catalog_name, entry) + " is already defined at " +
-                          earlier.pos.ToString() + " (add `override: true` to replace its keys)");
-          continue;
-        }
-        MergeOverride(earlier, entry);
-        continue;
-      }
-      if (is_override) {
-        diags.Error(AttrPos(entry, "override"), "catalog-override-unknown",
-                    Describe(catalog_name, entry) +
-                        " has `override: true` but no earlier entry of that name");
-        continue;
-      }
-      by_name.emplace(std::move(key), static_cast<uint32_t>(catalog.entries.size()));
-      add_copy(entry);
+    index->CopyCatalog(catalog_name, entries, diags);
+  }
+  // 2. Validate and decode each entry.
+  index->DecodeEntries(diags);
+  // 3. Hyperscan databases.
+  index->BuildDatabases(diags);
+  if (diags.error_count() > errors_before) return nullptr;
+  return index;
+}
+
+void CatalogIndex::CopyCatalog(const std::string& catalog_name,
+                               const std::vector<std::unique_ptr<CatalogEntry>>& entries,
+                               Diagnostics& diags) {
+  auto kind = KindOf(catalog_name);
+  if (!kind) {
+    SourcePos pos = entries.empty() || !entries.front() ? SourcePos{} : entries.front()->pos;
+    diags.Error(pos, "unknown-catalog",
+                "unknown catalog '" + catalog_name + "' (expected " + OneOf(kCatalogNames) + ")");
+    return;
+  }
+  std::unordered_map<std::string, uint32_t> by_name;
+  for (const auto& entry_ptr : entries) {
+    if (entry_ptr) CopyEntry(*kind, catalog_name, *entry_ptr, by_name, diags);
+  }
+}
+
+void CatalogIndex::AddCopy(Catalog& catalog, const std::string& catalog_name,
+                           const CatalogEntry& entry) {
+  auto copy = std::make_unique<CatalogEntry>(entry);
+  copy->attrs.erase("override");
+  copy->attr_pos.erase("override");
+  copy->catalog = catalog_name;
+  Info info;
+  info.entry = std::move(copy);
+  catalog.entries.push_back(std::move(info));
+}
+
+void CatalogIndex::CopyEntry(Kind kind, const std::string& catalog_name, const CatalogEntry& entry,
+                             std::unordered_map<std::string, uint32_t>& by_name,
+                             Diagnostics& diags) {
+  Catalog& catalog = catalogs_[static_cast<size_t>(kind)];
+  bool is_override = false;
+  if (const std::string* value = entry.Attr("override")) {
+    if (*value == "true") {
+      is_override = true;
+    } else if (*value != "false") {
+      diags.Error(
+          AttrPos(entry, "override"), "catalog-bad-value",
+          Describe(catalog_name, entry) + ": override must be true or false, not '" + *value + "'");
+      return;
     }
   }
-
-  // 2. Validate and decode each entry.
-  std::unordered_map<std::string, uint32_t> accelerator_by_name;
-  {
-    const auto& accelerators = index->catalogs_[static_cast<size_t>(Kind::kAccelerators)].entries;
-    for (size_t i = 0; i < accelerators.size(); ++i) {
-      accelerator_by_name.emplace(AsciiLowered(accelerators[i].entry->name), i);
+  // instance_types and regions entries may be named by their pattern alone.
+  const bool pattern_only =
+      (kind == Kind::kInstanceTypes || kind == Kind::kRegions) && !entry.patterns.empty();
+  if (entry.name.empty() && !pattern_only) {
+    diags.Error(entry.pos, "catalog-missing-key", catalog_name + " entry without a name");
+    return;
+  }
+  if (entry.name.empty()) {
+    if (is_override) {
+      diags.Error(AttrPos(entry, "override"), "catalog-override-unknown",
+                  Describe(catalog_name, entry) + ": `override: true` needs a name");
+      return;
     }
+    AddCopy(catalog, catalog_name, entry);
+    return;
+  }
+  std::string key = AsciiLowered(entry.name);
+  auto it = by_name.find(key);
+  if (it == by_name.end()) {
+    if (is_override) {
+      diags.Error(AttrPos(entry, "override"), "catalog-override-unknown",
+                  Describe(catalog_name, entry) +
+                      " has `override: true` but no earlier entry of that name");
+      return;
+    }
+    by_name.emplace(std::move(key), static_cast<uint32_t>(catalog.entries.size()));
+    AddCopy(catalog, catalog_name, entry);
+    return;
+  }
+  CatalogEntry& earlier = *catalog.entries[it->second].entry;
+  if (is_override) {
+    MergeOverride(earlier, entry);
+    return;
+  }
+  if (kind != Kind::kDestinations) {
+    diags.Error(entry.pos, "duplicate-catalog-entry",
+                Describe(catalog_name, entry) + " is already defined at " + earlier.pos.ToString() +
+                    " (add `override: true` to replace its keys)");
+    return;
+  }
+  // A destination whose tier changed over time has an entry per period (Cambodia: D:5 from Dec
+  // 2021 to Nov 2025, D:1 after): allowed when the periods do not overlap.
+  bool overlaps = false;
+  for (const Info& other : catalog.entries) {
+    overlaps =
+        overlaps || (AsciiLowered(other.entry->name) == key && other.entry->PeriodOverlaps(entry));
+  }
+  if (overlaps) {
+    diags.Error(entry.pos, "duplicate-catalog-entry",
+                Describe(catalog_name, entry) + " overlaps the entry at " + earlier.pos.ToString() +
+                    " (a country may have several entries only for periods that do not "
+                    "overlap: set effective_until on the earlier one and effective_from "
+                    "on this one, or add `override: true` to replace its keys)");
+    return;
+  }
+  it->second = static_cast<uint32_t>(catalog.entries.size());  // overrides: the latest
+  AddCopy(catalog, catalog_name, entry);
+}
+
+void CatalogIndex::DecodeEntries(Diagnostics& diags) {
+  std::unordered_map<std::string, uint32_t> accelerator_by_name;
+  const auto& accelerators = catalog(Kind::kAccelerators).entries;
+  for (size_t i = 0; i < accelerators.size(); ++i) {
+    accelerator_by_name.emplace(AsciiLowered(accelerators[i].entry->name), i);
   }
   for (size_t k = 0; k < kKindCount; ++k) {
     const Kind kind = static_cast<Kind>(k);
-    const std::string_view catalog_name = kCatalogNames[k];
-    Catalog& catalog = index->catalogs_[k];
+    Catalog& catalog = catalogs_[k];
     for (size_t i = 0; i < catalog.entries.size(); ++i) {
       Info& info = catalog.entries[i];
       const CatalogEntry& entry = *info.entry;
-      const std::string what = Describe(catalog_name, entry);
-      auto error = [&](const SourcePos& pos, const char* code, const std::string& message) {
-        diags.Error(pos, code, what + ": " + message);
-      };
-      auto required = [&](const char* key) -> const std::string* {
-        const std::string* value = entry.Attr(key);
-        if (value == nullptr || value->empty()) {
-          error(entry.pos, "catalog-missing-key", std::string("missing `") + key + "`");
-          return nullptr;
-        }
-        return value;
-      };
-      auto provider = [&]() {
-        const std::string* value = entry.Attr("provider");
-        if (value == nullptr) return;
-        Provider p = ProviderOf(*value);
-        if (p == Provider::kAny || *value != kProviderNames[static_cast<size_t>(p) - 1]) {
-          error(AttrPos(entry, "provider"), "catalog-bad-value",
-                "unknown provider '" + *value + "' (expected " + OneOf(kProviderNames) + ")");
-          return;
-        }
-        info.provider = p;
-      };
-
-      if (entry.source.empty()) {
-        error(entry.pos, "catalog-missing-source",
-              "no `source` (every catalog entry must say where it comes from)");
-      }
-      if (entry.effective_from_ms && entry.effective_until_ms &&
-          *entry.effective_from_ms >= *entry.effective_until_ms) {
-        error(AttrPos(entry, "effective_until"), "catalog-bad-dates",
-              "effective_until must be after effective_from");
-      }
-      for (const auto& [key, value] : entry.attrs) {
-        const auto& allowed = kAllowedAttrs[k];
-        if (!key.empty() && std::find(allowed.begin(), allowed.end(), key) != allowed.end()) {
-          continue;
-        }
-        std::string expected;
-        for (std::string_view name : allowed) {
-          if (name.empty()) continue;
-          expected += expected.empty() ? "" : ", ";
-          expected += name;
-        }
-        error(AttrPos(entry, key), "catalog-unknown-key",
-              "unknown key '" + key + "' (" + std::string(catalog_name) + " entries take " +
-                  expected + ", plus name, source, effective_from, effective_until, override" +
-                  (kind == Kind::kAccelerators || kind == Kind::kFrontier  ? ", match"
-                   : kind == Kind::kDestinations || kind == Kind::kVendors ? ""
-                                                                           : ", pattern") +
-                  ")");
-      }
-      for (const std::string& pattern : entry.patterns) {
-        if (pattern.empty()) error(PatternPos(entry), "catalog-bad-regex", "empty regex");
-      }
+      const EntryCheck check{diags, entry, Describe(kCatalogNames[k], entry)};
+      CheckCommonKeys(kind, check);
       info.has_patterns = !entry.patterns.empty();
-
       switch (kind) {
-        case Kind::kAccelerators: {
-          if (const std::string* status = required("status")) {
-            if (auto s = FindName(kStatusNames, *status)) {
-              info.status = kStatusNames[*s];
-            } else {
-              error(AttrPos(entry, "status"), "catalog-bad-value",
-                    "unknown status '" + *status + "' (expected " + OneOf(kStatusNames) + ")");
-            }
-          }
-          if (entry.patterns.empty()) {
-            error(entry.pos, "catalog-missing-key",
-                  "missing `match` (regexes over the normalized accelerator name)");
-          }
-          // The figures behind the classification (TOPS x bit length; TPP / die area in mm2):
-          // informational, but they must be numbers.
-          for (const char* key : {"tpp", "performance_density"}) {
-            const std::string* value = entry.Attr(key);
-            if (value == nullptr) continue;
-            double number = 0;
-            auto [end, ec] = std::from_chars(value->data(), value->data() + value->size(), number);
-            if (ec != std::errc() || end != value->data() + value->size() || number < 0) {
-              error(AttrPos(entry, key), "catalog-bad-value",
-                    std::string(key) + " '" + *value + "' is not a non-negative number");
-            }
-          }
-          if (const std::string* tiers = entry.Attr("restricted_tiers")) {
-            // Stored by the reader as "a, b".
-            std::string_view rest = *tiers;
-            while (!rest.empty()) {
-              size_t comma = rest.find(',');
-              std::string_view tier = rest.substr(0, comma);
-              while (!tier.empty() && tier.front() == ' ') tier.remove_prefix(1);
-              while (!tier.empty() && tier.back() == ' ') tier.remove_suffix(1);
-              if (auto t = FindName(kTierNames, tier)) {
-                info.tier_scope |= static_cast<uint8_t>(1U << *t);
-              } else {
-                error(AttrPos(entry, "restricted_tiers"), "catalog-bad-value",
-                      "unknown tier '" + std::string(tier) + "' in restricted_tiers (expected " +
-                          OneOf(kTierNames) + ")");
-              }
-              rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-            }
-          }
-          if (info.status == "unclear" && entry.Attr("notes") == nullptr) {
-            diags.Warning(entry.pos, "catalog-unclear-without-reason",
-                          what +
-                              ": status unclear without `notes` saying why (what evidence is "
-                              "missing)");
-          }
+        case Kind::kAccelerators:
+          DecodeAccelerator(check, info);
           break;
-        }
-        case Kind::kInstanceTypes: {
-          provider();
-          if (const std::string* accelerator = required("accelerator")) {
-            auto it = accelerator_by_name.find(AsciiLowered(*accelerator));
-            if (it == accelerator_by_name.end()) {
-              error(AttrPos(entry, "accelerator"), "catalog-unknown-accelerator",
-                    "accelerator '" + *accelerator + "' is not an accelerators entry");
-            } else {
-              info.accelerator = it->second;
-            }
-          }
-          if (const std::string* count = entry.Attr("count")) {
-            int64_t value = 0;
-            auto [end, ec] = std::from_chars(count->data(), count->data() + count->size(), value);
-            if (ec != std::errc() || end != count->data() + count->size() || value < 1 ||
-                value > kMaxCount) {
-              error(AttrPos(entry, "count"), "catalog-bad-value",
-                    "count '" + *count + "' is not a whole number from 1 to " +
-                        std::to_string(kMaxCount));
-            } else {
-              info.count = value;
-            }
-          }
-          if (const std::string* model = entry.Attr("model")) info.model = *model;
+        case Kind::kInstanceTypes:
+          DecodeProvider(check, info);
+          DecodeInstanceType(check, info, accelerator_by_name);
           if (!info.has_patterns) catalog.by_name.emplace(AsciiLowered(entry.name), i);
           break;
-        }
-        case Kind::kDestinations: {
-          std::optional<size_t> code = CountryCodeIndex(entry.name);
-          if (!code) {
-            error(entry.pos, "catalog-bad-value",
-                  "a destination's name must be an ISO 3166 alpha-2 code (e.g. CN)");
-          } else {
-            // Several periods of one country are chained in catalog order.
-            uint32_t* slot = &index->destination_by_code_[*code];
-            while (*slot != kNone) slot = &catalog.entries[*slot].next_same_name;
-            *slot = static_cast<uint32_t>(i);
-          }
-          if (info.has_patterns) {
-            error(PatternPos(entry), "catalog-unknown-key",
-                  "destinations take no match/pattern: the name is the country code");
-          }
-          if (const std::string* tier = required("tier")) {
-            if (auto t = FindName(kTierNames, *tier)) {
-              info.tier = kTierNames[*t];
-            } else {
-              error(AttrPos(entry, "tier"), "catalog-bad-value",
-                    "unknown tier '" + *tier + "' (expected " + OneOf(kTierNames) + ")");
-            }
-          }
+        case Kind::kDestinations:
+          DecodeDestination(check, info, static_cast<uint32_t>(i));
           break;
-        }
-        case Kind::kRegions: {
-          provider();
-          if (const std::string* country = required("country")) {
-            info.country = InternCountryCode(*country);
-            if (info.country.empty()) {
-              error(AttrPos(entry, "country"), "catalog-bad-value",
-                    "country '" + *country + "' is not an ISO 3166 alpha-2 code (e.g. CN)");
-            }
-          }
+        case Kind::kRegions:
+          DecodeProvider(check, info);
+          DecodeRegion(check, info);
           if (!info.has_patterns) catalog.by_name.emplace(AsciiLowered(entry.name), i);
           break;
-        }
-        case Kind::kFrontier: {
-          if (const std::string* vendor = required("vendor")) info.vendor = *vendor;
+        case Kind::kFrontier:
+          if (const std::string* vendor = check.Required("vendor")) info.vendor = *vendor;
           if (entry.patterns.empty()) {
-            error(entry.pos, "catalog-missing-key", "missing `match` (regexes over model.id)");
+            check.Error(entry.pos, "catalog-missing-key",
+                        "missing `match` (regexes over model.id)");
           }
           break;
-        }
-        case Kind::kVendors: {
-          if (info.has_patterns) {
-            error(PatternPos(entry), "catalog-unknown-key",
-                  "model_vendors take no match/pattern: the name is the frontier_models vendor");
-          }
-          const std::string* supported = entry.Attr("supported_countries");
-          const std::string* unsupported = entry.Attr("unsupported_countries");
-          if ((supported == nullptr) == (unsupported == nullptr)) {
-            error(entry.pos, "catalog-missing-key",
-                  "needs exactly one of `supported_countries` and `unsupported_countries`");
-            break;
-          }
-          info.supported_list = supported != nullptr;
-          const char* key = supported != nullptr ? "supported_countries" : "unsupported_countries";
-          // The reader joins a sequence with ", ".
-          std::string_view list = supported != nullptr ? *supported : *unsupported;
-          while (!list.empty()) {
-            size_t comma = list.find(',');
-            std::string_view code = list.substr(0, comma);
-            while (!code.empty() && code.front() == ' ') code.remove_prefix(1);
-            while (!code.empty() && code.back() == ' ') code.remove_suffix(1);
-            if (std::optional<size_t> index = CountryCodeIndex(code)) {
-              info.countries.set(*index);
-            } else {
-              error(AttrPos(entry, key), "catalog-bad-value",
-                    "'" + std::string(code) + "' is not an ISO 3166 alpha-2 code (e.g. CN)");
-            }
-            if (comma == std::string_view::npos) break;
-            list.remove_prefix(comma + 1);
-          }
+        case Kind::kVendors:
+          DecodeVendor(check, info);
           catalog.by_name.emplace(AsciiLowered(entry.name), i);
           break;
-        }
       }
     }
   }
+}
 
-  // 3. Hyperscan databases. Each pattern is checked alone first so that every bad one is
-  // reported at its entry; whole-name patterns are anchored after that check, so that an
-  // unbalanced parenthesis cannot escape the anchoring group. The checks' diagnostics are held per
-  // catalog and reported, in catalog order, together with the compile results.
-  struct Patterns {
-    std::vector<std::string> expressions;
-    std::vector<uint32_t> entry_of;
-    bool ok = true;
-    Diagnostics diags;
-  };
-  std::array<Patterns, kKindCount> patterns;
+// source, dates, attribute keys and empty regexes: what every catalog checks.
+void CatalogIndex::CheckCommonKeys(Kind kind, const EntryCheck& check) {
+  const CatalogEntry& entry = check.entry;
+  const size_t k = static_cast<size_t>(kind);
+  if (entry.source.empty()) {
+    check.Error(entry.pos, "catalog-missing-source",
+                "no `source` (every catalog entry must say where it comes from)");
+  }
+  if (entry.effective_from_ms && entry.effective_until_ms &&
+      *entry.effective_from_ms >= *entry.effective_until_ms) {
+    check.Error(AttrPos(entry, "effective_until"), "catalog-bad-dates",
+                "effective_until must be after effective_from");
+  }
+  const auto& allowed = kAllowedAttrs[k];
+  for (const auto& [key, value] : entry.attrs) {
+    if (!key.empty() && std::find(allowed.begin(), allowed.end(), key) != allowed.end()) {
+      continue;
+    }
+    std::string expected;
+    for (std::string_view name : allowed) {
+      if (name.empty()) continue;
+      expected += expected.empty() ? "" : ", ";
+      expected += name;
+    }
+    check.Error(AttrPos(entry, key), "catalog-unknown-key",
+                "unknown key '" + key + "' (" + std::string(kCatalogNames[k]) + " entries take " +
+                    expected + ", plus name, source, effective_from, effective_until, override" +
+                    (kind == Kind::kAccelerators || kind == Kind::kFrontier  ? ", match"
+                     : kind == Kind::kDestinations || kind == Kind::kVendors ? ""
+                                                                             : ", pattern") +
+                    ")");
+  }
+  for (const std::string& pattern : entry.patterns) {
+    if (pattern.empty()) check.Error(PatternPos(entry), "catalog-bad-regex", "empty regex");
+  }
+}
+
+void CatalogIndex::DecodeProvider(const EntryCheck& check, Info& info) {
+  const std::string* value = check.entry.Attr("provider");
+  if (value == nullptr) return;
+  Provider p = ProviderOf(*value);
+  if (p == Provider::kAny || *value != kProviderNames[static_cast<size_t>(p) - 1]) {
+    check.Error(AttrPos(check.entry, "provider"), "catalog-bad-value",
+                "unknown provider '" + *value + "' (expected " + OneOf(kProviderNames) + ")");
+    return;
+  }
+  info.provider = p;
+}
+
+void CatalogIndex::DecodeAccelerator(const EntryCheck& check, Info& info) {
+  const CatalogEntry& entry = check.entry;
+  if (const std::string* status = check.Required("status")) {
+    if (auto s = FindName(kStatusNames, *status)) {
+      info.status = kStatusNames[*s];
+    } else {
+      check.Error(AttrPos(entry, "status"), "catalog-bad-value",
+                  "unknown status '" + *status + "' (expected " + OneOf(kStatusNames) + ")");
+    }
+  }
+  if (entry.patterns.empty()) {
+    check.Error(entry.pos, "catalog-missing-key",
+                "missing `match` (regexes over the normalized accelerator name)");
+  }
+  // The figures behind the classification (TOPS x bit length; TPP / die area in mm2):
+  // informational, but they must be numbers.
+  for (const char* key : {"tpp", "performance_density"}) {
+    const std::string* value = entry.Attr(key);
+    if (value == nullptr) continue;
+    double number = 0;
+    auto [end, ec] = std::from_chars(value->data(), value->data() + value->size(), number);
+    if (ec != std::errc() || end != value->data() + value->size() || number < 0) {
+      check.Error(AttrPos(entry, key), "catalog-bad-value",
+                  std::string(key) + " '" + *value + "' is not a non-negative number");
+    }
+  }
+  if (const std::string* tiers = entry.Attr("restricted_tiers")) {
+    ForEachListItem(*tiers, [&](std::string_view tier) {
+      if (auto t = FindName(kTierNames, tier)) {
+        info.tier_scope |= static_cast<uint8_t>(1U << *t);
+      } else {
+        check.Error(AttrPos(entry, "restricted_tiers"), "catalog-bad-value",
+                    "unknown tier '" + std::string(tier) + "' in restricted_tiers (expected " +
+                        OneOf(kTierNames) + ")");
+      }
+    });
+  }
+  if (info.status == "unclear" && entry.Attr("notes") == nullptr) {
+    check.diags.Warning(entry.pos, "catalog-unclear-without-reason",
+                        check.what +
+                            ": status unclear without `notes` saying why (what evidence is "
+                            "missing)");
+  }
+}
+
+void CatalogIndex::DecodeInstanceType(
+    const EntryCheck& check, Info& info,
+    const std::unordered_map<std::string, uint32_t>& accelerator_by_name) {
+  const CatalogEntry& entry = check.entry;
+  if (const std::string* accelerator = check.Required("accelerator")) {
+    auto it = accelerator_by_name.find(AsciiLowered(*accelerator));
+    if (it == accelerator_by_name.end()) {
+      check.Error(AttrPos(entry, "accelerator"), "catalog-unknown-accelerator",
+                  "accelerator '" + *accelerator + "' is not an accelerators entry");
+    } else {
+      info.accelerator = it->second;
+    }
+  }
+  if (const std::string* count = entry.Attr("count")) {
+    int64_t value = 0;
+    auto [end, ec] = std::from_chars(count->data(), count->data() + count->size(), value);
+    if (ec != std::errc() || end != count->data() + count->size() || value < 1 ||
+        value > kMaxCount) {
+      check.Error(
+          AttrPos(entry, "count"), "catalog-bad-value",
+          "count '" + *count + "' is not a whole number from 1 to " + std::to_string(kMaxCount));
+    } else {
+      info.count = value;
+    }
+  }
+  if (const std::string* model = entry.Attr("model")) info.model = *model;
+}
+
+void CatalogIndex::DecodeDestination(const EntryCheck& check, Info& info, uint32_t i) {
+  const CatalogEntry& entry = check.entry;
+  std::optional<size_t> code = CountryCodeIndex(entry.name);
+  if (!code) {
+    check.Error(entry.pos, "catalog-bad-value",
+                "a destination's name must be an ISO 3166 alpha-2 code (e.g. CN)");
+  } else {
+    // Several periods of one country are chained in catalog order.
+    uint32_t* slot = &destination_by_code_[*code];
+    while (*slot != kNone) {
+      slot = &catalogs_[static_cast<size_t>(Kind::kDestinations)].entries[*slot].next_same_name;
+    }
+    *slot = i;
+  }
+  if (info.has_patterns) {
+    check.Error(PatternPos(entry), "catalog-unknown-key",
+                "destinations take no match/pattern: the name is the country code");
+  }
+  if (const std::string* tier = check.Required("tier")) {
+    if (auto t = FindName(kTierNames, *tier)) {
+      info.tier = kTierNames[*t];
+    } else {
+      check.Error(AttrPos(entry, "tier"), "catalog-bad-value",
+                  "unknown tier '" + *tier + "' (expected " + OneOf(kTierNames) + ")");
+    }
+  }
+}
+
+void CatalogIndex::DecodeRegion(const EntryCheck& check, Info& info) {
+  if (const std::string* country = check.Required("country")) {
+    info.country = InternCountryCode(*country);
+    if (info.country.empty()) {
+      check.Error(AttrPos(check.entry, "country"), "catalog-bad-value",
+                  "country '" + *country + "' is not an ISO 3166 alpha-2 code (e.g. CN)");
+    }
+  }
+}
+
+void CatalogIndex::DecodeVendor(const EntryCheck& check, Info& info) {
+  const CatalogEntry& entry = check.entry;
+  if (info.has_patterns) {
+    check.Error(PatternPos(entry), "catalog-unknown-key",
+                "model_vendors take no match/pattern: the name is the frontier_models vendor");
+  }
+  const std::string* supported = entry.Attr("supported_countries");
+  const std::string* unsupported = entry.Attr("unsupported_countries");
+  if ((supported == nullptr) == (unsupported == nullptr)) {
+    check.Error(entry.pos, "catalog-missing-key",
+                "needs exactly one of `supported_countries` and `unsupported_countries`");
+    return;
+  }
+  info.supported_list = supported != nullptr;
+  const char* key = supported != nullptr ? "supported_countries" : "unsupported_countries";
+  ForEachListItem(supported != nullptr ? *supported : *unsupported, [&](std::string_view code) {
+    if (std::optional<size_t> code_index = CountryCodeIndex(code)) {
+      info.countries.set(*code_index);
+    } else {
+      check.Error(AttrPos(entry, key), "catalog-bad-value",
+                  "'" + std::string(code) + "' is not an ISO 3166 alpha-2 code (e.g. CN)");
+    }
+  });
+}
+
+// Each pattern is checked alone first so that every bad one is reported at its entry;
+// whole-name patterns are anchored after that check, so that an unbalanced parenthesis cannot
+// escape the anchoring group. The checks' diagnostics are held per catalog and reported, in catalog
+// order, together with the compile results (BuildDatabases).
+std::array<CatalogIndex::CheckedPatterns, CatalogIndex::kKindCount> CatalogIndex::CheckPatterns()
+    const {
+  std::array<CheckedPatterns, kKindCount> patterns;
   for (size_t k = 0; k < kKindCount; ++k) {
     const Kind kind = static_cast<Kind>(k);
     const bool whole_name = kind == Kind::kInstanceTypes || kind == Kind::kRegions;
-    const Catalog& catalog = index->catalogs_[k];
-    Patterns& out = patterns[k];
+    const Catalog& catalog = catalogs_[k];
+    CheckedPatterns& out = patterns[k];
     for (size_t i = 0; i < catalog.entries.size(); ++i) {
       const CatalogEntry& entry = *catalog.entries[i].entry;
       for (const std::string& pattern : entry.patterns) {
@@ -544,6 +595,11 @@ std::unique_ptr<const CatalogIndex> CatalogIndex::Build(const PolicyDefinitions&
     }
   }
 
+  return patterns;
+}
+
+void CatalogIndex::BuildDatabases(Diagnostics& diags) {
+  std::array<CheckedPatterns, kKindCount> patterns = CheckPatterns();
   // Compile the chunks of all catalogs concurrently.
   std::vector<hs::PatternSet> chunks;
   std::vector<size_t> chunk_kind;
@@ -560,8 +616,8 @@ std::unique_ptr<const CatalogIndex> CatalogIndex::Build(const PolicyDefinitions&
   // Install the databases (and report) in catalog order.
   size_t next_chunk = 0;
   for (size_t k = 0; k < kKindCount; ++k) {
-    Catalog& catalog = index->catalogs_[k];
-    Patterns& p = patterns[k];
+    Catalog& catalog = catalogs_[k];
+    CheckedPatterns& p = patterns[k];
     diags.Append(p.diags);
     if (!p.ok || p.expressions.empty()) continue;
 
@@ -597,16 +653,13 @@ std::unique_ptr<const CatalogIndex> CatalogIndex::Build(const PolicyDefinitions&
     catalog.dbs = std::move(dbs);
     catalog.entry_of_pattern = std::move(p.entry_of);
     for (const auto& db : catalog.dbs) {
-      if (!index->prototype_scratch_.Reserve(db)) {
+      if (!prototype_scratch_.Reserve(db)) {
         diags.Error(catalog.entries.front().entry->pos, "internal",
                     "cannot allocate Hyperscan scratch space");
         break;
       }
     }
   }
-
-  if (diags.error_count() > errors_before) return nullptr;
-  return index;
 }
 
 std::unique_ptr<CatalogScratch> CatalogIndex::NewScratch() const {

@@ -153,6 +153,32 @@ class CatalogIndex {
   struct MatchFilter;
 
   CatalogIndex() = default;
+
+  // Build's steps (catalog_index.cc).
+  struct EntryCheck;
+  struct CheckedPatterns {  // a catalog's patterns, checked one by one, ready to compile
+    std::vector<std::string> expressions;
+    std::vector<uint32_t> entry_of;
+    bool ok = true;
+    Diagnostics diags;
+  };
+  void CopyCatalog(const std::string& catalog_name,
+                   const std::vector<std::unique_ptr<CatalogEntry>>& entries, Diagnostics& diags);
+  void CopyEntry(Kind kind, const std::string& catalog_name, const CatalogEntry& entry,
+                 std::unordered_map<std::string, uint32_t>& by_name, Diagnostics& diags);
+  static void AddCopy(Catalog& catalog, const std::string& catalog_name, const CatalogEntry& entry);
+  void DecodeEntries(Diagnostics& diags);
+  static void CheckCommonKeys(Kind kind, const EntryCheck& check);
+  static void DecodeProvider(const EntryCheck& check, Info& info);
+  static void DecodeAccelerator(const EntryCheck& check, Info& info);
+  static void DecodeInstanceType(
+      const EntryCheck& check, Info& info,
+      const std::unordered_map<std::string, uint32_t>& accelerator_by_name);
+  void DecodeDestination(const EntryCheck& check, Info& info, uint32_t i);
+  static void DecodeRegion(const EntryCheck& check, Info& info);
+  static void DecodeVendor(const EntryCheck& check, Info& info);
+  std::array<CheckedPatterns, kKindCount> CheckPatterns() const;
+  void BuildDatabases(Diagnostics& diags);
   static std::optional<Kind> KindOf(std::string_view catalog);
   static Provider ProviderOf(std::string_view name);
 
