@@ -478,9 +478,9 @@ class DocumentDecoder final : public DecoderBackend {
       const int64_t ms =
           event_.origin.read_time_ms != 0 ? event_.origin.read_time_ms : WallClockMs();
       event_.SetNum(FieldId::kEventTime, ms);
-      TimestampBuffer text;  // not a std::string: the repair allocates nothing once warm
+      TimestampBuffer time_text;  // not a std::string: the repair allocates nothing once warm
       event_.str[static_cast<size_t>(FieldId::kEventTime)] =
-          arena_.Copy(FormatTimestampMs(ms, text));
+          arena_.Copy(FormatTimestampMs(ms, time_text));
       event_.repairs |= 1u << static_cast<unsigned>(invalid_time ? DecodeWarning::kInvalidTime
                                                                  : DecodeWarning::kMissingTime);
     }

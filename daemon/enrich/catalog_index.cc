@@ -727,46 +727,66 @@ const CatalogIndex::Info* CatalogIndex::Destination(std::string_view country,
   return time ? nullptr : latest;
 }
 
-void CatalogIndex::Enrich(Event& event, CatalogScratch& scratch, Arena& arena) const {
-  auto set_if_unset = [&event](FieldId field, std::string_view value) {
-    if (!value.empty() && event.Str(field).empty()) event.SetStr(field, value);
-  };
-  // A lower-cased or normalized copy of `text` in the scratch buffer (or the arena when long).
-  auto buffer_for = [&](size_t size) {
-    return size <= scratch.buffer.size() ? scratch.buffer.data() : arena.Allocate(size);
-  };
-
+// What the enrichment steps of one event share.
+struct CatalogIndex::EnrichContext {
+  Event& event;
+  CatalogScratch& scratch;
+  Arena& arena;
   MatchFilter filter;
-  if (event.Has(FieldId::kEventTime)) filter.time = event.Num(FieldId::kEventTime);
-  filter.provider = ProviderOf(event.Str(FieldId::kProvider));
 
-  // Instance type: as given, then without `ml.`.
+  // A buffer for a lower-cased or normalized copy of a value: the scratch's, or the arena's when
+  // the value is long.
+  char* Buffer(size_t size) {
+    return size <= scratch.buffer.size() ? scratch.buffer.data() : arena.Allocate(size);
+  }
+  void SetIfUnset(FieldId field, std::string_view value) {
+    if (!value.empty() && event.Str(field).empty()) event.SetStr(field, value);
+  }
+};
+
+void CatalogIndex::Enrich(Event& event, CatalogScratch& scratch, Arena& arena) const {
+  EnrichContext c{event, scratch, arena, {}};
+  if (event.Has(FieldId::kEventTime)) c.filter.time = event.Num(FieldId::kEventTime);
+  c.filter.provider = ProviderOf(event.Str(FieldId::kProvider));
+  const Info* instance = EnrichInstanceType(c);
+  const Info* accelerator = EnrichAccelerator(c, instance);
+  EnrichPlaces(c, accelerator);
+  EnrichModel(c);
+}
+
+bool CatalogIndex::RestrictedAt(const Info& accelerator, const MatchFilter& filter) {
+  return accelerator.status == kStatusNames[0] &&
+         (!filter.time || accelerator.entry->EffectiveAt(*filter.time));
+}
+
+// An instance type as given, then without `ml.`.
+const CatalogIndex::Info* CatalogIndex::LookupInstance(EnrichContext& c,
+                                                       std::string_view type) const {
+  if (type.empty() || catalog(Kind::kInstanceTypes).entries.empty()) return nullptr;
+  char* out = c.Buffer(type.size());
+  AsciiLowerInto(type, out);
+  std::string_view lower(out, type.size());
+  uint32_t i = LookupByName(Kind::kInstanceTypes, lower, c.filter, c.scratch);
+  if (i == kNone && lower.size() > 3 && lower.substr(0, 3) == "ml.") {
+    i = LookupByName(Kind::kInstanceTypes, lower.substr(3), c.filter, c.scratch);
+  }
+  return i == kNone ? nullptr : &catalog(Kind::kInstanceTypes).entries[i];
+}
+
+// instance.type's entry. A call naming several instance types (an EKS node group, a fleet, a
+// cluster's node pools): any that carries a restricted accelerator makes it match, so the first
+// such one stands for the call when the primary one does not; instance.types lists them all.
+const CatalogIndex::Info* CatalogIndex::EnrichInstanceType(EnrichContext& c) const {
+  Event& event = c.event;
   const auto& accelerators = catalog(Kind::kAccelerators).entries;
-  auto lookup_instance = [&](std::string_view type) -> const Info* {
-    if (type.empty() || catalog(Kind::kInstanceTypes).entries.empty()) return nullptr;
-    char* out = buffer_for(type.size());
-    AsciiLowerInto(type, out);
-    std::string_view lower(out, type.size());
-    uint32_t i = LookupByName(Kind::kInstanceTypes, lower, filter, scratch);
-    if (i == kNone && lower.size() > 3 && lower.substr(0, 3) == "ml.") {
-      i = LookupByName(Kind::kInstanceTypes, lower.substr(3), filter, scratch);
-    }
-    return i == kNone ? nullptr : &catalog(Kind::kInstanceTypes).entries[i];
-  };
-  auto restricted_now = [&](const Info& a) {
-    return a.status == kStatusNames[0] && (!filter.time || a.entry->EffectiveAt(*filter.time));
-  };
-  const Info* instance = lookup_instance(event.Str(FieldId::kInstanceType));
-  // A call naming several instance types (an EKS node group, a fleet, a cluster's node pools):
-  // any that carries a restricted accelerator makes it match, so the first such one stands for
-  // the call when the primary one does not.
+  const Info* instance = LookupInstance(c, event.Str(FieldId::kInstanceType));
   if (event.instance_type_count > 1) {
     if (!event.Has(FieldId::kInstanceTypes)) {
       size_t size = 0;
       for (size_t i = 0; i < event.instance_type_count; ++i) {
         size += event.instance_types[i].size() + 1;
       }
-      char* out = arena.Allocate(size);
+      char* out = c.arena.Allocate(size);
       size_t n = 0;
       for (size_t i = 0; i < event.instance_type_count; ++i) {
         if (i > 0) out[n++] = ',';
@@ -776,29 +796,36 @@ void CatalogIndex::Enrich(Event& event, CatalogScratch& scratch, Arena& arena) c
       }
       event.SetStr(FieldId::kInstanceTypes, std::string_view(out, n));
     }
-    if (instance == nullptr || !restricted_now(accelerators[instance->accelerator])) {
+    if (instance == nullptr || !RestrictedAt(accelerators[instance->accelerator], c.filter)) {
       for (size_t i = 0; i < event.instance_type_count; ++i) {
-        const Info* candidate = lookup_instance(event.instance_types[i]);
+        const Info* candidate = LookupInstance(c, event.instance_types[i]);
         if (candidate == nullptr || candidate == instance) continue;
-        if (instance == nullptr || restricted_now(accelerators[candidate->accelerator])) {
+        const bool restricted = RestrictedAt(accelerators[candidate->accelerator], c.filter);
+        if (instance == nullptr || restricted) {
           instance = candidate;
           event.SetStr(FieldId::kInstanceType, event.instance_types[i]);
-          if (restricted_now(accelerators[candidate->accelerator])) break;
+          if (restricted) break;
         }
       }
     }
   }
   if (instance != nullptr) event.instance_entry = instance->entry.get();
+  return instance;
+}
 
-  // Accelerator: the log's name, else the instance type's accelerator.
+// The accelerator: the log's name, else the instance type's accelerator.
+const CatalogIndex::Info* CatalogIndex::EnrichAccelerator(EnrichContext& c,
+                                                          const Info* instance) const {
+  Event& event = c.event;
+  const auto& accelerators = catalog(Kind::kAccelerators).entries;
   const Info* accelerator = nullptr;
   std::string_view model = event.Str(FieldId::kAcceleratorModel);
   if (!model.empty()) {
-    char* out = buffer_for(model.size());
+    char* out = c.Buffer(model.size());
     std::string_view normalized(out, NormalizeAcceleratorName(model, out));
-    MatchFilter any = filter;
+    MatchFilter any = c.filter;
     any.check_effective = false;  // the dates decide the status, not the family
-    uint32_t i = Scan(Kind::kAccelerators, normalized, any, scratch);
+    uint32_t i = Scan(Kind::kAccelerators, normalized, any, c.scratch);
     if (i != kNone) accelerator = &accelerators[i];
   }
   if (instance != nullptr) {
@@ -806,12 +833,12 @@ void CatalogIndex::Enrich(Event& event, CatalogScratch& scratch, Arena& arena) c
     // A log naming an unrestricted GPU beside a restricted instance type (a CPU pool's default
     // accelerator field, say) does not hide the instance type's.
     if (accelerator == nullptr ||
-        (!restricted_now(*accelerator) && restricted_now(instance_accelerator) &&
+        (!RestrictedAt(*accelerator, c.filter) && RestrictedAt(instance_accelerator, c.filter) &&
          event.instance_type_count > 1)) {
       accelerator = &instance_accelerator;
     }
     if (model.empty()) {
-      set_if_unset(FieldId::kAcceleratorModel,
+      c.SetIfUnset(FieldId::kAcceleratorModel,
                    !instance->model.empty() ? instance->model : instance_accelerator.entry->name);
     }
     if (instance->count && !event.Has(FieldId::kAcceleratorCount)) {
@@ -820,33 +847,35 @@ void CatalogIndex::Enrich(Event& event, CatalogScratch& scratch, Arena& arena) c
   }
   if (accelerator != nullptr) {
     event.accelerator_entry = accelerator->entry.get();
-    set_if_unset(FieldId::kAcceleratorFamily, accelerator->entry->name);
-    bool in_effect = !filter.time || accelerator->entry->EffectiveAt(*filter.time);
-    set_if_unset(FieldId::kAcceleratorStatus, in_effect ? accelerator->status : kNotControlled);
+    c.SetIfUnset(FieldId::kAcceleratorFamily, accelerator->entry->name);
+    bool in_effect = !c.filter.time || accelerator->entry->EffectiveAt(*c.filter.time);
+    c.SetIfUnset(FieldId::kAcceleratorStatus, in_effect ? accelerator->status : kNotControlled);
   }
+  return accelerator;
+}
 
-  // Region -> country.
+// Region -> country; countries -> destination tiers, and whether the accelerator's restriction
+// reaches each (an entry with restricted_tiers reaches only destinations of those tiers).
+void CatalogIndex::EnrichPlaces(EnrichContext& c, const Info* accelerator) const {
+  Event& event = c.event;
   std::string_view region = event.Str(FieldId::kRegion);
   if (!region.empty() && !catalog(Kind::kRegions).entries.empty()) {
-    char* out = buffer_for(region.size());
+    char* out = c.Buffer(region.size());
     AsciiLowerInto(region, out);
     uint32_t i =
-        LookupByName(Kind::kRegions, std::string_view(out, region.size()), filter, scratch);
+        LookupByName(Kind::kRegions, std::string_view(out, region.size()), c.filter, c.scratch);
     if (i != kNone) {
       const Info& info = catalog(Kind::kRegions).entries[i];
       event.region_entry = info.entry.get();
-      set_if_unset(FieldId::kRegionCountry, info.country);
+      c.SetIfUnset(FieldId::kRegionCountry, info.country);
     }
   }
-
-  // Countries -> destination tiers, and whether the accelerator's restriction reaches each (an
-  // entry with restricted_tiers reaches only destinations of those tiers).
   auto destination = [&](FieldId country, FieldId tier, FieldId in_scope,
                          const CatalogEntry*& entry_out) {
-    const Info* d = Destination(event.Str(country), filter.time);
+    const Info* d = Destination(event.Str(country), c.filter.time);
     if (d != nullptr) {
       entry_out = d->entry.get();
-      set_if_unset(tier, d->tier);
+      c.SetIfUnset(tier, d->tier);
     }
     if (accelerator == nullptr || event.Has(in_scope)) return;
     // The tier may also come from a test's stand-in rather than the catalog.
@@ -864,41 +893,42 @@ void CatalogIndex::Enrich(Event& event, CatalogScratch& scratch, Arena& arena) c
               event.tenant_dest_entry);
   destination(FieldId::kTenantParentCountry, FieldId::kTenantParentTier,
               FieldId::kTenantParentInScope, event.parent_dest_entry);
+}
 
-  // Frontier models.
+// Frontier models, and whether the model's vendor serves the caller's country.
+void CatalogIndex::EnrichModel(EnrichContext& c) const {
+  Event& event = c.event;
   std::string_view model_id = event.Str(FieldId::kModelId);
   if (!model_id.empty()) {
-    MatchFilter any_provider = filter;
+    MatchFilter any_provider = c.filter;
     any_provider.provider = Provider::kAny;
-    uint32_t i = Scan(Kind::kFrontier, model_id, any_provider, scratch);
+    uint32_t i = Scan(Kind::kFrontier, model_id, any_provider, c.scratch);
     if (i != kNone) {
       const Info& info = catalog(Kind::kFrontier).entries[i];
       event.model_entry = info.entry.get();
       if (!event.Has(FieldId::kModelFrontier)) event.SetBool(FieldId::kModelFrontier, true);
-      set_if_unset(FieldId::kModelVendor, info.vendor);
+      c.SetIfUnset(FieldId::kModelVendor, info.vendor);
     } else if (!event.Has(FieldId::kModelFrontier)) {
       event.SetBool(FieldId::kModelFrontier, false);
     }
   }
-
-  // The model's vendor and the caller's country: does the vendor serve that country?
   std::string_view vendor = event.Str(FieldId::kModelVendor);
   std::string_view country = event.Str(FieldId::kSourceCountry);
   const Catalog& vendors = catalog(Kind::kVendors);
-  if (!vendor.empty() && !country.empty() && !vendors.entries.empty() &&
-      !event.Has(FieldId::kSourceVendorSupported)) {
-    std::optional<size_t> code = CountryCodeIndex(country);
-    char* out = buffer_for(vendor.size());
-    AsciiLowerInto(vendor, out);
-    auto it = vendors.by_name.find(std::string_view(out, vendor.size()));
-    if (code && it != vendors.by_name.end()) {
-      const Info& info = vendors.entries[it->second];
-      if (!filter.time || info.entry->EffectiveAt(*filter.time)) {
-        const bool listed = info.countries.test(*code);
-        event.SetBool(FieldId::kSourceVendorSupported, info.supported_list ? listed : !listed);
-        event.vendor_entry = info.entry.get();
-      }
-    }
+  if (vendor.empty() || country.empty() || vendors.entries.empty() ||
+      event.Has(FieldId::kSourceVendorSupported)) {
+    return;
+  }
+  std::optional<size_t> code = CountryCodeIndex(country);
+  char* out = c.Buffer(vendor.size());
+  AsciiLowerInto(vendor, out);
+  auto it = vendors.by_name.find(std::string_view(out, vendor.size()));
+  if (!code || it == vendors.by_name.end()) return;
+  const Info& info = vendors.entries[it->second];
+  if (!c.filter.time || info.entry->EffectiveAt(*c.filter.time)) {
+    const bool listed = info.countries.test(*code);
+    event.SetBool(FieldId::kSourceVendorSupported, info.supported_list ? listed : !listed);
+    event.vendor_entry = info.entry.get();
   }
 }
 

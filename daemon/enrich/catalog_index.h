@@ -154,6 +154,15 @@ class CatalogIndex {
 
   CatalogIndex() = default;
 
+  // Enrich's steps (catalog_index.cc).
+  struct EnrichContext;
+  static bool RestrictedAt(const Info& accelerator, const MatchFilter& filter);
+  const Info* LookupInstance(EnrichContext& c, std::string_view type) const;
+  const Info* EnrichInstanceType(EnrichContext& c) const;
+  const Info* EnrichAccelerator(EnrichContext& c, const Info* instance) const;
+  void EnrichPlaces(EnrichContext& c, const Info* accelerator) const;
+  void EnrichModel(EnrichContext& c) const;
+
   // Build's steps (catalog_index.cc).
   struct EntryCheck;
   struct CheckedPatterns {  // a catalog's patterns, checked one by one, ready to compile
