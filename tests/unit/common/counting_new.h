@@ -11,6 +11,16 @@
 namespace counting_new {
 inline std::atomic<bool> counting{false};
 inline std::atomic<long> allocations{0};
+
+// How many allocations fn() makes.
+template <typename Fn>
+long AllocationsDuring(Fn&& fn) {
+  allocations = 0;
+  counting = true;
+  fn();
+  counting = false;
+  return allocations.load();
+}
 }  // namespace counting_new
 
 // The replaced new and delete are malloc/free pairs; GCC cannot see that they match.
