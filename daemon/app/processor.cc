@@ -129,4 +129,22 @@ void ProcessLines(EventProcessor& processor, std::string_view payload, Format fo
   }
 }
 
+std::string DescribeDecodeFailure(const DecodeFailure& f) {
+  std::string out(f.origin.file);
+  out += ':';
+  if (f.origin.partition >= 0) {
+    out += std::to_string(f.origin.partition) + "@" + std::to_string(f.origin.offset);
+  } else {
+    out += std::to_string(f.origin.line);
+  }
+  if (f.origin.index > 0) out += " (record " + std::to_string(f.origin.index) + ")";
+  out += ": cannot decode ";
+  out += FormatName(f.format);
+  out += " record: ";
+  out += DecodeErrorReasonName(f.reason);
+  out += ": ";
+  out += f.message;
+  return out;
+}
+
 }  // namespace chipwatch

@@ -28,6 +28,9 @@ struct DecodeFailure {
   DecodeErrorReason reason = DecodeErrorReason::kInvalidJson;
   std::string message;
 };
+// "FILE:LINE (record N): cannot decode FORMAT record: REASON: MESSAGE" (a Kafka message's
+// position as PARTITION@OFFSET): how replay and the daemon report an undecodable record.
+std::string DescribeDecodeFailure(const DecodeFailure& failure);
 
 // A record evaluated after a repair (lenient decoding: an id derived from its bytes, its read
 // time standing in for its event time).

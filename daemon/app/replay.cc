@@ -34,14 +34,7 @@ class FailureReporter {
 
   void Report(const DecodeFailure& f) {
     if (++count_ <= kFullFailureReports) {
-      std::fprintf(err_, "chipwatch: %.*s:%llu", static_cast<int>(f.origin.file.size()),
-                   f.origin.file.data(), static_cast<unsigned long long>(f.origin.line));
-      if (f.origin.index > 0) std::fprintf(err_, " (record %u)", f.origin.index);
-      std::string_view reason = DecodeErrorReasonName(f.reason);
-      std::string_view format = FormatName(f.format);
-      std::fprintf(err_, ": cannot decode %.*s record: %.*s: %s\n", static_cast<int>(format.size()),
-                   format.data(), static_cast<int>(reason.size()), reason.data(),
-                   f.message.c_str());
+      std::fprintf(err_, "chipwatch: %s\n", DescribeDecodeFailure(f).c_str());
       if (count_ == kFullFailureReports) {
         std::fprintf(err_, "chipwatch: further undecodable records are only counted\n");
       }

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "config/config.h"
+#include "core/ascii.h"
 
 namespace chipwatch {
 
@@ -60,8 +61,7 @@ void AppendFileSink(std::string& out, const FileSinkConfig& f) {
 }  // namespace
 
 bool IsSecretPropertyName(std::string_view name) {
-  std::string lower(name);
-  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const std::string lower = AsciiLowered(name);
   // Deliberately broad: redacting a harmless value (ssl.keystore.location) costs nothing, printing
   // a password costs a rotation.
   static constexpr std::array<std::string_view, 9> kMarkers = {

@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "core/arena.h"
+#include "core/ascii.h"
 #include "core/event.h"
 #include "decode/decoder.h"
 #include "decode/isa.h"  // simdjson.h for this TU's kernel
@@ -262,13 +263,7 @@ inline std::optional<int64_t> AsCount(od::value& v) {
 
 // ASCII case-insensitive equality; `lower` must be lower case.
 inline bool EqualsLower(std::string_view s, std::string_view lower) {
-  if (s.size() != lower.size()) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
-    if (c != lower[i]) return false;
-  }
-  return true;
+  return AsciiEqualsIgnoreCase(s, lower);
 }
 inline bool StartsWith(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;

@@ -137,12 +137,7 @@ void Delivery::LogDecodeFailures(const ProcessorOutput& out) {
   counters_.decode_failures.fetch_add(out.failures.size(), std::memory_order_relaxed);
   for (const DecodeFailure& f : out.failures) {
     metrics_.DecodeErrors(FormatName(f.format), DecodeErrorReasonName(f.reason)).Inc();
-    spdlog::warn("{}:{}{}: cannot decode {} record: {}: {}", f.origin.file,
-                 f.origin.partition >= 0
-                     ? std::to_string(f.origin.partition) + "@" + std::to_string(f.origin.offset)
-                     : std::to_string(f.origin.line),
-                 f.origin.index > 0 ? " (record " + std::to_string(f.origin.index) + ")" : "",
-                 FormatName(f.format), DecodeErrorReasonName(f.reason), f.message);
+    spdlog::warn("{}", DescribeDecodeFailure(f));
   }
 }
 

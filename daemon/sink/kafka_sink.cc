@@ -83,7 +83,7 @@ class KafkaSink final : public Sink {
 
 Status KafkaSink::Init(const KafkaSinkConfig& config) {
   kafka_internal::ConfPtr conf(rd_kafka_conf_new());
-  std::vector<std::pair<const char*, std::string>> defaults = {
+  kafka_internal::ClientDefaults defaults = {
       {"bootstrap.servers", config.brokers},
       {"client.id", "chipwatch"},
       // No duplicates or reordering on retries; implies acks=all and bounded in-flight requests.
@@ -97,12 +97,7 @@ Status KafkaSink::Init(const KafkaSinkConfig& config) {
   if (kafka_internal::HasBuiltinFeature(conf.get(), "lz4")) {
     defaults.emplace_back("compression.type", "lz4");
   }
-  for (const auto& [name, value] : defaults) {
-    if (Status s = kafka_internal::SetDefault(conf.get(), name, value, name_); !s.ok()) return s;
-  }
-  if (Status s = kafka_internal::ApplyProperties(conf.get(),
-                                                 kafka_internal::ClientProperties(config), name_);
-      !s.ok()) {
+  if (Status s = kafka_internal::ConfigureClient(conf.get(), defaults, config, name_); !s.ok()) {
     return s;
   }
   rd_kafka_conf_set_opaque(conf.get(), this);

@@ -127,6 +127,18 @@ inline Status ApplyProperties(rd_kafka_conf_t* conf, const std::vector<KafkaProp
   return Status::Ok();
 }
 
+// A client's configuration: chipwatch's `defaults` first, then the operator's security block and
+// properties over them (ClientProperties). The one set-up of the consumer and the producers.
+using ClientDefaults = std::vector<std::pair<const char*, std::string>>;
+template <typename KafkaConfig>
+Status ConfigureClient(rd_kafka_conf_t* conf, const ClientDefaults& defaults,
+                       const KafkaConfig& config, std::string_view client) {
+  for (const auto& [name, value] : defaults) {
+    if (Status s = SetDefault(conf, name, value, client); !s.ok()) return s;
+  }
+  return ApplyProperties(conf, ClientProperties(config), client);
+}
+
 // True when librdkafka was built with `feature` (e.g. "lz4", "sasl_plain").
 inline bool HasBuiltinFeature(rd_kafka_conf_t* conf, std::string_view feature) {
   std::array<char, 512> features{};

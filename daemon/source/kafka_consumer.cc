@@ -140,7 +140,7 @@ class RdKafkaConsumer final : public KafkaConsumer {
 
 Status RdKafkaConsumer::Init(const KafkaSourceConfig& config) {
   kafka_internal::ConfPtr conf(rd_kafka_conf_new());
-  const std::pair<const char*, std::string> defaults[] = {
+  const kafka_internal::ClientDefaults defaults = {
       {"bootstrap.servers", config.brokers},
       {"group.id", config.group},
       {"client.id", "chipwatch"},
@@ -155,12 +155,7 @@ Status RdKafkaConsumer::Init(const KafkaSourceConfig& config) {
       // Route log lines to the main (hence consumer) queue: callbacks run on the polling thread.
       {"log.queue", "true"},
   };
-  for (const auto& [name, value] : defaults) {
-    if (Status s = kafka_internal::SetDefault(conf.get(), name, value, kClient); !s.ok()) return s;
-  }
-  if (Status s = kafka_internal::ApplyProperties(conf.get(),
-                                                 kafka_internal::ClientProperties(config), kClient);
-      !s.ok()) {
+  if (Status s = kafka_internal::ConfigureClient(conf.get(), defaults, config, kClient); !s.ok()) {
     return s;
   }
   rd_kafka_conf_set_opaque(conf.get(), this);
