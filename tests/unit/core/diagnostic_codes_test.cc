@@ -9,7 +9,6 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -84,30 +83,45 @@ std::set<std::string> CodesWrittenAsText(const std::filesystem::path& file) {
   std::stringstream text;
   text << in.rdbuf();
   const std::string s = text.str();
-  static const std::regex kCall(R"re(\b(Error|Warning|error)\()re");
-  static const std::regex kCode(R"re(^\s*"([a-z]+(-[a-z]+)*)"\s*,)re");
+  // No std::regex here: GCC 12 warns (-Wmaybe-uninitialized, an error with -Werror) inside
+  // <regex> when the ASan build optimizes this file.
+  auto is_word = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+  };
   std::set<std::string> codes;
-  for (auto it = std::sregex_iterator(s.begin(), s.end(), kCall); it != std::sregex_iterator();
-       ++it) {
-    size_t i = static_cast<size_t>(it->position() + it->length());
-    int depth = 0;
-    for (; i < s.size(); ++i) {  // to the end of the first argument
-      const char c = s[i];
-      if (c == '"') {
-        i = s.find('"', i + 1);
-        if (i == std::string::npos) break;
-      } else if (c == '(' || c == '{' || c == '[') {
-        ++depth;
-      } else if (c == ')' || c == '}' || c == ']') {
-        if (depth-- == 0) break;
-      } else if (c == ',' && depth == 0) {
-        break;
+  for (std::string_view call : {"Error(", "Warning(", "error("}) {
+    for (size_t at = s.find(call); at != std::string::npos; at = s.find(call, at + 1)) {
+      if (at > 0 && is_word(s[at - 1])) continue;  // \bError(
+      size_t i = at + call.size();
+      int depth = 0;
+      for (; i < s.size(); ++i) {  // to the end of the first argument
+        const char c = s[i];
+        if (c == '"') {
+          i = s.find('"', i + 1);
+          if (i == std::string::npos) break;
+        } else if (c == '(' || c == '{' || c == '[') {
+          ++depth;
+        } else if (c == ')' || c == '}' || c == ']') {
+          if (depth-- == 0) break;
+        } else if (c == ',' && depth == 0) {
+          break;
+        }
       }
+      if (i >= s.size() || s[i] != ',') continue;
+      // The second argument, when it is a literal "lower-case-words" followed by a comma.
+      size_t j = i + 1;
+      while (j < s.size() && (s[j] == ' ' || s[j] == '\n' || s[j] == '\t')) ++j;
+      if (j >= s.size() || s[j] != '"') continue;
+      const size_t end = s.find('"', j + 1);
+      if (end == std::string::npos) continue;
+      const std::string code = s.substr(j + 1, end - j - 1);
+      size_t k = end + 1;
+      while (k < s.size() && (s[k] == ' ' || s[k] == '\n' || s[k] == '\t')) ++k;
+      bool shape = !code.empty() && code.front() != '-' && code.back() != '-' &&
+                   code.find("--") == std::string::npos;
+      for (char c : code) shape = shape && ((c >= 'a' && c <= 'z') || c == '-');
+      if (shape && k < s.size() && s[k] == ',') codes.insert(code);
     }
-    if (i >= s.size() || s[i] != ',') continue;
-    std::smatch m;
-    const std::string rest = s.substr(i + 1, 80);
-    if (std::regex_search(rest, m, kCode)) codes.insert(m[1]);
   }
   return codes;
 }
