@@ -232,8 +232,14 @@ bool InputReader::Next(InputDocument& doc) {
     // Find the end of the current line; read more until we have it, or the line is too long.
     const char* start = data_ + begin_;
     const char* nl = static_cast<const char*>(std::memchr(start, '\n', end_ - begin_));
+    // A line above the limit that opens a value, among multi-line values: the value may close
+    // before the line ends (`{...},{...` on one long line), and a mapped file frames it then; so
+    // the value scan below decides, with its own limit, rather than the line's length.
+    bool scan_long_value = false;
     if (nl == nullptr && !eof_) {
-      if (end_ - begin_ > max_document_bytes_) {
+      if (end_ - begin_ > max_document_bytes_ && opens && mode_ == Mode::kMultiLine) {
+        scan_long_value = true;
+      } else if (end_ - begin_ > max_document_bytes_) {
         // Too long a line: report it, then drop bytes up to its newline.
         doc.text = {};
         doc.capacity = 0;
@@ -252,16 +258,17 @@ bool InputReader::Next(InputDocument& doc) {
           if (!Fill()) break;
         }
         return true;
+      } else {
+        Fill();
+        continue;
       }
-      Fill();
-      continue;
     }
     const size_t line_end = nl ? static_cast<size_t>(nl - data_) : end_;
     size_t trimmed = line_end;
     while (trimmed > begin_ && IsSpace(data_[trimmed - 1])) --trimmed;
     const char last = data_[trimmed - 1];
     const bool one_line = !opens || (first == '{' && last == '}') || (first == '[' && last == ']');
-    if (one_line || mode_ == Mode::kLines) {
+    if (!scan_long_value && (one_line || mode_ == Mode::kLines)) {
       if (mode_ == Mode::kUnknown && opens) mode_ = Mode::kLines;
       // Checked for every input: a pipe's first read can hold a whole line above the limit.
       if (TooLarge(doc, trimmed - begin_, "skipped to the next line")) {

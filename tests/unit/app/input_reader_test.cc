@@ -255,6 +255,41 @@ TEST(InputReaderTest, ValueAboveTheLimitIsFramedFromAPipeAsFromAFile) {
   }
 }
 
+// Found by fuzz_input_reader in an hour-long run: among pretty-printed values, a line above the
+// limit that opens a small value and goes on after it (`{...},{...`). A mapped file framed the
+// value and the rest; a pipe, reading the line in parts, reported the whole line as too long.
+TEST(InputReaderTest, LongLineOpeningASmallValueIsFramedFromAPipeAsFromAFile) {
+  const std::string value = "{\"kind\":\"Event\",\"note\":\"" + std::string(2000, 'x') + "\"}";
+  const std::string rest = ",{\"eventVersion\":\"" + std::string(3000, 'y') + "\"";
+  const std::string input = "{\n  \"a\": 1\n}\n" + value + rest;  // no newline at the end
+  ASSERT_GT(value.size() + rest.size(), 4096u);
+  const auto file = Frame(input, 4096);
+  const auto from_pipe = FramePipe(input, 4096);
+  ASSERT_EQ(file.size(), 3u);
+  EXPECT_EQ(file[1].text, value);
+  EXPECT_EQ(file[1].line, 4u);
+  ASSERT_EQ(from_pipe.size(), file.size());
+  for (size_t i = 0; i < file.size(); ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(from_pipe[i].text, file[i].text);
+    EXPECT_EQ(from_pipe[i].line, file[i].line);
+    EXPECT_EQ(from_pipe[i].error.empty(), file[i].error.empty());
+  }
+  // The fuzzer's own input, kept in tests/data/fuzz-regressions/replay/.
+  std::ifstream in(
+      std::string(CHIPWATCH_TEST_DATA) + "/fuzz-regressions/replay/long-line-value-then-more.json",
+      std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const auto fuzzed_file = Frame(ss.str(), 4096);
+  const auto fuzzed_pipe = FramePipe(ss.str(), 4096);
+  ASSERT_EQ(fuzzed_pipe.size(), fuzzed_file.size());
+  for (size_t i = 0; i < fuzzed_file.size(); ++i) {
+    EXPECT_EQ(fuzzed_pipe[i].text, fuzzed_file[i].text) << i;
+    EXPECT_EQ(fuzzed_pipe[i].line, fuzzed_file[i].line) << i;
+  }
+}
+
 TEST(InputReaderTest, CompressedInputIsAnErrorThatNamesTheCompression) {
   const std::pair<std::string, std::string> cases[] = {
       {std::string("\x1f\x8b\x08\x00\x00\x00", 6), "gzip-compressed"},
