@@ -20,8 +20,8 @@ void Reload(RunState& state) {
   }
   std::shared_ptr<const Snapshot> snapshot;
   if (config != nullptr) {
-    snapshot = LoadSnapshot(*config, state.snapshots.Current()->generation + 1,
-                            state.metrics.get());
+    snapshot =
+        LoadSnapshot(*config, state.snapshots.Current()->generation + 1, state.metrics.get());
   }
   if (snapshot == nullptr) {
     state.metrics->RulesReload(false).Inc();

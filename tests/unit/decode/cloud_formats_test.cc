@@ -349,20 +349,23 @@ TEST(SeveralInstanceTypes, GkeClusterNodePoolsTpuAndAksAgentPools) {
 TEST(QuotaRequests, QuotaCodeAndTheGpusAQuotaCovers) {
   Decoder decoder;
   CapturingHandler handler;
-  DecodeText(decoder,
-             R"({"eventVersion":"1.08","eventTime":"2025-09-01T09:00:00Z","eventSource":"servicequotas.amazonaws.com","eventName":"RequestServiceQuotaIncrease","awsRegion":"us-east-1","sourceIPAddress":"203.0.113.200","userIdentity":{"type":"IAMUser","accountId":"123456789012"},"requestParameters":{"serviceCode":"ec2","quotaCode":"L-417A185B","desiredValue":768.0},"eventID":"q-1"})",
-             Format::kCloudTrail, handler);
-  DecodeText(decoder,
-             R"({"protoPayload":{"@type":"type.googleapis.com/google.cloud.audit.AuditLog","serviceName":"cloudquotas.googleapis.com","methodName":"google.api.cloudquotas.v1.CloudQuotas.CreateQuotaPreference","requestMetadata":{"callerIp":"203.0.113.201"},"request":{"quotaPreference":{"quotaId":"GPUS-PER-GPU-FAMILY-per-project-region","dimensions":{"region":"us-central1","gpu_family":"NVIDIA_H100"}}}},"insertId":"q-2","timestamp":"2025-09-02T10:00:00Z","logName":"projects/p/logs/cloudaudit.googleapis.com%2Factivity"})",
-             Format::kGcpAudit, handler);
-  DecodeText(decoder,
-             R"({"protoPayload":{"@type":"type.googleapis.com/google.cloud.audit.AuditLog","serviceName":"cloudquotas.googleapis.com","methodName":"google.api.cloudquotas.v1.CloudQuotas.UpdateQuotaPreference","request":{"quotaPreference":{"quotaId":"PREEMPTIBLE-NVIDIA-L4-GPUS-per-project-region"}}},"insertId":"q-3","timestamp":"2025-09-02T10:00:00Z"})",
-             Format::kGcpAudit, handler);
-  DecodeText(decoder,
-             R"({"time":"2025-09-03T11:00:00Z","resourceId":"/subscriptions/s/providers/Microsoft.Compute/locations/eastus/providers/Microsoft.Quota/quotas/standardNDSH100v5Family","operationName":"Microsoft.Quota/quotas/write","category":"Administrative","resultType":"Start","callerIpAddress":"203.0.113.202","correlationId":"q-4"})",
-             Format::kAzureActivity, handler);
-  ASSERT_EQ(handler.events.size(), 4u)
-      << (handler.errors.empty() ? "" : handler.errors[0].message);
+  DecodeText(
+      decoder,
+      R"({"eventVersion":"1.08","eventTime":"2025-09-01T09:00:00Z","eventSource":"servicequotas.amazonaws.com","eventName":"RequestServiceQuotaIncrease","awsRegion":"us-east-1","sourceIPAddress":"203.0.113.200","userIdentity":{"type":"IAMUser","accountId":"123456789012"},"requestParameters":{"serviceCode":"ec2","quotaCode":"L-417A185B","desiredValue":768.0},"eventID":"q-1"})",
+      Format::kCloudTrail, handler);
+  DecodeText(
+      decoder,
+      R"({"protoPayload":{"@type":"type.googleapis.com/google.cloud.audit.AuditLog","serviceName":"cloudquotas.googleapis.com","methodName":"google.api.cloudquotas.v1.CloudQuotas.CreateQuotaPreference","requestMetadata":{"callerIp":"203.0.113.201"},"request":{"quotaPreference":{"quotaId":"GPUS-PER-GPU-FAMILY-per-project-region","dimensions":{"region":"us-central1","gpu_family":"NVIDIA_H100"}}}},"insertId":"q-2","timestamp":"2025-09-02T10:00:00Z","logName":"projects/p/logs/cloudaudit.googleapis.com%2Factivity"})",
+      Format::kGcpAudit, handler);
+  DecodeText(
+      decoder,
+      R"({"protoPayload":{"@type":"type.googleapis.com/google.cloud.audit.AuditLog","serviceName":"cloudquotas.googleapis.com","methodName":"google.api.cloudquotas.v1.CloudQuotas.UpdateQuotaPreference","request":{"quotaPreference":{"quotaId":"PREEMPTIBLE-NVIDIA-L4-GPUS-per-project-region"}}},"insertId":"q-3","timestamp":"2025-09-02T10:00:00Z"})",
+      Format::kGcpAudit, handler);
+  DecodeText(
+      decoder,
+      R"({"time":"2025-09-03T11:00:00Z","resourceId":"/subscriptions/s/providers/Microsoft.Compute/locations/eastus/providers/Microsoft.Quota/quotas/standardNDSH100v5Family","operationName":"Microsoft.Quota/quotas/write","category":"Administrative","resultType":"Start","callerIpAddress":"203.0.113.202","correlationId":"q-4"})",
+      Format::kAzureActivity, handler);
+  ASSERT_EQ(handler.events.size(), 4u) << (handler.errors.empty() ? "" : handler.errors[0].message);
   EXPECT_EQ(handler.events[0].Str(FieldId::kQuotaCode), "L-417A185B");
   EXPECT_EQ(handler.events[1].Str(FieldId::kQuotaCode), "GPUS-PER-GPU-FAMILY-per-project-region");
   EXPECT_EQ(handler.events[1].Str(FieldId::kAcceleratorModel), "NVIDIA_H100");

@@ -70,23 +70,24 @@ inline void AddDefaultCatalog(CatalogBuilder& b) {
   accelerator("H100", "restricted", {R"(\bh100\b)"}, oct2022);
   accelerator("H200", "restricted", {R"(\bh200\b)"}, oct2022);
   // H20 and MI308: licensable for the embargoed tier only (restricted_tiers).
-  b.Add("accelerators", "H20",
-        Attrs{{"status", "restricted"}, {"classification", "3A090"},
-              {"restricted_tiers", "embargoed"}},
-        {R"(\bh20\b)"}, apr2025);
+  b.Add(
+      "accelerators", "H20",
+      Attrs{
+          {"status", "restricted"}, {"classification", "3A090"}, {"restricted_tiers", "embargoed"}},
+      {R"(\bh20\b)"}, apr2025);
   accelerator("GB200", "restricted", {R"(\bgb[23]00\b)"}, std::nullopt);
   accelerator("B200", "restricted", {R"(\bb[123]00\b)"}, std::nullopt);
   accelerator("L40S", "restricted", {R"(\bl40s?\b)"}, nov2023);
   accelerator("MI300X", "restricted", {R"(\bmi(250x|300x|325x)\b)"}, oct2022);
-  b.Add("accelerators", "MI308",
-        Attrs{{"status", "restricted"}, {"classification", "3A090"},
-              {"restricted_tiers", "embargoed"}},
-        {R"(\bmi308x?\b)"}, apr2025);
+  b.Add(
+      "accelerators", "MI308",
+      Attrs{
+          {"status", "restricted"}, {"classification", "3A090"}, {"restricted_tiers", "embargoed"}},
+      {R"(\bmi308x?\b)"}, apr2025);
   accelerator("T4", "not_controlled", {R"(\bt4\b)"}, std::nullopt);
   accelerator("V100", "not_controlled", {R"(\bv100\b)"}, std::nullopt);
   for (const char* name : {"L4", "A10G"}) {
-    b.Add("accelerators", name,
-          Attrs{{"status", "unclear"}, {"notes", "test: evidence missing"}},
+    b.Add("accelerators", name, Attrs{{"status", "unclear"}, {"notes", "test: evidence missing"}},
           {std::string(R"(\b)") + (name[0] == 'L' ? "l4" : "a10g") + R"(\b)"});
   }
 
