@@ -167,13 +167,9 @@ inline bool WalkJsonString(RecordContext& ctx, std::string_view text, Fn&& fn) {
 
 // Notes an instance, machine or VM-size type that the call names (Event::instance_types: a call
 // may name several, and any restricted one makes it match).
+// Event::AddInstanceType drops repeats; a value read with the nested parser is copied first.
 inline void NoteInstanceType(RecordContext& ctx, std::string_view type) {
-  Event& e = ctx.event;
-  if (type.empty() || e.instance_type_count == Event::kMaxInstanceTypes) return;
-  for (size_t i = 0; i < e.instance_type_count; ++i) {
-    if (e.instance_types[i] == type) return;
-  }
-  e.AddInstanceType(ctx.nested ? ctx.arena.Copy(type) : type);
+  ctx.event.AddInstanceType(ctx.nested && !type.empty() ? ctx.arena.Copy(type) : type);
 }
 
 // Optional-field accessors: nullopt / false when the value has another type (the field is then

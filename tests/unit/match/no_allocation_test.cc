@@ -10,9 +10,6 @@
 #include "match/regex_checker.h"
 #include "policy/loader.h"
 
-using counting_new::allocations;
-using counting_new::counting;
-
 namespace chipwatch {
 namespace {
 
