@@ -161,10 +161,9 @@ class RulesCompiler {
   uint32_t NewIpSet(const ConditionDef& c) {
     std::vector<IpRange> ranges;
     auto add = [&](const std::string& text, const SourcePos& pos) {
-      std::string err;
-      auto r = ParseCidr(text, &err);
-      if (!r) {
-        Error(pos, "invalid-cidr", "invalid CIDR '" + text + "': " + err);
+      auto r = ParseCidr(text);
+      if (!r.ok()) {
+        Error(pos, "invalid-cidr", "invalid CIDR '" + text + "': " + r.status().message());
         return;
       }
       ranges.push_back(*r);
@@ -525,8 +524,12 @@ class RulesCompiler {
     rule.effective_from_ms = def.effective_from_ms;
     rule.effective_until_ms = def.effective_until_ms;
     if (!def.reason.empty()) {
-      std::string err = ParseReasonTemplate(def.reason, rule.reason);
-      if (!err.empty()) Error(def.pos, "invalid-reason", "rule '" + def.id + "': " + err);
+      auto parts = ParseReasonTemplate(def.reason);
+      if (parts.ok()) {
+        rule.reason = std::move(parts).value();
+      } else {
+        Error(def.pos, "invalid-reason", "rule '" + def.id + "': " + parts.status().message());
+      }
     }
     if (def.severity_from) {
       auto field = FieldByName(def.severity_from->field);

@@ -6,11 +6,8 @@
 
 namespace chipwatch {
 
-std::optional<IpRange> ParseCidr(std::string_view text, std::string* error) {
-  auto fail = [&](std::string message) -> std::optional<IpRange> {
-    if (error) *error = std::move(message);
-    return std::nullopt;
-  };
+Result<IpRange> ParseCidr(std::string_view text) {
+  auto fail = [](std::string message) { return Status::InvalidArgument(std::move(message)); };
   size_t slash = text.find('/');
   std::string_view addr_text = text.substr(0, slash);
   IpAddress addr = ParseIp(addr_text);

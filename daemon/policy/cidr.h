@@ -4,9 +4,10 @@
 
 #include <array>
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <string_view>
+
+#include "core/status.h"
 
 namespace chipwatch {
 
@@ -16,7 +17,7 @@ struct IpRange {
 };
 
 // Parses "10.0.0.0/8", "2001:db8::/32" or a single address ("192.0.2.1" = /32). Host bits below
-// the prefix are ignored. Returns nullopt and sets `error` when malformed.
-std::optional<IpRange> ParseCidr(std::string_view text, std::string* error);
+// the prefix are ignored. An InvalidArgument status says what is malformed.
+Result<IpRange> ParseCidr(std::string_view text);
 
 }  // namespace chipwatch

@@ -239,10 +239,13 @@ class Collector {
   void CheckRule(RuleDef& rule) {
     CheckCondition(rule.condition);
     if (!rule.reason.empty()) {
-      std::string err = ParseReasonTemplate(rule.reason, rule.reason_parts);
-      if (!err.empty()) {
+      auto parts = ParseReasonTemplate(rule.reason);
+      if (parts.ok()) {
+        rule.reason_parts = std::move(parts).value();
+      } else {
+        rule.reason_parts.clear();
         diags_.Error(rule.pos, DiagCode::kInvalidReason,
-                     "rule '" + rule.id + "': bad 'reason': " + err);
+                     "rule '" + rule.id + "': bad 'reason': " + parts.status().message());
       }
     }
     if (rule.severity_from) {
@@ -307,10 +310,9 @@ class Collector {
   void CheckCidrItems(const std::vector<std::string>& items, const std::vector<SourcePos>& pos,
                       const SourcePos& fallback) {
     for (size_t i = 0; i < items.size(); ++i) {
-      std::string err;
-      if (!ParseCidr(items[i], &err)) {
+      if (auto r = ParseCidr(items[i]); !r.ok()) {
         diags_.Error(i < pos.size() ? pos[i] : fallback, DiagCode::kInvalidCidr,
-                     "invalid CIDR '" + items[i] + "': " + err);
+                     "invalid CIDR '" + items[i] + "': " + r.status().message());
       }
     }
   }
@@ -360,10 +362,9 @@ class Collector {
           }
           c.number = c.value == "true" ? 1 : 0;
         } else if (type == FieldType::kIp) {
-          std::string err;
-          if (!ParseCidr(c.value, &err)) {
+          if (auto r = ParseCidr(c.value); !r.ok()) {
             diags_.Error(c.pos, DiagCode::kInvalidCidr,
-                         "invalid address '" + c.value + "': " + err);
+                         "invalid address '" + c.value + "': " + r.status().message());
           }
         }
         return;

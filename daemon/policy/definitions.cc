@@ -32,8 +32,8 @@ const MacroDef* PolicyDefinitions::FindMacro(const std::string& name) const {
   return nullptr;
 }
 
-std::string ParseReasonTemplate(std::string_view text, std::vector<ReasonPart>& parts) {
-  parts.clear();
+Result<std::vector<ReasonPart>> ParseReasonTemplate(std::string_view text) {
+  std::vector<ReasonPart> parts;
   std::string literal;
   auto flush = [&] {
     if (!literal.empty()) parts.push_back({std::move(literal), std::nullopt});
@@ -57,19 +57,23 @@ std::string ParseReasonTemplate(std::string_view text, std::vector<ReasonPart>& 
     }
     size_t close = text.find('}', i + 1);
     if (close == std::string_view::npos) {
-      return "unterminated placeholder at offset " + std::to_string(i) +
-             " (use {{ for a literal {)";
+      return Status::InvalidArgument("unterminated placeholder at offset " + std::to_string(i) +
+                                     " (use {{ for a literal {)");
     }
     std::string_view name = text.substr(i + 1, close - i - 1);
-    if (name.empty()) return "empty placeholder {} at offset " + std::to_string(i);
+    if (name.empty()) {
+      return Status::InvalidArgument("empty placeholder {} at offset " + std::to_string(i));
+    }
     auto field = FieldByName(name);
-    if (!field) return "unknown field {" + std::string(name) + "} in placeholder";
+    if (!field) {
+      return Status::InvalidArgument("unknown field {" + std::string(name) + "} in placeholder");
+    }
     flush();
     parts.push_back({std::string(), *field});
     i = close;
   }
   flush();
-  return std::string();
+  return parts;
 }
 
 }  // namespace chipwatch

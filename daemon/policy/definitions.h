@@ -15,6 +15,7 @@
 
 #include "core/diagnostics.h"
 #include "core/event.h"
+#include "core/status.h"
 
 namespace chipwatch {
 
@@ -152,8 +153,8 @@ struct PolicyDefinitions {
   const MacroDef* FindMacro(const std::string& name) const;
 };
 
-// Parses a `reason` template: "{field}" placeholders ("{{" and "}}" are literal braces). Returns an
-// empty string on success, else what is wrong (unknown field, unterminated placeholder, ...).
-std::string ParseReasonTemplate(std::string_view text, std::vector<ReasonPart>& parts);
+// Parses a `reason` template: "{field}" placeholders ("{{" and "}}" are literal braces) into its
+// parts; an InvalidArgument status says what is wrong (unknown field, unterminated placeholder).
+Result<std::vector<ReasonPart>> ParseReasonTemplate(std::string_view text);
 
 }  // namespace chipwatch

@@ -590,15 +590,20 @@ TEST(LoadFilesTest, ProblemsAndDefinitionsComeInFileOrder) {
 }
 
 TEST(ReasonTemplateTest, ParsesLiteralsAndFields) {
-  std::vector<ReasonPart> parts;
-  EXPECT_EQ(ParseReasonTemplate("{{x}} {action} on {region}!", parts), "");
+  auto parsed = ParseReasonTemplate("{{x}} {action} on {region}!");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().message();
+  const std::vector<ReasonPart>& parts = *parsed;
   ASSERT_EQ(parts.size(), 5u);
   EXPECT_EQ(parts[0].literal, "{x} ");
   EXPECT_EQ(parts[1].field, FieldId::kAction);
   EXPECT_EQ(parts[2].literal, " on ");
   EXPECT_EQ(parts[3].field, FieldId::kRegion);
   EXPECT_EQ(parts[4].literal, "!");
-  EXPECT_NE(ParseReasonTemplate("{bogus}", parts), "");
+  auto bogus = ParseReasonTemplate("{bogus}");
+  ASSERT_FALSE(bogus.ok());
+  EXPECT_EQ(bogus.status().message(), "unknown field {bogus} in placeholder");
+  EXPECT_FALSE(ParseReasonTemplate("{action").ok());
+  EXPECT_FALSE(ParseReasonTemplate("{}").ok());
 }
 
 }  // namespace
