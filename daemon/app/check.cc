@@ -6,7 +6,7 @@
 
 namespace chipwatch {
 
-int RunCheck(const CheckOptions& options_in, std::FILE* out, std::FILE* err) {
+int RunCheck(const CheckOptions& options_in, std::FILE* out) {
   CheckOptions options = options_in;
   Diagnostics diags;
   if (!options.config.empty()) {
@@ -28,12 +28,12 @@ int RunCheck(const CheckOptions& options_in, std::FILE* out, std::FILE* err) {
   }
   const std::vector<std::string> paths = options.rules.empty() ? DefaultRulePaths() : options.rules;
   auto policy = LoadPolicy(paths, diags);
-  for (const Diagnostic& d : diags.items()) {
-    std::fprintf(out, "%s\n", options.json ? d.ToJson().c_str() : d.ToString().c_str());
-  }
   bool ok = policy != nullptr && !diags.has_errors();
   if (!options.enrich.geoip.empty() || !options.enrich.directory.empty()) {
-    if (!LoadEnrichment(options.enrich, err)) ok = false;
+    if (!LoadEnrichment(options.enrich, diags)) ok = false;
+  }
+  for (const Diagnostic& d : diags.items()) {
+    std::fprintf(out, "%s\n", options.json ? d.ToJson().c_str() : d.ToString().c_str());
   }
   if (!options.json) {
     if (policy != nullptr) {

@@ -227,7 +227,7 @@ int Check(int argc, char** argv) {
   }
   // `chipwatch check rules/` reads naturally too.
   for (auto& p : positional) options.rules.push_back(std::move(p));
-  return RunCheck(options, stdout, stderr);
+  return RunCheck(options, stdout);
 }
 
 int Test(int argc, char** argv) {

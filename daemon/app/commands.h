@@ -52,7 +52,8 @@ struct CheckOptions {
   EnrichOptions enrich;
   bool json = false;  // diagnostics as JSON lines
 };
-int RunCheck(const CheckOptions& options, std::FILE* out, std::FILE* err);
+// Every diagnostic (config, rules, enrichment data) and the summary go to `out`.
+int RunCheck(const CheckOptions& options, std::FILE* out);
 
 struct TestOptions {
   std::vector<std::string> rules;

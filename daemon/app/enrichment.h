@@ -3,11 +3,11 @@
 // Opened once at start-up (and on reload); read-only and shared by every worker afterwards.
 #pragma once
 
-#include <cstdio>
 #include <memory>
 #include <optional>
 
 #include "app/commands.h"
+#include "core/diagnostics.h"
 #include "enrich/directory.h"
 #include "enrich/enricher.h"
 #include "enrich/geoip.h"
@@ -20,8 +20,8 @@ struct Enrichment {
   std::unique_ptr<ExternalEnricher> external;
 };
 
-// Opens what `options` names; reports problems on `err` (with file:line for the directory) and
-// returns nullopt when anything named could not be used.
-std::optional<Enrichment> LoadEnrichment(const EnrichOptions& options, std::FILE* err);
+// Opens what `options` names. Problems go to `diags` (the file, and the line for the directory's
+// rows); returns nullopt when anything named could not be used (an error was added).
+std::optional<Enrichment> LoadEnrichment(const EnrichOptions& options, Diagnostics& diags);
 
 }  // namespace chipwatch

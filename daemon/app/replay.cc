@@ -392,7 +392,9 @@ int RunReplay(const ReplayOptions& options, std::FILE* out, std::FILE* err) {
                  diags.error_count());
     return kExitUsage;
   }
-  auto enrichment = LoadEnrichment(options.enrich, err);
+  Diagnostics enrich_diags;
+  auto enrichment = LoadEnrichment(options.enrich, enrich_diags);
+  for (const Diagnostic& d : enrich_diags.items()) std::fprintf(err, "%s\n", d.ToString().c_str());
   if (!enrichment) return kExitUsage;
 
   const auto start = std::chrono::steady_clock::now();

@@ -98,6 +98,14 @@ enum class DiagCode : uint8_t {
   kMissingEnv,
   kReadableSecret,
   kInsecureSasl,
+  // Enrichment data named by the config or by --geoip/--directory (app/enrichment.cc,
+  // enrich/directory.cc).
+  kGeoip,
+  kDirectoryIo,
+  kDirectoryHeader,
+  kCsvSyntax,
+  kDirectoryRow,
+  kDirectoryDuplicate,
 };
 
 // Which loader reports a code: its table is in docs/rules.md, docs/configuration.md or both.
@@ -248,6 +256,19 @@ inline constexpr DiagCodeInfo kDiagCodes[] = {
     {DiagCode::kInsecureSasl, "insecure-sasl", kConfigScope,
      "warning: `mechanism: PLAIN` with protocol `sasl_plaintext` (the password crosses the "
      "network unencrypted)"},
+    {DiagCode::kGeoip, "geoip", kConfigScope,
+     "the GeoIP database cannot be opened or is not a MaxMind country or city database"},
+    {DiagCode::kDirectoryIo, "directory-io", kConfigScope,
+     "the tenant directory file cannot be read"},
+    {DiagCode::kDirectoryHeader, "directory-header", kConfigScope,
+     "the tenant directory has no header row, a column twice or lacks a required column"},
+    {DiagCode::kCsvSyntax, "csv-syntax", kConfigScope,
+     "a tenant directory line is not valid CSV (a stray or unterminated quote)"},
+    {DiagCode::kDirectoryRow, "directory-row", kConfigScope,
+     "a tenant directory row with the wrong number of fields, an empty tenant or a country that "
+     "is not ISO 3166 alpha-2"},
+    {DiagCode::kDirectoryDuplicate, "directory-duplicate", kConfigScope,
+     "a tenant listed twice in the directory (the first entry is kept)"},
 };
 
 inline constexpr size_t kDiagCodeCount = sizeof(kDiagCodes) / sizeof(kDiagCodes[0]);
@@ -257,7 +278,7 @@ consteval bool InEnumOrder() {
   for (size_t i = 0; i < kDiagCodeCount; ++i) {
     if (static_cast<size_t>(kDiagCodes[i].code) != i) return false;
   }
-  return static_cast<size_t>(DiagCode::kInsecureSasl) + 1 == kDiagCodeCount;
+  return static_cast<size_t>(DiagCode::kDirectoryDuplicate) + 1 == kDiagCodeCount;
 }
 }  // namespace diag_codes_internal
 static_assert(diag_codes_internal::InEnumOrder(), "kDiagCodes must list every DiagCode, in order");

@@ -137,7 +137,7 @@ std::unique_ptr<Directory> Directory::Load(const std::string& path, Diagnostics&
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     int err = errno;
-    diags.Error(SourcePos{path, 0, 0}, "directory-io",
+    diags.Error(SourcePos{path, 0, 0}, DiagCode::kDirectoryIo,
                 std::string("cannot read the directory file: ") +
                     (err != 0 ? std::strerror(err) : "open failed"));
     return nullptr;
@@ -145,7 +145,7 @@ std::unique_ptr<Directory> Directory::Load(const std::string& path, Diagnostics&
   std::ostringstream text;
   text << in.rdbuf();
   if (in.bad()) {
-    diags.Error(SourcePos{path, 0, 0}, "directory-io", "error reading the directory file");
+    diags.Error(SourcePos{path, 0, 0}, DiagCode::kDirectoryIo, "error reading the directory file");
     return nullptr;
   }
   return LoadFromString(text.str(), path, diags);
@@ -159,13 +159,13 @@ std::unique_ptr<Directory> Directory::LoadFromString(std::string_view csv, const
 
   // Header: the first record that is not blank or a comment.
   if (!reader.NextRecordStart()) {
-    diags.Error(at(0), "directory-header",
+    diags.Error(at(0), DiagCode::kDirectoryHeader,
                 "empty directory file: expected a header row 'tenant,org,country,kyc_status'");
     return nullptr;
   }
   const int header_line = reader.line();
   if (auto error = reader.ReadRecord(fields)) {
-    diags.Error(at(error->first), "csv-syntax", "header row: " + error->second);
+    diags.Error(at(error->first), DiagCode::kCsvSyntax, "header row: " + error->second);
     return nullptr;
   }
   std::array<int, kColumns.size()> column{};
@@ -175,7 +175,7 @@ std::unique_ptr<Directory> Directory::LoadFromString(std::string_view csv, const
     for (size_t c = 0; c < kColumns.size(); ++c) {
       if (key != kColumns[c]) continue;
       if (column[c] >= 0) {
-        diags.Error(at(header_line), "directory-header",
+        diags.Error(at(header_line), DiagCode::kDirectoryHeader,
                     "column '" + key + "' appears twice in the header");
         return nullptr;
       }
@@ -189,7 +189,7 @@ std::unique_ptr<Directory> Directory::LoadFromString(std::string_view csv, const
     missing += kColumns[c];
   }
   if (!missing.empty()) {
-    diags.Error(at(header_line), "directory-header",
+    diags.Error(at(header_line), DiagCode::kDirectoryHeader,
                 "header row lacks column(s) " + missing +
                     " (expected tenant,org,country,kyc_status in any order, optionally "
                     "parent_org,parent_country)");
@@ -202,11 +202,11 @@ std::unique_ptr<Directory> Directory::LoadFromString(std::string_view csv, const
   while (reader.NextRecordStart()) {
     const int line = reader.line();
     if (auto error = reader.ReadRecord(fields)) {
-      diags.Error(at(error->first), "csv-syntax", error->second);
+      diags.Error(at(error->first), DiagCode::kCsvSyntax, error->second);
       continue;
     }
     if (fields.size() != width) {
-      diags.Error(at(line), "directory-row",
+      diags.Error(at(line), DiagCode::kDirectoryRow,
                   "row has " + std::to_string(fields.size()) + " field(s), the header has " +
                       std::to_string(width));
       continue;
@@ -219,24 +219,24 @@ std::unique_ptr<Directory> Directory::LoadFromString(std::string_view csv, const
     if (column[kParentOrg] >= 0) entry.parent_org = fields[column[kParentOrg]];
     if (column[kParentCountry] >= 0) entry.parent_country = fields[column[kParentCountry]];
     if (entry.tenant.empty()) {
-      diags.Error(at(line), "directory-row", "empty tenant");
+      diags.Error(at(line), DiagCode::kDirectoryRow, "empty tenant");
       continue;
     }
     if (!NormalizeCountry(entry.country)) {
-      diags.Error(at(line), "directory-row",
+      diags.Error(at(line), DiagCode::kDirectoryRow,
                   "country '" + entry.country + "' of tenant '" + entry.tenant +
                       "' is not an ISO 3166 alpha-2 code (e.g. CN)");
       continue;
     }
     if (!NormalizeCountry(entry.parent_country)) {
-      diags.Error(at(line), "directory-row",
+      diags.Error(at(line), DiagCode::kDirectoryRow,
                   "parent_country '" + entry.parent_country + "' of tenant '" + entry.tenant +
                       "' is not an ISO 3166 alpha-2 code (e.g. CN)");
       continue;
     }
     auto [it, inserted] = first_line.emplace(entry.tenant, line);
     if (!inserted) {
-      diags.Error(at(line), "directory-duplicate",
+      diags.Error(at(line), DiagCode::kDirectoryDuplicate,
                   "tenant '" + entry.tenant + "' is already defined at " + name + ":" +
                       std::to_string(it->second) + " (the first entry is kept)");
       continue;

@@ -2,35 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
-#include <cstdio>
-#include <cstdlib>
 #include <string>
-#include <string_view>
 #include <vector>
 
 namespace chipwatch {
-namespace {
-
-// LoadEnrichment reports on a FILE*; capture it so the messages reach the log.
-std::optional<Enrichment> LoadEnrichmentLogged(const EnrichOptions& options) {
-  char* buf = nullptr;
-  size_t len = 0;
-  std::FILE* mem = open_memstream(&buf, &len);
-  auto enrichment = mem ? LoadEnrichment(options, mem) : std::nullopt;
-  if (mem) std::fclose(mem);
-  if (buf != nullptr) {
-    std::string_view text(buf, len);
-    while (!text.empty()) {
-      size_t nl = text.find('\n');
-      spdlog::error("{}", text.substr(0, nl));
-      text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
-    }
-    std::free(buf);
-  }
-  return enrichment;
-}
-
-}  // namespace
 
 std::shared_ptr<const Snapshot> LoadSnapshot(const Config& config, uint64_t generation,
                                              Metrics* metrics) {
@@ -48,7 +23,15 @@ std::shared_ptr<const Snapshot> LoadSnapshot(const Config& config, uint64_t gene
   EnrichOptions enrich;
   if (config.geoip) enrich.geoip = config.geoip->path;
   if (config.directory) enrich.directory = config.directory->path;
-  auto enrichment = LoadEnrichmentLogged(enrich);
+  Diagnostics enrich_diags;
+  auto enrichment = LoadEnrichment(enrich, enrich_diags);
+  for (const Diagnostic& d : enrich_diags.items()) {
+    if (d.level == Diagnostic::Level::kError) {
+      spdlog::error("{}", d.ToString());
+    } else {
+      spdlog::warn("{}", d.ToString());
+    }
+  }
   if (!enrichment) return nullptr;
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->policy = std::move(policy);
