@@ -21,8 +21,8 @@
 #include <string>
 #include <vector>
 
-#include "app/policy.h"
-#include "app/processor.h"
+#include "engine/policy.h"
+#include "engine/processor.h"
 #include "core/arena.h"
 #include "core/diagnostics.h"
 #include "decode/decoder.h"

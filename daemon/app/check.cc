@@ -1,7 +1,7 @@
 // `chipwatch check`: load and compile the policy (and enrichment data) without running anything.
 #include "app/commands.h"
-#include "app/enrichment.h"
-#include "app/policy.h"
+#include "engine/enrichment.h"
+#include "engine/policy.h"
 #include "config/config.h"
 
 namespace chipwatch {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "app/commands.h"
+#include "core/status.h"
 #include "core/version.h"
 
 namespace chipwatch {
@@ -86,14 +87,21 @@ class Args {
   void Value(std::string name, Handler h) { values_[std::move(name)] = std::move(h); }
   void Flag(std::string name, std::function<void()> h) { flags_[std::move(name)] = std::move(h); }
 
-  // Returns false (with `error` set) on an unknown flag, a missing value or a rejected value.
-  bool Parse(int argc, char** argv, int first, std::vector<std::string>& positional,
-             std::string& error, bool& help) {
+  struct Parsed {
+    std::vector<std::string> positional;
+    bool help = false;  // --help or -h: the rest is not parsed
+  };
+
+  // Runs the handlers; an InvalidArgument status names an unknown flag, a missing value or a
+  // rejected value.
+  Result<Parsed> Parse(int argc, char** argv, int first) {
+    Parsed parsed;
+    std::vector<std::string>& positional = parsed.positional;
     for (int i = first; i < argc; ++i) {
       std::string_view arg = argv[i];
       if (arg == "--help" || arg == "-h") {
-        help = true;
-        return true;
+        parsed.help = true;
+        return parsed;
       }
       if (arg == "-" || arg.substr(0, 1) != "-") {
         positional.emplace_back(arg);
@@ -115,8 +123,7 @@ class Args {
       }
       auto it = values_.find(name);
       if (it == values_.end()) {
-        error = "unknown option " + name;
-        return false;
+        return Status::InvalidArgument("unknown option " + name);
       }
       std::string value;
       if (inline_value) {
@@ -124,15 +131,13 @@ class Args {
       } else if (i + 1 < argc) {
         value = argv[++i];
       } else {
-        error = "option " + name + " needs a value";
-        return false;
+        return Status::InvalidArgument("option " + name + " needs a value");
       }
       if (!it->second(value)) {
-        error = "invalid value for " + name + ": '" + value + "'";
-        return false;
+        return Status::InvalidArgument("invalid value for " + name + ": '" + value + "'");
       }
     }
-    return true;
+    return parsed;
   }
 
  private:
@@ -192,15 +197,13 @@ int Replay(int argc, char** argv) {
     return true;
   });
   args.Flag("--quiet", [&] { options.quiet = true; });
-  std::string error;
-  bool help = false;
-  if (!args.Parse(argc, argv, 2, options.inputs, error, help)) {
-    return UsageError("replay", error, kReplayUsage);
-  }
-  if (help) {
+  auto parsed = args.Parse(argc, argv, 2);
+  if (!parsed.ok()) return UsageError("replay", parsed.status().message(), kReplayUsage);
+  if (parsed->help) {
     std::fputs(kReplayUsage, stdout);
     return kExitOk;
   }
+  options.inputs = std::move(parsed->positional);
   if (options.inputs.empty()) return UsageError("replay", "no input given", kReplayUsage);
   return RunReplay(options, stdout, stderr);
 }
@@ -215,18 +218,14 @@ int Check(int argc, char** argv) {
     options.config = v;
     return !v.empty();
   });
-  std::vector<std::string> positional;
-  std::string error;
-  bool help = false;
-  if (!args.Parse(argc, argv, 2, positional, error, help)) {
-    return UsageError("check", error, kCheckUsage);
-  }
-  if (help) {
+  auto parsed = args.Parse(argc, argv, 2);
+  if (!parsed.ok()) return UsageError("check", parsed.status().message(), kCheckUsage);
+  if (parsed->help) {
     std::fputs(kCheckUsage, stdout);
     return kExitOk;
   }
   // `chipwatch check rules/` reads naturally too.
-  for (auto& p : positional) options.rules.push_back(std::move(p));
+  for (auto& p : parsed->positional) options.rules.push_back(std::move(p));
   return RunCheck(options, stdout);
 }
 
@@ -240,17 +239,13 @@ int Test(int argc, char** argv) {
   });
   args.Flag("--verbose", [&] { options.verbose = true; });
   args.Flag("-v", [&] { options.verbose = true; });
-  std::vector<std::string> positional;
-  std::string error;
-  bool help = false;
-  if (!args.Parse(argc, argv, 2, positional, error, help)) {
-    return UsageError("test", error, kTestUsage);
-  }
-  if (help) {
+  auto parsed = args.Parse(argc, argv, 2);
+  if (!parsed.ok()) return UsageError("test", parsed.status().message(), kTestUsage);
+  if (parsed->help) {
     std::fputs(kTestUsage, stdout);
     return kExitOk;
   }
-  for (auto& p : positional) options.rules.push_back(std::move(p));
+  for (auto& p : parsed->positional) options.rules.push_back(std::move(p));
   return RunRuleTests(options, stdout, stderr);
 }
 
@@ -276,18 +271,14 @@ int Run(int argc, char** argv) {
     }
     return false;
   });
-  std::vector<std::string> positional;
-  std::string error;
-  bool help = false;
-  if (!args.Parse(argc, argv, 2, positional, error, help)) {
-    return UsageError("run", error, kRunUsage);
-  }
-  if (help) {
+  auto parsed = args.Parse(argc, argv, 2);
+  if (!parsed.ok()) return UsageError("run", parsed.status().message(), kRunUsage);
+  if (parsed->help) {
     std::fputs(kRunUsage, stdout);
     return kExitOk;
   }
-  if (!positional.empty()) {
-    return UsageError("run", "unexpected argument " + positional[0], kRunUsage);
+  if (!parsed->positional.empty()) {
+    return UsageError("run", "unexpected argument " + parsed->positional[0], kRunUsage);
   }
   if (options.config.empty()) return UsageError("run", "--config FILE is required", kRunUsage);
   return RunDaemon(options);

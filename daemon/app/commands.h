@@ -13,20 +13,10 @@
 
 #include "config/config.h"
 #include "core/event.h"
+#include "core/exit_codes.h"
+#include "engine/enrichment.h"
 
 namespace chipwatch {
-
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitPartial = 1;
-// `run`: stopped by anything but SIGTERM/SIGINT (a record delivered nowhere, a fatal Kafka error,
-// a sink or source that cannot be opened); systemd's Restart=on-failure restarts it.
-inline constexpr int kExitFailure = 1;
-inline constexpr int kExitUsage = 2;
-
-struct EnrichOptions {
-  std::string geoip;      // MaxMind-format country database, optional
-  std::string directory;  // tenant directory CSV, optional
-};
 
 struct ReplayOptions {
   std::vector<std::string> rules;  // empty: DefaultRulePaths()

@@ -14,9 +14,9 @@
 #include <thread>
 
 #include "app/commands.h"
-#include "app/enrichment.h"
-#include "app/input_reader.h"
-#include "app/processor.h"
+#include "engine/enrichment.h"
+#include "engine/input_reader.h"
+#include "engine/processor.h"
 #include "core/bounded_queue.h"
 
 namespace chipwatch {

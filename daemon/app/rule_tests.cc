@@ -2,9 +2,9 @@
 #include <algorithm>
 
 #include "app/commands.h"
-#include "app/input_reader.h"
-#include "app/policy.h"
-#include "app/processor.h"
+#include "engine/input_reader.h"
+#include "engine/policy.h"
+#include "engine/processor.h"
 
 namespace chipwatch {
 

@@ -98,7 +98,7 @@ enum class DiagCode : uint8_t {
   kMissingEnv,
   kReadableSecret,
   kInsecureSasl,
-  // Enrichment data named by the config or by --geoip/--directory (app/enrichment.cc,
+  // Enrichment data named by the config or by --geoip/--directory (engine/enrichment.cc,
   // enrich/directory.cc).
   kGeoip,
   kDirectoryIo,

@@ -1,7 +1,10 @@
 // Status and Result<T>: errors as values.
 //
 // Library code in chipwatch never throws on the per-event path and never prints; it returns a
-// Status (or a Result<T> carrying either a value or a Status). Thread-safety: plain values.
+// Status (or a Result<T> carrying either a value or a Status). Both are [[nodiscard]]. Loading
+// user-written files reports into Diagnostics instead (every problem with its position); the
+// per-record decoders return bool and leave the reason in their context, so that a bad record
+// costs no allocation (docs/architecture.md, "Errors"). Thread-safety: plain values.
 #pragma once
 
 #include <optional>

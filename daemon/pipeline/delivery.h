@@ -24,8 +24,8 @@
 #include <string_view>
 #include <vector>
 
-#include "app/offset_tracker.h"
-#include "app/processor.h"
+#include "pipeline/offset_tracker.h"
+#include "engine/processor.h"
 #include "pipeline/clock.h"
 #include "pipeline/counters.h"
 #include "pipeline/run_control.h"

@@ -14,7 +14,7 @@
 #include <string>
 #include <thread>
 
-#include "app/file_checkpoint.h"
+#include "pipeline/file_checkpoint.h"
 #include "config/config.h"
 #include "pipeline/source.h"
 #include "pipeline/worker.h"

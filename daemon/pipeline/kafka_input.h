@@ -25,7 +25,7 @@
 #include <thread>
 #include <vector>
 
-#include "app/offset_tracker.h"
+#include "pipeline/offset_tracker.h"
 #include "config/config.h"
 #include "pipeline/source.h"
 #include "pipeline/worker.h"

@@ -5,7 +5,7 @@
 
 #include <algorithm>
 
-#include "app/commands.h"
+#include "core/exit_codes.h"
 #include "pipeline/supervisor.h"
 
 namespace chipwatch {

@@ -6,7 +6,7 @@
 
 #include <cstdlib>
 
-#include "app/commands.h"
+#include "core/exit_codes.h"
 
 namespace chipwatch {
 

@@ -12,10 +12,10 @@
 #include <cstdint>
 #include <memory>
 
-#include "app/alert_counters.h"
-#include "app/enrichment.h"
-#include "app/policy.h"
-#include "app/processor.h"
+#include "engine/alert_counters.h"
+#include "engine/enrichment.h"
+#include "engine/policy.h"
+#include "engine/processor.h"
 #include "config/config.h"
 
 namespace chipwatch {

@@ -8,7 +8,7 @@
 #include <utility>
 #include <variant>
 
-#include "app/commands.h"
+#include "core/exit_codes.h"
 #include "pipeline/file_input.h"
 #include "pipeline/supervisor.h"
 #include "sink/kafka_sink.h"

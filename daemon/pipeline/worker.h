@@ -18,8 +18,8 @@
 #include <string_view>
 #include <utility>
 
-#include "app/offset_tracker.h"
-#include "app/processor.h"
+#include "pipeline/offset_tracker.h"
+#include "engine/processor.h"
 #include "core/bounded_queue.h"
 #include "pipeline/clock.h"
 #include "pipeline/counters.h"

@@ -50,7 +50,7 @@
 
 namespace chipwatch {
 
-// Readable bytes after every returned line. Equal to kInputPadding (app/input_reader.h, which this
+// Readable bytes after every returned line. Equal to kInputPadding (engine/input_reader.h, which this
 // library does not depend on; a test checks they agree): simdjson needs 64.
 inline constexpr size_t kLinePadding = 64;
 

@@ -1,4 +1,4 @@
-// libFuzzer target: one Kafka message through the daemon's worker path (app/processor.h): a
+// libFuzzer target: one Kafka message through the daemon's worker path (engine/processor.h): a
 // message of several lines is framed as a file is (ProcessLines), otherwise decoded whole; then
 // enrichment from the catalogs and the default rule pack (rules/, loaded once) and alert JSON.
 // Checks that every failure names a record of the message.
@@ -8,8 +8,8 @@
 #include <cstdlib>
 #include <string>
 
-#include "app/policy.h"
-#include "app/processor.h"
+#include "engine/policy.h"
+#include "engine/processor.h"
 #include "fuzz_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

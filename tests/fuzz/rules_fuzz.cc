@@ -1,11 +1,11 @@
 // libFuzzer target: one rule file through the rule loader (reader, collector) and, when it loads,
-// the rule compiler (catalog index, Hyperscan databases): app/policy.h's LoadPolicyFromStrings.
+// the rule compiler (catalog index, Hyperscan databases): engine/policy.h's LoadPolicyFromStrings.
 // Checks that a refused file says why, with its name.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
-#include "app/policy.h"
+#include "engine/policy.h"
 #include "fuzz_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

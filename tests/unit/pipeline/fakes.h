@@ -21,7 +21,7 @@
 #include <utility>
 #include <vector>
 
-#include "app/policy.h"
+#include "engine/policy.h"
 #include "pipeline/kafka_input.h"
 #include "pipeline/run_state.h"
 #include "pipeline/startup.h"

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "../common/temp_dir.h"
-#include "app/input_reader.h"  // kInputPadding, only to check that the constants agree
+#include "engine/input_reader.h"  // kInputPadding, only to check that the constants agree
 
 namespace chipwatch {
 namespace {

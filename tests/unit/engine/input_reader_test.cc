@@ -1,4 +1,4 @@
-#include "app/input_reader.h"
+#include "engine/input_reader.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "app/file_checkpoint.h"
+#include "pipeline/file_checkpoint.h"
 
 #include <gtest/gtest.h>
 

@@ -1,15 +1,15 @@
-// Pre-resolved chipwatch_alerts_total handles (app/alert_counters.h): the same series, and values,
+// Pre-resolved chipwatch_alerts_total handles (engine/alert_counters.h): the same series, and values,
 // as Metrics::Alerts, resolved once per policy; a reload's new rules get theirs.
-#include "app/alert_counters.h"
+#include "engine/alert_counters.h"
 
 #include <gtest/gtest.h>
 
 #include <memory>
 #include <string>
 
-#include "app/input_reader.h"
-#include "app/policy.h"
-#include "app/processor.h"
+#include "engine/input_reader.h"
+#include "engine/policy.h"
+#include "engine/processor.h"
 
 namespace chipwatch {
 namespace {

@@ -1,4 +1,4 @@
-#include "app/input_reader.h"
+#include "engine/input_reader.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>

@@ -1,9 +1,9 @@
-#include "app/processor.h"
+#include "engine/processor.h"
 
 #include <charconv>
 
-#include "app/alert_json.h"
-#include "app/input_reader.h"
+#include "engine/alert_json.h"
+#include "engine/input_reader.h"
 
 namespace chipwatch {
 

@@ -1,4 +1,4 @@
-#include "app/policy.h"
+#include "engine/policy.h"
 
 #include <filesystem>
 

@@ -1,4 +1,4 @@
-#include "app/alert_json.h"
+#include "engine/alert_json.h"
 
 #include "core/diagnostics.h"
 #include "decode/decoder.h"

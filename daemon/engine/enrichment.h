@@ -5,14 +5,19 @@
 
 #include <memory>
 #include <optional>
+#include <string>
 
-#include "app/commands.h"
 #include "core/diagnostics.h"
 #include "enrich/directory.h"
 #include "enrich/enricher.h"
 #include "enrich/geoip.h"
 
 namespace chipwatch {
+
+struct EnrichOptions {
+  std::string geoip;      // MaxMind-format country database, optional
+  std::string directory;  // tenant directory CSV, optional
+};
 
 struct Enrichment {
   std::unique_ptr<GeoIp> geoip;

@@ -17,7 +17,7 @@
 #include <string>
 #include <utility>
 
-#include "app/offset_tracker.h"
+#include "pipeline/offset_tracker.h"
 #include "core/status.h"
 #include "source/file_source.h"
 

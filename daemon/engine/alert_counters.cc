@@ -1,4 +1,4 @@
-#include "app/alert_counters.h"
+#include "engine/alert_counters.h"
 
 namespace chipwatch {
 

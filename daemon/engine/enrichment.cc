@@ -1,4 +1,4 @@
-#include "app/enrichment.h"
+#include "engine/enrichment.h"
 
 namespace chipwatch {
 

@@ -1,12 +1,12 @@
-#include "app/processor.h"
+#include "engine/processor.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "app/alert_json.h"
-#include "app/input_reader.h"
-#include "app/policy.h"
+#include "engine/alert_json.h"
+#include "engine/input_reader.h"
+#include "engine/policy.h"
 
 namespace chipwatch {
 namespace {

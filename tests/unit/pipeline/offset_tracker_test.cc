@@ -1,4 +1,4 @@
-#include "app/offset_tracker.h"
+#include "pipeline/offset_tracker.h"
 
 #include <gtest/gtest.h>
 

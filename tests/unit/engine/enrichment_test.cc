@@ -1,6 +1,6 @@
 // LoadEnrichment: what the options name is opened, and every problem is a diagnostic naming the
 // file (and the line, for the tenant directory), never a message printed somewhere.
-#include "app/enrichment.h"
+#include "engine/enrichment.h"
 
 #include <gtest/gtest.h>
 

@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "app/alert_counters.h"
-#include "app/policy.h"
+#include "engine/alert_counters.h"
+#include "engine/policy.h"
 #include "core/arena.h"
 #include "decode/decoder.h"
 #include "enrich/enricher.h"
