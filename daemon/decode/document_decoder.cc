@@ -209,6 +209,105 @@ FormatFn DecoderFor(Format f) {
 constexpr std::string_view kProviders[kFormatCount] = {"",           "aws",       "gcp", "azure",
                                                        "kubernetes", "gpu_alloc", "oci"};
 
+// Shape bits that settle the format by themselves: ScanShape stops at the first key giving one.
+constexpr uint32_t kDecisiveShape = kShapeGpuAllocSchema | kShapeAuditId | kShapeProtoPayload |
+                                    kShapeEventVersion | kShapeEventBridgeCloudTrail;
+
+// The shape bit of a top-level key whose presence alone counts (its value is not read); 0 for
+// other keys.
+uint32_t KeyShape(std::string_view key) {
+  switch (key.size()) {
+    case 4:
+      if (key == "verb") return kShapeVerb;
+      break;
+    case 7:
+      if (key == "eventID") return kShapeEventId;
+      if (key == "auditID") return kShapeAuditId;
+      if (key == "logName") return kShapeLogName;
+      break;
+    case 8:
+      if (key == "insertId") return kShapeInsertId;
+      break;
+    case 9:
+      if (key == "eventName") return kShapeEventName;
+      if (key == "objectRef") return kShapeObjectRef;
+      break;
+    case 10:
+      if (EqualsLower(key, "resourceid")) return kShapeResourceId;
+      if (key == "requestURI") return kShapeObjectRef;
+      if (EqualsLower(key, "resulttype")) return kShapeAzureCaller;
+      if (key == "logContent") return kShapeOciAudit;
+      break;
+    case 11:
+      if (key == "eventSource") return kShapeEventSource;
+      break;
+    case 12:
+      if (key == "eventVersion") return kShapeEventVersion;
+      if (key == "protoPayload") return kShapeProtoPayload;
+      break;
+    case 13:
+      if (EqualsLower(key, "operationname")) return kShapeOperationName;
+      if (EqualsLower(key, "correlationid")) return kShapeCorrelationId;
+      break;
+    case 15:
+      if (EqualsLower(key, "calleripaddress")) return kShapeAzureCaller;
+      break;
+    case 18:
+      if (key == "cloudEventsVersion") return kShapeOciAudit;
+      break;
+    case 21:
+      if (key == "protopayload_auditlog") return kShapeProtoPayload;  // GCP audit log in BigQuery
+      break;
+    default:
+      break;
+  }
+  return 0;
+}
+
+// The shape bit of a top-level key whose string value counts (schema, kind, type, eventType,
+// apiVersion, detail-type), reading the value of those keys only; 0 for other keys and values.
+uint32_t ValueShape(std::string_view key, od::field& field) {
+  std::string_view value;
+  switch (key.size()) {
+    case 4:
+      if (key == "kind" && !field.value().get_string().get(value) && value == "Event") {
+        return kShapeKindEvent;
+      }
+      if (key == "type" && !field.value().get_string().get(value) &&
+          StartsWith(value, "com.oraclecloud.")) {
+        return kShapeOciAudit;
+      }
+      break;
+    case 6:
+      if (key == "schema" && !field.value().get_string().get(value) &&
+          StartsWith(value, "gpu-alloc/")) {
+        return kShapeGpuAllocSchema;
+      }
+      break;
+    case 9:
+      if (key == "eventType" && !field.value().get_string().get(value) &&
+          StartsWith(value, "com.oraclecloud.")) {
+        return kShapeOciAudit;
+      }
+      break;
+    case 10:
+      if (key == "apiVersion" && !field.value().get_string().get(value) &&
+          StartsWith(value, "audit.k8s.io/")) {
+        return kShapeAuditApiVersion;
+      }
+      break;
+    case 11:
+      if (key == "detail-type" && !field.value().get_string().get(value) &&
+          value.ends_with("via CloudTrail")) {
+        return kShapeEventBridgeCloudTrail;
+      }
+      break;
+    default:
+      break;
+  }
+  return 0;
+}
+
 }  // namespace
 
 class DocumentDecoder final : public DecoderBackend {
@@ -280,87 +379,9 @@ class DocumentDecoder final : public DecoderBackend {
       od::field field;
       if (auto e = std::move(field_result).get(field)) return e;
       std::string_view key = KeyOf(field);
-      std::string_view value;
-      switch (key.size()) {
-        case 6:
-          if (key == "schema" && !field.value().get_string().get(value) &&
-              StartsWith(value, "gpu-alloc/")) {
-            shape |= kShapeGpuAllocSchema;
-            return simdjson::SUCCESS;
-          }
-          break;
-        case 4:
-          if (key == "kind" && !field.value().get_string().get(value) && value == "Event") {
-            shape |= kShapeKindEvent;
-          }
-          if (key == "verb") shape |= kShapeVerb;
-          if (key == "type" && !field.value().get_string().get(value) &&
-              StartsWith(value, "com.oraclecloud.")) {
-            shape |= kShapeOciAudit;
-          }
-          break;
-        case 9:
-          if (key == "eventName") shape |= kShapeEventName;
-          if (key == "objectRef") shape |= kShapeObjectRef;
-          if (key == "eventType" && !field.value().get_string().get(value) &&
-              StartsWith(value, "com.oraclecloud.")) {
-            shape |= kShapeOciAudit;
-          }
-          break;
-        case 7:
-          if (key == "eventID") shape |= kShapeEventId;
-          if (key == "auditID") {
-            shape |= kShapeAuditId;
-            return simdjson::SUCCESS;
-          }
-          if (key == "logName") shape |= kShapeLogName;
-          break;
-        case 8:
-          if (key == "insertId") shape |= kShapeInsertId;
-          break;
-        case 10:
-          if (key == "apiVersion" && !field.value().get_string().get(value) &&
-              StartsWith(value, "audit.k8s.io/")) {
-            shape |= kShapeAuditApiVersion;
-          }
-          if (EqualsLower(key, "resourceid")) shape |= kShapeResourceId;
-          if (key == "requestURI") shape |= kShapeObjectRef;
-          if (EqualsLower(key, "resulttype")) shape |= kShapeAzureCaller;
-          if (key == "logContent") shape |= kShapeOciAudit;
-          break;
-        case 15:
-          if (EqualsLower(key, "calleripaddress")) shape |= kShapeAzureCaller;
-          break;
-        case 18:
-          if (key == "cloudEventsVersion") shape |= kShapeOciAudit;
-          break;
-        case 21:
-          if (key == "protopayload_auditlog") {  // GCP audit log exported to BigQuery
-            shape |= kShapeProtoPayload;
-            return simdjson::SUCCESS;
-          }
-          break;
-        case 11:
-          if (key == "eventSource") shape |= kShapeEventSource;
-          if (key == "detail-type" && !field.value().get_string().get(value) &&
-              value.ends_with("via CloudTrail")) {
-            shape |= kShapeEventBridgeCloudTrail;
-            return simdjson::SUCCESS;
-          }
-          break;
-        case 12:
-          if (key == "eventVersion" || key == "protoPayload") {
-            shape |= key == "eventVersion" ? kShapeEventVersion : kShapeProtoPayload;
-            return simdjson::SUCCESS;
-          }
-          break;
-        case 13:
-          if (EqualsLower(key, "operationname")) shape |= kShapeOperationName;
-          if (EqualsLower(key, "correlationid")) shape |= kShapeCorrelationId;
-          break;
-        default:
-          break;
-      }
+      const uint32_t bits = KeyShape(key) | ValueShape(key, field);
+      shape |= bits;
+      if (bits & kDecisiveShape) return simdjson::SUCCESS;
     }
     return simdjson::SUCCESS;
   }
