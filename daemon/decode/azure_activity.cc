@@ -197,86 +197,78 @@ std::string_view SubscriptionOf(std::string_view resource_id) {
   return rest.substr(0, rest.find('/'));
 }
 
-}  // namespace
-
-bool DecodeAzureActivity(od::object& record, RecordContext& ctx) {
-  Event& event = ctx.event;
-  AzureScratch s;
-  bool ok = ForEachField(ctx, record, [&](std::string_view key, od::value& v) {
-    switch (key.size()) {
-      case 4:
-        if (EqualsLower(key, "time")) {
-          return ReadTime(ctx, v, "time");
-        }
-        break;
-      case 6:
-        if (EqualsLower(key, "caller")) s.caller = AsString(v).value_or(s.caller);
-        if (EqualsLower(key, "claims")) return ReadClaims(ctx, v, s);
-        if (EqualsLower(key, "status")) s.status_value = StringOrValue(v).value_or(s.status_value);
-        break;
-      case 8:
-        if (EqualsLower(key, "identity")) return ReadIdentity(ctx, v, s);
-        if (EqualsLower(key, "claims_d")) return ReadClaims(ctx, v, s);  // Log Analytics
-        if (EqualsLower(key, "location")) s.location = AsString(v).value_or(s.location);
-        break;
-      case 10:
-        if (EqualsLower(key, "resourceid")) s.resource_id = AsString(v).value_or(s.resource_id);
-        if (EqualsLower(key, "resulttype")) s.result_type = AsString(v).value_or(s.result_type);
-        if (EqualsLower(key, "properties")) return ReadProperties(ctx, v, s);
-        break;
-      case 11:
-        if (EqualsLower(key, "httprequest")) return ReadHttpRequest(ctx, v, s);
-        break;
-      case 13:
-        if (EqualsLower(key, "operationname")) {
-          auto name = StringOrValue(v);
-          if (!name) return ctx.WrongType("operationName", "a string or {\"value\": string}");
-          event.SetStr(FieldId::kAction, *name);
-        } else if (EqualsLower(key, "correlationid")) {
-          return ReadEventId(ctx, v, "correlationId");
-        } else if (EqualsLower(key, "timegenerated")) {
-          s.event_timestamp = AsString(v).value_or(s.event_timestamp);
-        }
-        break;
-      case 14:
-        if (EqualsLower(key, "eventtimestamp")) {
-          s.event_timestamp = AsString(v).value_or(s.event_timestamp);
-        } else if (EqualsLower(key, "subscriptionid")) {
-          s.subscription = AsString(v).value_or(s.subscription);
-        }
-        break;
-      case 12:
-        if (EqualsLower(key, "properties_d")) return ReadProperties(ctx, v, s);  // Log Analytics
-        break;
-      case 15:
-        if (EqualsLower(key, "calleripaddress")) s.ip = AsString(v).value_or(s.ip);
-        if (EqualsLower(key, "resultsignature")) {
-          s.result_signature = AsString(v).value_or(s.result_signature);
-        }
-        break;
-      case 18:
-        if (EqualsLower(key, "operationnamevalue")) {
-          s.operation_name_value = AsString(v).value_or(s.operation_name_value);
-        }
-        break;
-      case 20:
-        if (EqualsLower(key, "resourceprovidername")) {
-          s.provider = StringOrValue(v).value_or(s.provider);
-        }
-        break;
-      default:
-        break;
-    }
-    return true;
-  });
-  if (!ok) return false;
-  if (!s.operation_name_value.empty()) event.SetStr(FieldId::kAction, s.operation_name_value);
-  if (!event.Has(FieldId::kAction)) return ctx.MissingField("operationName");
-  if (!event.Has(FieldId::kEventTime) && !s.event_timestamp.empty()) {
-    SetTime(ctx, s.event_timestamp);
+// One top-level field of the record, dispatched on the key's length (keys match in any case).
+bool ReadRecordField(RecordContext& ctx, std::string_view key, od::value& v, AzureScratch& s) {
+  switch (key.size()) {
+    case 4:
+      if (EqualsLower(key, "time")) {
+        return ReadTime(ctx, v, "time");
+      }
+      break;
+    case 6:
+      if (EqualsLower(key, "caller")) s.caller = AsString(v).value_or(s.caller);
+      if (EqualsLower(key, "claims")) return ReadClaims(ctx, v, s);
+      if (EqualsLower(key, "status")) s.status_value = StringOrValue(v).value_or(s.status_value);
+      break;
+    case 8:
+      if (EqualsLower(key, "identity")) return ReadIdentity(ctx, v, s);
+      if (EqualsLower(key, "claims_d")) return ReadClaims(ctx, v, s);  // Log Analytics
+      if (EqualsLower(key, "location")) s.location = AsString(v).value_or(s.location);
+      break;
+    case 10:
+      if (EqualsLower(key, "resourceid")) s.resource_id = AsString(v).value_or(s.resource_id);
+      if (EqualsLower(key, "resulttype")) s.result_type = AsString(v).value_or(s.result_type);
+      if (EqualsLower(key, "properties")) return ReadProperties(ctx, v, s);
+      break;
+    case 11:
+      if (EqualsLower(key, "httprequest")) return ReadHttpRequest(ctx, v, s);
+      break;
+    case 13:
+      if (EqualsLower(key, "operationname")) {
+        auto name = StringOrValue(v);
+        if (!name) return ctx.WrongType("operationName", "a string or {\"value\": string}");
+        ctx.event.SetStr(FieldId::kAction, *name);
+      } else if (EqualsLower(key, "correlationid")) {
+        return ReadEventId(ctx, v, "correlationId");
+      } else if (EqualsLower(key, "timegenerated")) {
+        s.event_timestamp = AsString(v).value_or(s.event_timestamp);
+      }
+      break;
+    case 14:
+      if (EqualsLower(key, "eventtimestamp")) {
+        s.event_timestamp = AsString(v).value_or(s.event_timestamp);
+      } else if (EqualsLower(key, "subscriptionid")) {
+        s.subscription = AsString(v).value_or(s.subscription);
+      }
+      break;
+    case 12:
+      if (EqualsLower(key, "properties_d")) return ReadProperties(ctx, v, s);  // Log Analytics
+      break;
+    case 15:
+      if (EqualsLower(key, "calleripaddress")) s.ip = AsString(v).value_or(s.ip);
+      if (EqualsLower(key, "resultsignature")) {
+        s.result_signature = AsString(v).value_or(s.result_signature);
+      }
+      break;
+    case 18:
+      if (EqualsLower(key, "operationnamevalue")) {
+        s.operation_name_value = AsString(v).value_or(s.operation_name_value);
+      }
+      break;
+    case 20:
+      if (EqualsLower(key, "resourceprovidername")) {
+        s.provider = StringOrValue(v).value_or(s.provider);
+      }
+      break;
+    default:
+      break;
   }
+  return true;
+}
 
-  std::string_view action = event.Str(FieldId::kAction);
+// event.source (resourceProviderName, else the action's provider prefix), account/tenant (the
+// subscription), resource.name and a quota request's quota.code, from the resource id.
+void SetResourceFields(Event& event, std::string_view action, AzureScratch& s) {
   if (s.provider.empty()) s.provider = action.substr(0, action.find('/'));
   if (!s.provider.empty()) event.SetStr(FieldId::kEventSource, s.provider);
 
@@ -295,7 +287,10 @@ bool DecodeAzureActivity(od::object& record, RecordContext& ctx) {
       event.SetStr(FieldId::kQuotaCode, LastSegment(id));
     }
   }
+}
 
+// principal (the first of caller, upn, name claims, appid) and source.ip.
+void SetCallerFields(Event& event, const AzureScratch& s) {
   for (std::string_view p : {s.caller, s.upn, s.claim_name, s.name_claim, s.appid}) {
     if (!p.empty()) {
       event.SetStr(FieldId::kPrincipal, p);
@@ -307,7 +302,11 @@ bool DecodeAzureActivity(od::object& record, RecordContext& ctx) {
   } else if (!s.http_ip.empty()) {
     SetSourceIp(event, s.http_ip);
   }
+}
 
+// region (the body's location, else the record's unless "global") and instance.type (vmSize,
+// else a scale set's sku.name).
+void SetPlacementFields(Event& event, std::string_view action, const AzureScratch& s) {
   if (!s.body_location.empty()) {
     event.SetStr(FieldId::kRegion, s.body_location);
   } else if (!s.location.empty() && !EqualsLower(s.location, "global")) {
@@ -320,21 +319,26 @@ bool DecodeAzureActivity(od::object& record, RecordContext& ctx) {
     event.SetStr(FieldId::kInstanceType, s.sku_name);
     event.AddInstanceType(s.sku_name);
   }
+}
 
-  // Deployments of a Cognitive Services account name their model: "OpenAI/gpt-4o".
-  if (!s.model_name.empty() && ContainsLower(action, "microsoft.cognitiveservices/")) {
-    if (s.model_format.empty()) {
-      event.SetStr(FieldId::kModelId, s.model_name);
-    } else {
-      const size_t n = s.model_format.size() + 1 + s.model_name.size();
-      char* out = ctx.arena.Allocate(n);
-      std::memcpy(out, s.model_format.data(), s.model_format.size());
-      out[s.model_format.size()] = '/';
-      std::memcpy(out + s.model_format.size() + 1, s.model_name.data(), s.model_name.size());
-      event.SetStr(FieldId::kModelId, std::string_view(out, n));
-    }
+// Deployments of a Cognitive Services account name their model: "OpenAI/gpt-4o".
+void SetModelId(RecordContext& ctx, std::string_view action, const AzureScratch& s) {
+  if (s.model_name.empty() || !ContainsLower(action, "microsoft.cognitiveservices/")) return;
+  if (s.model_format.empty()) {
+    ctx.event.SetStr(FieldId::kModelId, s.model_name);
+    return;
   }
+  const size_t n = s.model_format.size() + 1 + s.model_name.size();
+  char* out = ctx.arena.Allocate(n);
+  std::memcpy(out, s.model_format.data(), s.model_format.size());
+  out[s.model_format.size()] = '/';
+  std::memcpy(out + s.model_format.size() + 1, s.model_name.data(), s.model_name.size());
+  ctx.event.SetStr(FieldId::kModelId, std::string_view(out, n));
+}
 
+// outcome from resultType / status / resultSignature / statusCode; a failure's error code and
+// message.
+void SetOutcomeFields(Event& event, const AzureScratch& s) {
   bool failed = EqualsLower(s.result_type, "failure") || EqualsLower(s.result_type, "failed") ||
                 EqualsLower(s.status_value, "failed") || EqualsLower(s.status_value, "failure") ||
                 StartsWith(s.result_signature, "Failed") || IsFailureStatus(s.status_code);
@@ -344,6 +348,29 @@ bool DecodeAzureActivity(od::object& record, RecordContext& ctx) {
     if (!code.empty()) event.SetStr(FieldId::kErrorCode, code);
     if (!s.status_message.empty()) event.SetStr(FieldId::kErrorMessage, s.status_message);
   }
+}
+
+}  // namespace
+
+bool DecodeAzureActivity(od::object& record, RecordContext& ctx) {
+  Event& event = ctx.event;
+  AzureScratch s;
+  bool ok = ForEachField(ctx, record, [&](std::string_view key, od::value& v) {
+    return ReadRecordField(ctx, key, v, s);
+  });
+  if (!ok) return false;
+  if (!s.operation_name_value.empty()) event.SetStr(FieldId::kAction, s.operation_name_value);
+  if (!event.Has(FieldId::kAction)) return ctx.MissingField("operationName");
+  if (!event.Has(FieldId::kEventTime) && !s.event_timestamp.empty()) {
+    SetTime(ctx, s.event_timestamp);
+  }
+
+  std::string_view action = event.Str(FieldId::kAction);
+  SetResourceFields(event, action, s);
+  SetCallerFields(event, s);
+  SetPlacementFields(event, action, s);
+  SetModelId(ctx, action, s);
+  SetOutcomeFields(event, s);
   return true;
 }
 

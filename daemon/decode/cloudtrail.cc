@@ -30,6 +30,7 @@ struct CloudTrailScratch {
   std::string_view account_from_identity;
   std::string_view arn, principal_id, user_name, invoked_by;
   std::string_view detail_type;  // an EventBridge event's detail-type
+  bool failed = false;           // the record has an errorCode
 };
 
 bool IsJobNameKey(std::string_view key) {
@@ -193,79 +194,116 @@ bool RequiredString(RecordContext& ctx, od::value& v, std::string_view name, Fie
   return true;
 }
 
+// One top-level field of the record, dispatched on the key's length.
+bool ReadRecordField(RecordContext& ctx, std::string_view key, od::value& v, CloudTrailScratch& s) {
+  Event& event = ctx.event;
+  switch (key.size()) {
+    case 6:
+      // An EventBridge event: the record is its `detail` (ctx.unwrap; the caller decodes it).
+      if (key == "detail") {
+        od::object detail;
+        if (AsObject(v, detail) && !detail.raw_json().get(ctx.unwrap)) return true;
+        ctx.unwrap = {};
+      }
+      break;
+    case 7:
+      if (key == "eventID") return ReadEventId(ctx, v, "eventID");
+      break;
+    case 9:
+      if (key == "eventName") return RequiredString(ctx, v, "eventName", FieldId::kAction);
+      if (key == "eventTime") {
+        return ReadTime(ctx, v, "eventTime");
+      }
+      if (key == "awsRegion") {
+        if (auto r = AsString(v)) event.SetStr(FieldId::kRegion, *r);
+      } else if (key == "errorCode") {
+        if (auto c = AsString(v)) {
+          event.SetStr(FieldId::kErrorCode, *c);
+          s.failed = true;
+        }
+      } else if (key == "userAgent") {
+        if (auto a = AsString(v)) event.SetStr(FieldId::kUserAgent, *a);
+      }
+      break;
+    case 11:
+      if (key == "eventSource") return RequiredString(ctx, v, "eventSource", FieldId::kEventSource);
+      if (key == "detail-type") s.detail_type = AsString(v).value_or(std::string_view());
+      break;
+    case 12:
+      if (key == "userIdentity") return ReadUserIdentity(ctx, v, s);
+      if (key == "errorMessage") {
+        if (auto m = AsString(v)) event.SetStr(FieldId::kErrorMessage, *m);
+      }
+      break;
+    case 15:
+      if (key == "sourceIPAddress") {
+        if (auto ip = AsString(v)) SetSourceIp(event, *ip);
+      }
+      break;
+    case 16:
+      if (key == "responseElements") return ReadResponse(ctx, v, s);
+      break;
+    case 17:
+      if (key == "requestParameters") {
+        od::object parameters;
+        if (!AsObject(v, parameters)) return true;  // null for many calls
+        return WalkParameterObject(ctx, parameters, 0, s);
+      }
+      break;
+    case 18:
+      if (key == "recipientAccountId") {
+        if (auto a = AsString(v)) event.SetStr(FieldId::kAccount, *a);
+      }
+      break;
+    case 19:
+      if (key == "additionalEventData") return ReadAdditionalData(ctx, v);
+      break;
+    default:
+      break;
+  }
+  return true;
+}
+
+// account (recipientAccountId, else userIdentity.accountId), tenant (the account) and principal
+// (the first of arn, principalId, userName, invokedBy).
+void SetIdentityFields(Event& event, const CloudTrailScratch& s) {
+  if (!event.Has(FieldId::kAccount) && !s.account_from_identity.empty()) {
+    event.SetStr(FieldId::kAccount, s.account_from_identity);
+  }
+  if (event.Has(FieldId::kAccount)) event.SetStr(FieldId::kTenant, event.Str(FieldId::kAccount));
+  for (std::string_view p : {s.arn, s.principal_id, s.user_name, s.invoked_by}) {
+    if (!p.empty()) {
+      event.SetStr(FieldId::kPrincipal, p);
+      break;
+    }
+  }
+}
+
+// instance.type (request, else response), job.id and resource.name (job name, else instance id
+// from the request, else from the response).
+void SetResourceFields(Event& event, const CloudTrailScratch& s) {
+  if (!s.instance_type.value.empty()) {
+    event.SetStr(FieldId::kInstanceType, s.instance_type.value);
+  } else if (!s.response_type.value.empty()) {
+    event.SetStr(FieldId::kInstanceType, s.response_type.value);
+  }
+  if (!s.job_name.empty()) {
+    event.SetStr(FieldId::kJobId, s.job_name);
+    event.SetStr(FieldId::kResourceName, s.job_name);
+  } else if (!s.instance_id.value.empty()) {
+    event.SetStr(FieldId::kResourceName, s.instance_id.value);
+  } else if (!s.response_id.value.empty()) {
+    event.SetStr(FieldId::kResourceName, s.response_id.value);
+  }
+}
+
 }  // namespace
 
 bool DecodeCloudTrail(od::object& record, RecordContext& ctx) {
   Event& event = ctx.event;
   CloudTrailScratch s;
-  bool failed = false;
   bool ok = ForEachField(ctx, record, [&](std::string_view key, od::value& v) {
-    switch (key.size()) {
-      case 6:
-        // An EventBridge event: the record is its `detail` (ctx.unwrap; the caller decodes it).
-        if (key == "detail") {
-          od::object detail;
-          if (AsObject(v, detail) && !detail.raw_json().get(ctx.unwrap)) return true;
-          ctx.unwrap = {};
-        }
-        break;
-      case 7:
-        if (key == "eventID") return ReadEventId(ctx, v, "eventID");
-        break;
-      case 9:
-        if (key == "eventName") return RequiredString(ctx, v, "eventName", FieldId::kAction);
-        if (key == "eventTime") {
-          return ReadTime(ctx, v, "eventTime");
-        }
-        if (key == "awsRegion") {
-          if (auto r = AsString(v)) event.SetStr(FieldId::kRegion, *r);
-        } else if (key == "errorCode") {
-          if (auto c = AsString(v)) {
-            event.SetStr(FieldId::kErrorCode, *c);
-            failed = true;
-          }
-        } else if (key == "userAgent") {
-          if (auto a = AsString(v)) event.SetStr(FieldId::kUserAgent, *a);
-        }
-        break;
-      case 11:
-        if (key == "eventSource")
-          return RequiredString(ctx, v, "eventSource", FieldId::kEventSource);
-        if (key == "detail-type") s.detail_type = AsString(v).value_or(std::string_view());
-        break;
-      case 12:
-        if (key == "userIdentity") return ReadUserIdentity(ctx, v, s);
-        if (key == "errorMessage") {
-          if (auto m = AsString(v)) event.SetStr(FieldId::kErrorMessage, *m);
-        }
-        break;
-      case 15:
-        if (key == "sourceIPAddress") {
-          if (auto ip = AsString(v)) SetSourceIp(event, *ip);
-        }
-        break;
-      case 16:
-        if (key == "responseElements") return ReadResponse(ctx, v, s);
-        break;
-      case 17:
-        if (key == "requestParameters") {
-          od::object parameters;
-          if (!AsObject(v, parameters)) return true;  // null for many calls
-          return WalkParameterObject(ctx, parameters, 0, s);
-        }
-        break;
-      case 18:
-        if (key == "recipientAccountId") {
-          if (auto a = AsString(v)) event.SetStr(FieldId::kAccount, *a);
-        }
-        break;
-      case 19:
-        if (key == "additionalEventData") return ReadAdditionalData(ctx, v);
-        break;
-      default:
-        break;
-    }
-    return true;
+    return ReadRecordField(ctx, key, v, s);
   });
   if (!ok) return false;
   if (!s.detail_type.empty() && !s.detail_type.ends_with("via CloudTrail")) {
@@ -283,30 +321,9 @@ bool DecodeCloudTrail(od::object& record, RecordContext& ctx) {
   }
   if (!event.Has(FieldId::kAction)) return ctx.MissingField("eventName");
 
-  SetOutcome(event, failed);
-  if (!event.Has(FieldId::kAccount) && !s.account_from_identity.empty()) {
-    event.SetStr(FieldId::kAccount, s.account_from_identity);
-  }
-  if (event.Has(FieldId::kAccount)) event.SetStr(FieldId::kTenant, event.Str(FieldId::kAccount));
-  for (std::string_view p : {s.arn, s.principal_id, s.user_name, s.invoked_by}) {
-    if (!p.empty()) {
-      event.SetStr(FieldId::kPrincipal, p);
-      break;
-    }
-  }
-  if (!s.instance_type.value.empty()) {
-    event.SetStr(FieldId::kInstanceType, s.instance_type.value);
-  } else if (!s.response_type.value.empty()) {
-    event.SetStr(FieldId::kInstanceType, s.response_type.value);
-  }
-  if (!s.job_name.empty()) {
-    event.SetStr(FieldId::kJobId, s.job_name);
-    event.SetStr(FieldId::kResourceName, s.job_name);
-  } else if (!s.instance_id.value.empty()) {
-    event.SetStr(FieldId::kResourceName, s.instance_id.value);
-  } else if (!s.response_id.value.empty()) {
-    event.SetStr(FieldId::kResourceName, s.response_id.value);
-  }
+  SetOutcome(event, s.failed);
+  SetIdentityFields(event, s);
+  SetResourceFields(event, s);
   return true;
 }
 

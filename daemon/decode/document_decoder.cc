@@ -138,6 +138,41 @@ Envelope DetectEnvelope(std::string_view s) {
                                                                           : Envelope::kNone;
 }
 
+// Position of the first byte at or after s[i] that is not a blank (s.size() when none is).
+size_t SkipSpace(std::string_view s, size_t i) {
+  while (i < s.size() && IsSpace(s[i])) ++i;
+  return i;
+}
+
+// One element of an envelope's array scanned from its first byte (the splitter's view of it):
+// `end` is the ',' or ']' that ends it at depth 0, or just after the '}' / ']' closing its own
+// object or array. `complete` is false when the text ends inside the element (truncated).
+struct ElementScan {
+  size_t end;
+  bool complete;
+};
+ElementScan ScanElement(std::string_view s, size_t start) {
+  size_t i = start;
+  size_t depth = 0;
+  JsonStringState strings;
+  for (; i < s.size(); ++i) {
+    const char c = s[i];
+    if (!strings.Outside(c)) continue;
+    if (c == '{' || c == '[') {
+      ++depth;
+    } else if (c == '}' || c == ']') {
+      if (depth == 0) break;
+      if (--depth == 0) {
+        ++i;
+        break;
+      }
+    } else if (c == ',' && depth == 0) {
+      break;
+    }
+  }
+  return {i, depth == 0 && !strings.in_string()};
+}
+
 // Byte position of the value of the top-level key `key` of the object starting at s[i] ('{'), or
 // npos. String-aware; does not validate.
 size_t FindTopLevelValue(std::string_view s, size_t i, std::string_view key) {
@@ -208,6 +243,105 @@ FormatFn DecoderFor(Format f) {
 
 constexpr std::string_view kProviders[kFormatCount] = {"",           "aws",       "gcp", "azure",
                                                        "kubernetes", "gpu_alloc", "oci"};
+
+// Shape bits that settle the format by themselves: ScanShape stops at the first key giving one.
+constexpr uint32_t kDecisiveShape = kShapeGpuAllocSchema | kShapeAuditId | kShapeProtoPayload |
+                                    kShapeEventVersion | kShapeEventBridgeCloudTrail;
+
+// The shape bit of a top-level key whose presence alone counts (its value is not read); 0 for
+// other keys.
+uint32_t KeyShape(std::string_view key) {
+  switch (key.size()) {
+    case 4:
+      if (key == "verb") return kShapeVerb;
+      break;
+    case 7:
+      if (key == "eventID") return kShapeEventId;
+      if (key == "auditID") return kShapeAuditId;
+      if (key == "logName") return kShapeLogName;
+      break;
+    case 8:
+      if (key == "insertId") return kShapeInsertId;
+      break;
+    case 9:
+      if (key == "eventName") return kShapeEventName;
+      if (key == "objectRef") return kShapeObjectRef;
+      break;
+    case 10:
+      if (EqualsLower(key, "resourceid")) return kShapeResourceId;
+      if (key == "requestURI") return kShapeObjectRef;
+      if (EqualsLower(key, "resulttype")) return kShapeAzureCaller;
+      if (key == "logContent") return kShapeOciAudit;
+      break;
+    case 11:
+      if (key == "eventSource") return kShapeEventSource;
+      break;
+    case 12:
+      if (key == "eventVersion") return kShapeEventVersion;
+      if (key == "protoPayload") return kShapeProtoPayload;
+      break;
+    case 13:
+      if (EqualsLower(key, "operationname")) return kShapeOperationName;
+      if (EqualsLower(key, "correlationid")) return kShapeCorrelationId;
+      break;
+    case 15:
+      if (EqualsLower(key, "calleripaddress")) return kShapeAzureCaller;
+      break;
+    case 18:
+      if (key == "cloudEventsVersion") return kShapeOciAudit;
+      break;
+    case 21:
+      if (key == "protopayload_auditlog") return kShapeProtoPayload;  // GCP audit log in BigQuery
+      break;
+    default:
+      break;
+  }
+  return 0;
+}
+
+// The shape bit of a top-level key whose string value counts (schema, kind, type, eventType,
+// apiVersion, detail-type), reading the value of those keys only; 0 for other keys and values.
+uint32_t ValueShape(std::string_view key, od::field& field) {
+  std::string_view value;
+  switch (key.size()) {
+    case 4:
+      if (key == "kind" && !field.value().get_string().get(value) && value == "Event") {
+        return kShapeKindEvent;
+      }
+      if (key == "type" && !field.value().get_string().get(value) &&
+          StartsWith(value, "com.oraclecloud.")) {
+        return kShapeOciAudit;
+      }
+      break;
+    case 6:
+      if (key == "schema" && !field.value().get_string().get(value) &&
+          StartsWith(value, "gpu-alloc/")) {
+        return kShapeGpuAllocSchema;
+      }
+      break;
+    case 9:
+      if (key == "eventType" && !field.value().get_string().get(value) &&
+          StartsWith(value, "com.oraclecloud.")) {
+        return kShapeOciAudit;
+      }
+      break;
+    case 10:
+      if (key == "apiVersion" && !field.value().get_string().get(value) &&
+          StartsWith(value, "audit.k8s.io/")) {
+        return kShapeAuditApiVersion;
+      }
+      break;
+    case 11:
+      if (key == "detail-type" && !field.value().get_string().get(value) &&
+          value.ends_with("via CloudTrail")) {
+        return kShapeEventBridgeCloudTrail;
+      }
+      break;
+    default:
+      break;
+  }
+  return 0;
+}
 
 }  // namespace
 
@@ -280,87 +414,9 @@ class DocumentDecoder final : public DecoderBackend {
       od::field field;
       if (auto e = std::move(field_result).get(field)) return e;
       std::string_view key = KeyOf(field);
-      std::string_view value;
-      switch (key.size()) {
-        case 6:
-          if (key == "schema" && !field.value().get_string().get(value) &&
-              StartsWith(value, "gpu-alloc/")) {
-            shape |= kShapeGpuAllocSchema;
-            return simdjson::SUCCESS;
-          }
-          break;
-        case 4:
-          if (key == "kind" && !field.value().get_string().get(value) && value == "Event") {
-            shape |= kShapeKindEvent;
-          }
-          if (key == "verb") shape |= kShapeVerb;
-          if (key == "type" && !field.value().get_string().get(value) &&
-              StartsWith(value, "com.oraclecloud.")) {
-            shape |= kShapeOciAudit;
-          }
-          break;
-        case 9:
-          if (key == "eventName") shape |= kShapeEventName;
-          if (key == "objectRef") shape |= kShapeObjectRef;
-          if (key == "eventType" && !field.value().get_string().get(value) &&
-              StartsWith(value, "com.oraclecloud.")) {
-            shape |= kShapeOciAudit;
-          }
-          break;
-        case 7:
-          if (key == "eventID") shape |= kShapeEventId;
-          if (key == "auditID") {
-            shape |= kShapeAuditId;
-            return simdjson::SUCCESS;
-          }
-          if (key == "logName") shape |= kShapeLogName;
-          break;
-        case 8:
-          if (key == "insertId") shape |= kShapeInsertId;
-          break;
-        case 10:
-          if (key == "apiVersion" && !field.value().get_string().get(value) &&
-              StartsWith(value, "audit.k8s.io/")) {
-            shape |= kShapeAuditApiVersion;
-          }
-          if (EqualsLower(key, "resourceid")) shape |= kShapeResourceId;
-          if (key == "requestURI") shape |= kShapeObjectRef;
-          if (EqualsLower(key, "resulttype")) shape |= kShapeAzureCaller;
-          if (key == "logContent") shape |= kShapeOciAudit;
-          break;
-        case 15:
-          if (EqualsLower(key, "calleripaddress")) shape |= kShapeAzureCaller;
-          break;
-        case 18:
-          if (key == "cloudEventsVersion") shape |= kShapeOciAudit;
-          break;
-        case 21:
-          if (key == "protopayload_auditlog") {  // GCP audit log exported to BigQuery
-            shape |= kShapeProtoPayload;
-            return simdjson::SUCCESS;
-          }
-          break;
-        case 11:
-          if (key == "eventSource") shape |= kShapeEventSource;
-          if (key == "detail-type" && !field.value().get_string().get(value) &&
-              value.ends_with("via CloudTrail")) {
-            shape |= kShapeEventBridgeCloudTrail;
-            return simdjson::SUCCESS;
-          }
-          break;
-        case 12:
-          if (key == "eventVersion" || key == "protoPayload") {
-            shape |= key == "eventVersion" ? kShapeEventVersion : kShapeProtoPayload;
-            return simdjson::SUCCESS;
-          }
-          break;
-        case 13:
-          if (EqualsLower(key, "operationname")) shape |= kShapeOperationName;
-          if (EqualsLower(key, "correlationid")) shape |= kShapeCorrelationId;
-          break;
-        default:
-          break;
-      }
+      const uint32_t bits = KeyShape(key) | ValueShape(key, field);
+      shape |= bits;
+      if (bits & kDecisiveShape) return simdjson::SUCCESS;
     }
     return simdjson::SUCCESS;
   }
@@ -629,70 +685,55 @@ class DocumentDecoder final : public DecoderBackend {
     return index;
   }
 
-  // Byte-level envelope splitter for documents simdjson rejects as a whole. Skips the first
-  // `skip` elements (already delivered by the fast path).
-  size_t SplitEnvelope(std::string_view doc, size_t capacity, Envelope envelope, size_t skip,
-                       Format format, const Origin& origin, RecordHandler& handler) {
-    const char* end_of_buffer = doc.data() + capacity;
-    size_t i = 0;
-    auto skip_space = [&] {
-      while (i < doc.size() && IsSpace(doc[i])) ++i;
-    };
-    skip_space();
+  // Position just after the '[' that opens the envelope's array of records, or npos when there is
+  // none (reported: an EventList without 'items', or a records field that is not an array).
+  size_t OpenRecordsArray(std::string_view doc, Envelope envelope, Format format,
+                          const Origin& origin, RecordHandler& handler) {
+    size_t i = SkipSpace(doc, 0);
     if (envelope == Envelope::kRecordsObject) {
       // `{ "Records" :` was verified by DetectEnvelope.
-      ++i;
-      skip_space();
-      i += 9;
-      skip_space();
-      ++i;
-      skip_space();
+      i = SkipSpace(doc, i + 1);
+      i = SkipSpace(doc, i + 9);
+      i = SkipSpace(doc, i + 1);
     } else if (envelope == Envelope::kEventList) {
       i = FindTopLevelValue(doc, i, "items");
       if (i == std::string_view::npos) {
         message_.assign("EventList envelope has no 'items' array");
         ReportError(origin, format, DecodeErrorReason::kMissingField, handler);
-        return 1;
+        return std::string_view::npos;
       }
     }
     if (i >= doc.size() || doc[i] != '[') {
       message_.assign("envelope field '").append(RecordsKey(envelope)).append("' must be an array");
       ReportError(origin, format, DecodeErrorReason::kWrongType, handler);
-      return 1;
+      return std::string_view::npos;
     }
-    ++i;
+    return i + 1;
+  }
+
+  // Byte-level envelope splitter for documents simdjson rejects as a whole. Skips the first
+  // `skip` elements (already delivered by the fast path).
+  size_t SplitEnvelope(std::string_view doc, size_t capacity, Envelope envelope, size_t skip,
+                       Format format, const Origin& origin, RecordHandler& handler) {
+    const char* end_of_buffer = doc.data() + capacity;
+    size_t i = OpenRecordsArray(doc, envelope, format, origin, handler);
+    if (i == std::string_view::npos) return 1;
     size_t index = 0;
     // Records reported: the fast path's `skip`, then the splitter's. Returned instead of `index`,
     // which may not reach `skip` when the two disagree on where elements end (a stray ':' or '}'),
     // so that the count matches the reports made.
     size_t reports = skip;
     while (true) {
-      skip_space();
+      i = SkipSpace(doc, i);
       if (i >= doc.size()) break;
       if (doc[i] == ']') return reports;
       if (doc[i] == ',') {
         ++i;
         continue;
       }
-      // One element: up to the ',' or ']' that closes it at depth 0.
-      size_t start = i;
-      size_t depth = 0;
-      JsonStringState strings;
-      for (; i < doc.size(); ++i) {
-        const char c = doc[i];
-        if (!strings.Outside(c)) continue;
-        if (c == '{' || c == '[') {
-          ++depth;
-        } else if (c == '}' || c == ']') {
-          if (depth == 0) break;
-          if (--depth == 0) {
-            ++i;
-            break;
-          }
-        } else if (c == ',' && depth == 0) {
-          break;
-        }
-      }
+      const size_t start = i;
+      const ElementScan element = ScanElement(doc, start);
+      i = element.end;
       if (i == start) {
         message_.assign("envelope is malformed: unexpected '")
             .append(1, doc[i])
@@ -702,7 +743,7 @@ class DocumentDecoder final : public DecoderBackend {
                     DecodeErrorReason::kInvalidJson, handler);
         return reports + 1;
       }
-      if (depth != 0 || strings.in_string()) break;  // truncated inside the element
+      if (!element.complete) break;  // truncated inside the element
       std::string_view text = doc.substr(start, std::min(i, doc.size()) - start);
       while (!text.empty() && IsSpace(text.back())) text.remove_suffix(1);
       if (index >= skip) {

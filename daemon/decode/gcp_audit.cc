@@ -163,99 +163,116 @@ void WalkRequestJson(RecordContext& ctx, std::string_view text, GcpScratch& s) {
   }
 }
 
-bool ReadPayload(RecordContext& ctx, od::value& v, GcpScratch& s) {
+// protoPayload.@type: anything but the AuditLog type fails the record.
+bool CheckPayloadType(RecordContext& ctx, od::value& v) {
+  auto t = AsString(v);
+  if (!t || *t != kAuditLogType) {
+    return ctx.WrongType("protoPayload.@type", "type.googleapis.com/google.cloud.audit.AuditLog");
+  }
+  return true;
+}
+
+// protoPayload.status: {code, message} (code 0 or absent: success).
+bool ReadStatus(RecordContext& ctx, od::value& v, GcpScratch& s) {
+  od::object status;
+  if (!AsObject(v, status)) return true;
+  return ForEachField(ctx, status, [&](std::string_view k, od::value& sv) {
+    if (k == "code") {
+      int64_t code;
+      if (!sv.get_int64().get(code)) s.status_code = code;
+    } else if (k == "message") {
+      if (auto m = AsString(sv)) s.status_message = *m;
+    }
+    return true;
+  });
+}
+
+// protoPayload.requestMetadata: source.ip and user_agent.
+bool ReadRequestMetadata(RecordContext& ctx, od::value& v) {
+  std::string_view ip, agent;
+  if (!ReadStringFields(ctx, v, {{"callerIp", &ip}, {"callerSuppliedUserAgent", &agent}})) {
+    return false;
+  }
+  if (!ip.empty()) SetSourceIp(ctx.event, ip);
+  if (!agent.empty()) ctx.event.SetStr(FieldId::kUserAgent, agent);
+  return true;
+}
+
+// protoPayload.authenticationInfo: principal (principalEmail, else principalSubject).
+bool ReadAuthenticationInfo(RecordContext& ctx, od::value& v) {
+  std::string_view email, subject;
+  if (!ReadStringFields(ctx, v, {{"principalEmail", &email}, {"principalSubject", &subject}})) {
+    return false;
+  }
+  if (!email.empty()) {
+    ctx.event.SetStr(FieldId::kPrincipal, email);
+  } else if (!subject.empty()) {
+    ctx.event.SetStr(FieldId::kPrincipal, subject);
+  }
+  return true;
+}
+
+// One field of protoPayload, dispatched on the key's length.
+bool ReadPayloadField(RecordContext& ctx, std::string_view key, od::value& value, GcpScratch& s) {
   Event& event = ctx.event;
+  switch (key.size()) {
+    case 5:
+      if (key == "@type") return CheckPayloadType(ctx, value);
+      break;
+    case 6:
+      if (key == "status") return ReadStatus(ctx, value, s);
+      break;
+    case 7:
+      if (key == "request") return WalkRequest(ctx, value, 0, s);
+      break;
+    case 11:
+      // BigQuery exports (protopayload_auditlog) carry the request as a JSON string.
+      if (key == "requestJson") {
+        if (auto text = AsString(value)) WalkRequestJson(ctx, *text, s);
+        return true;
+      }
+      if (key == "serviceName") {
+        if (auto n = AsString(value)) event.SetStr(FieldId::kEventSource, *n);
+      }
+      break;
+    case 8:
+      if (key == "response") {
+        return ReadStringFields(ctx, value, {{"name", &s.response_name}});
+      }
+      break;
+    case 10:
+      if (key == "methodName") {
+        auto m = RequireString(ctx, value, "protoPayload.methodName");
+        if (!m) return false;
+        event.SetStr(FieldId::kAction, *m);
+      }
+      break;
+    case 12:
+      if (key == "resourceName") {
+        if (auto n = AsString(value)) {
+          event.SetStr(FieldId::kResourceName, *n);
+          s.resource_model = PublisherModel(*n);
+        }
+      }
+      break;
+    case 15:
+      if (key == "requestMetadata") return ReadRequestMetadata(ctx, value);
+      break;
+    case 18:
+      if (key == "authenticationInfo") return ReadAuthenticationInfo(ctx, value);
+      break;
+    default:
+      break;
+  }
+  return true;
+}
+
+bool ReadPayload(RecordContext& ctx, od::value& v, GcpScratch& s) {
   od::object payload;
   if (!AsObject(v, payload)) return ctx.WrongType("protoPayload", "an object");
   s.has_payload = true;
   return ForEachField(ctx, payload, [&](std::string_view key, od::value& value) {
-    switch (key.size()) {
-      case 5:
-        if (key == "@type") {
-          auto t = AsString(value);
-          if (!t || *t != kAuditLogType) {
-            return ctx.WrongType("protoPayload.@type",
-                                 "type.googleapis.com/google.cloud.audit.AuditLog");
-          }
-        }
-        break;
-      case 6:
-        if (key == "status") {
-          od::object status;
-          if (!AsObject(value, status)) return true;
-          return ForEachField(ctx, status, [&](std::string_view k, od::value& sv) {
-            if (k == "code") {
-              int64_t code;
-              if (!sv.get_int64().get(code)) s.status_code = code;
-            } else if (k == "message") {
-              if (auto m = AsString(sv)) s.status_message = *m;
-            }
-            return true;
-          });
-        }
-        break;
-      case 7:
-        if (key == "request") return WalkRequest(ctx, value, 0, s);
-        break;
-      case 11:
-        // BigQuery exports (protopayload_auditlog) carry the request as a JSON string.
-        if (key == "requestJson") {
-          if (auto text = AsString(value)) WalkRequestJson(ctx, *text, s);
-          return true;
-        }
-        if (key == "serviceName") {
-          if (auto n = AsString(value)) event.SetStr(FieldId::kEventSource, *n);
-        }
-        break;
-      case 8:
-        if (key == "response") {
-          return ReadStringFields(ctx, value, {{"name", &s.response_name}});
-        }
-        break;
-      case 10:
-        if (key == "methodName") {
-          auto m = RequireString(ctx, value, "protoPayload.methodName");
-          if (!m) return false;
-          event.SetStr(FieldId::kAction, *m);
-        }
-        break;
-      case 12:
-        if (key == "resourceName") {
-          if (auto n = AsString(value)) {
-            event.SetStr(FieldId::kResourceName, *n);
-            s.resource_model = PublisherModel(*n);
-          }
-        }
-        break;
-      case 15:
-        if (key == "requestMetadata") {
-          std::string_view ip, agent;
-          if (!ReadStringFields(ctx, value,
-                                {{"callerIp", &ip}, {"callerSuppliedUserAgent", &agent}})) {
-            return false;
-          }
-          if (!ip.empty()) SetSourceIp(event, ip);
-          if (!agent.empty()) event.SetStr(FieldId::kUserAgent, agent);
-        }
-        break;
-      case 18:
-        if (key == "authenticationInfo") {
-          std::string_view email, subject;
-          if (!ReadStringFields(ctx, value,
-                                {{"principalEmail", &email}, {"principalSubject", &subject}})) {
-            return false;
-          }
-          if (!email.empty()) {
-            event.SetStr(FieldId::kPrincipal, email);
-          } else if (!subject.empty()) {
-            event.SetStr(FieldId::kPrincipal, subject);
-          }
-        }
-        break;
-      default:
-        break;
-    }
-    return true;
+    return ReadPayloadField(ctx, key, value, s);
   });
 }
 
@@ -272,52 +289,42 @@ bool ReadResource(RecordContext& ctx, od::value& v, GcpScratch& s) {
   });
 }
 
-}  // namespace
+// One top-level field of the LogEntry, dispatched on the key's length.
+bool ReadRecordField(RecordContext& ctx, std::string_view key, od::value& v, GcpScratch& s) {
+  switch (key.size()) {
+    case 7:
+      if (key == "logName") s.log_name = AsString(v).value_or(std::string_view());
+      break;
+    case 8:
+      if (key == "insertId") {
+        if (!ReadEventId(ctx, v, "insertId")) return false;
+      } else if (key == "resource") {
+        return ReadResource(ctx, v, s);
+      } else if (key == "severity") {
+        auto sev = AsString(v);
+        s.severity_error = sev && (*sev == "ERROR" || *sev == "CRITICAL" || *sev == "ALERT" ||
+                                   *sev == "EMERGENCY");
+      }
+      break;
+    case 9:
+      if (key == "timestamp") {
+        return ReadTime(ctx, v, "timestamp");
+      }
+      break;
+    case 12:
+      if (key == "protoPayload") return ReadPayload(ctx, v, s);
+      break;
+    case 21:  // the same payload in a BigQuery export
+      if (key == "protopayload_auditlog") return ReadPayload(ctx, v, s);
+      break;
+    default:
+      break;
+  }
+  return true;
+}
 
-bool DecodeGcpAudit(od::object& record, RecordContext& ctx) {
-  Event& event = ctx.event;
-  GcpScratch s;
-  bool ok = ForEachField(ctx, record, [&](std::string_view key, od::value& v) {
-    switch (key.size()) {
-      case 7:
-        if (key == "logName") s.log_name = AsString(v).value_or(std::string_view());
-        break;
-      case 8:
-        if (key == "insertId") {
-          if (!ReadEventId(ctx, v, "insertId")) return false;
-        } else if (key == "resource") {
-          return ReadResource(ctx, v, s);
-        } else if (key == "severity") {
-          auto sev = AsString(v);
-          s.severity_error = sev && (*sev == "ERROR" || *sev == "CRITICAL" || *sev == "ALERT" ||
-                                     *sev == "EMERGENCY");
-        }
-        break;
-      case 9:
-        if (key == "timestamp") {
-          return ReadTime(ctx, v, "timestamp");
-        }
-        break;
-      case 12:
-        if (key == "protoPayload") return ReadPayload(ctx, v, s);
-        break;
-      case 21:  // the same payload in a BigQuery export
-        if (key == "protopayload_auditlog") return ReadPayload(ctx, v, s);
-        break;
-      default:
-        break;
-    }
-    return true;
-  });
-  if (!ok) return false;
-  if (!s.has_payload) return ctx.MissingField("protoPayload");
-  if (!event.Has(FieldId::kAction)) return ctx.MissingField("protoPayload.methodName");
-
-  bool failed = s.status_code != 0 || s.severity_error;
-  SetOutcome(event, failed);
-  if (s.status_code != 0) event.SetStr(FieldId::kErrorCode, NumberText(ctx.arena, s.status_code));
-  if (failed && !s.status_message.empty()) event.SetStr(FieldId::kErrorMessage, s.status_message);
-
+// account and tenant (the project: resource label, else logName's), zone and region.
+void SetPlacementFields(Event& event, GcpScratch& s) {
   if (s.project.empty() && StartsWith(s.log_name, "projects/")) {
     std::string_view rest = s.log_name.substr(9);
     s.project = rest.substr(0, rest.find('/'));
@@ -335,6 +342,11 @@ bool DecodeGcpAudit(od::object& record, RecordContext& ctx) {
   } else if (!s.location.empty() && s.location != "global") {
     event.SetStr(FieldId::kRegion, s.location);
   }
+}
+
+// instance.type, accelerator model and count, and a quota request's quota.code (whose GPUs stand
+// in for the accelerator model when the request names none).
+void SetMachineFields(Event& event, const GcpScratch& s) {
   if (!s.machine_type.empty()) event.SetStr(FieldId::kInstanceType, s.machine_type);
   if (!s.accelerator_type.empty()) {
     event.SetStr(FieldId::kAcceleratorModel, s.accelerator_type);
@@ -353,6 +365,10 @@ bool DecodeGcpAudit(od::object& record, RecordContext& ctx) {
       }
     }
   }
+}
+
+// model.id (resourceName, else request.model, else request.endpoint) and a new job's job.id.
+void SetModelAndJob(Event& event, const GcpScratch& s) {
   for (std::string_view model : {s.resource_model, s.request_model, s.request_endpoint_model}) {
     if (!model.empty()) {
       event.SetStr(FieldId::kModelId, model);
@@ -364,6 +380,28 @@ bool DecodeGcpAudit(od::object& record, RecordContext& ctx) {
       s.response_name.find("/trainingPipelines/") != std::string_view::npos) {
     event.SetStr(FieldId::kJobId, s.response_name);
   }
+}
+
+}  // namespace
+
+bool DecodeGcpAudit(od::object& record, RecordContext& ctx) {
+  Event& event = ctx.event;
+  GcpScratch s;
+  bool ok = ForEachField(ctx, record, [&](std::string_view key, od::value& v) {
+    return ReadRecordField(ctx, key, v, s);
+  });
+  if (!ok) return false;
+  if (!s.has_payload) return ctx.MissingField("protoPayload");
+  if (!event.Has(FieldId::kAction)) return ctx.MissingField("protoPayload.methodName");
+
+  bool failed = s.status_code != 0 || s.severity_error;
+  SetOutcome(event, failed);
+  if (s.status_code != 0) event.SetStr(FieldId::kErrorCode, NumberText(ctx.arena, s.status_code));
+  if (failed && !s.status_message.empty()) event.SetStr(FieldId::kErrorMessage, s.status_message);
+
+  SetPlacementFields(event, s);
+  SetMachineFields(event, s);
+  SetModelAndJob(event, s);
   return true;
 }
 

@@ -17,6 +17,7 @@ struct K8sScratch {
   int64_t response_code = -1;
   std::string_view response_message, response_reason;
   std::string_view cluster;
+  std::string_view received, stage_time;  // requestReceivedTimestamp, stageTimestamp
 };
 
 // Extended resources that count whole accelerators: GPUs, Cloud TPU chips (GKE), AWS Neuron devices
@@ -255,80 +256,84 @@ bool IsClusterAnnotation(std::string_view key) {
   return name == "cluster" || name == "cluster-name" || name == "cluster_name";
 }
 
-}  // namespace
-
-bool DecodeK8sAudit(od::object& record, RecordContext& ctx) {
-  Event& event = ctx.event;
-  K8sScratch s;
-  std::string_view received, stage_time;
-  bool ok = ForEachField(ctx, record, [&](std::string_view key, od::value& v) {
-    switch (key.size()) {
-      case 4:
-        if (key == "verb") {
-          auto verb = RequireString(ctx, v, "verb");
-          if (!verb) return false;
-          s.verb = *verb;
-        } else if (key == "user") {
-          return AtPath(ctx, v, {"username"}, [&](od::value& name) {
-            if (auto n = AsString(name)) event.SetStr(FieldId::kPrincipal, *n);
-            return true;
-          });
-        } else if (key == "kind") {
-          auto kind = AsString(v);
-          if (!kind || *kind != "Event") return ctx.WrongType("kind", "\"Event\"");
-        }
-        break;
-      case 7:
-        if (key == "auditID") {
-          return ReadEventId(ctx, v, "auditID");
-        }
-        break;
-      case 9:
-        if (key == "objectRef") return ReadObjectRef(ctx, v, s);
-        if (key == "sourceIPs") {
-          od::array ips;
-          if (!AsArray(v, ips)) return true;
-          for (auto element : ips) {
-            od::value first;
-            if (auto e = std::move(element).get(first)) return ctx.FailJson(e, "sourceIPs");
-            if (auto ip = AsString(first)) SetSourceIp(event, *ip);
-            break;
-          }
-        } else if (key == "userAgent") {
-          if (auto a = AsString(v)) event.SetStr(FieldId::kUserAgent, *a);
-        }
-        break;
-      case 11:
-        if (key == "annotations") {
-          od::object annotations;
-          if (!AsObject(v, annotations)) return true;
-          return ForEachField(ctx, annotations, [&](std::string_view k, od::value& value) {
-            if (s.cluster.empty() && IsClusterAnnotation(k)) {
-              s.cluster = AsString(value).value_or(std::string_view());
-            }
-            return true;
-          });
-        }
-        break;
-      case 13:
-        if (key == "requestObject") return ReadRequestObject(ctx, v, s);
-        break;
-      case 14:
-        if (key == "stageTimestamp") stage_time = AsString(v).value_or(stage_time);
-        if (key == "responseStatus") return ReadResponseStatus(ctx, v, s);
-        break;
-      case 24:
-        if (key == "requestReceivedTimestamp") received = AsString(v).value_or(received);
-        break;
-      default:
-        break;
+// annotations: the cluster's name (the first cluster annotation that is a string).
+bool ReadAnnotations(RecordContext& ctx, od::value& v, K8sScratch& s) {
+  od::object annotations;
+  if (!AsObject(v, annotations)) return true;
+  return ForEachField(ctx, annotations, [&](std::string_view k, od::value& value) {
+    if (s.cluster.empty() && IsClusterAnnotation(k)) {
+      s.cluster = AsString(value).value_or(std::string_view());
     }
     return true;
   });
-  if (!ok) return false;
-  if (s.verb.empty()) return ctx.MissingField("verb");
+}
 
-  event.SetStr(FieldId::kEventSource, "kubernetes");
+// sourceIPs: the first element is the client's address; the rest are proxies (not read).
+bool ReadSourceIps(RecordContext& ctx, od::value& v) {
+  od::array ips;
+  if (!AsArray(v, ips)) return true;
+  for (auto element : ips) {
+    od::value first;
+    if (auto e = std::move(element).get(first)) return ctx.FailJson(e, "sourceIPs");
+    if (auto ip = AsString(first)) SetSourceIp(ctx.event, *ip);
+    break;
+  }
+  return true;
+}
+
+// One top-level field of the record, dispatched on the key's length.
+bool ReadRecordField(RecordContext& ctx, std::string_view key, od::value& v, K8sScratch& s) {
+  Event& event = ctx.event;
+  switch (key.size()) {
+    case 4:
+      if (key == "verb") {
+        auto verb = RequireString(ctx, v, "verb");
+        if (!verb) return false;
+        s.verb = *verb;
+      } else if (key == "user") {
+        return AtPath(ctx, v, {"username"}, [&](od::value& name) {
+          if (auto n = AsString(name)) event.SetStr(FieldId::kPrincipal, *n);
+          return true;
+        });
+      } else if (key == "kind") {
+        auto kind = AsString(v);
+        if (!kind || *kind != "Event") return ctx.WrongType("kind", "\"Event\"");
+      }
+      break;
+    case 7:
+      if (key == "auditID") {
+        return ReadEventId(ctx, v, "auditID");
+      }
+      break;
+    case 9:
+      if (key == "objectRef") return ReadObjectRef(ctx, v, s);
+      if (key == "sourceIPs") return ReadSourceIps(ctx, v);
+      if (key == "userAgent") {
+        if (auto a = AsString(v)) event.SetStr(FieldId::kUserAgent, *a);
+      }
+      break;
+    case 11:
+      if (key == "annotations") return ReadAnnotations(ctx, v, s);
+      break;
+    case 13:
+      if (key == "requestObject") return ReadRequestObject(ctx, v, s);
+      break;
+    case 14:
+      if (key == "stageTimestamp") s.stage_time = AsString(v).value_or(s.stage_time);
+      if (key == "responseStatus") return ReadResponseStatus(ctx, v, s);
+      break;
+    case 24:
+      if (key == "requestReceivedTimestamp") s.received = AsString(v).value_or(s.received);
+      break;
+    default:
+      break;
+  }
+  return true;
+}
+
+// action: "<resource>[/<subresource>].<verb>", or the bare verb for non-resource URLs.
+void SetAction(RecordContext& ctx, const K8sScratch& s) {
+  Event& event = ctx.event;
   if (s.resource.empty()) {
     event.SetStr(FieldId::kAction, s.verb);  // non-resource URLs (/healthz, /metrics)
   } else if (s.subresource.empty()) {
@@ -336,15 +341,10 @@ bool DecodeK8sAudit(od::object& record, RecordContext& ctx) {
   } else {
     event.SetStr(FieldId::kAction, ctx.arena.Concat({s.resource, "/", s.subresource, ".", s.verb}));
   }
-  // requestReceivedTimestamp, else (absent or unparseable, e.g. redacted) stageTimestamp.
-  if (!received.empty()) SetTime(ctx, received);
-  if (!event.Has(FieldId::kEventTime) && !stage_time.empty()) SetTime(ctx, stage_time);
-  std::string_view principal = event.Str(FieldId::kPrincipal);
-  if (!principal.empty()) {
-    event.SetStr(FieldId::kPrincipalType, StartsWith(principal, "system:serviceaccount:")
-                                              ? std::string_view("ServiceAccount")
-                                              : "User");
-  }
+}
+
+// tenant (namespace), resource.name, cluster, node and the workload's accelerators.
+void SetObjectFields(Event& event, const K8sScratch& s) {
   std::string_view ns = !s.object_namespace.empty() ? s.object_namespace : s.meta_namespace;
   if (!ns.empty()) event.SetStr(FieldId::kTenant, ns);
   std::string_view name = !s.object_name.empty() ? s.object_name
@@ -357,17 +357,46 @@ bool DecodeK8sAudit(od::object& record, RecordContext& ctx) {
   std::string_view product = !s.gpu_product.empty() ? s.gpu_product : s.affinity_product;
   if (!product.empty()) event.SetStr(FieldId::kAcceleratorModel, product);
   if (!s.instance_type.empty()) event.SetStr(FieldId::kInstanceType, s.instance_type);
-  if (s.response_code >= 0) {
-    event.SetNum(FieldId::kResponseCode, s.response_code);
-    bool failed = s.response_code >= 400;
-    SetOutcome(event, failed);
-    if (failed) {
-      event.SetStr(FieldId::kErrorCode, NumberText(ctx.arena, s.response_code));
-      std::string_view message =
-          !s.response_message.empty() ? s.response_message : s.response_reason;
-      if (!message.empty()) event.SetStr(FieldId::kErrorMessage, message);
-    }
+}
+
+// response.code, outcome and, for a failure (>= 400), its error code and message.
+void SetResponseFields(RecordContext& ctx, const K8sScratch& s) {
+  if (s.response_code < 0) return;
+  Event& event = ctx.event;
+  event.SetNum(FieldId::kResponseCode, s.response_code);
+  bool failed = s.response_code >= 400;
+  SetOutcome(event, failed);
+  if (failed) {
+    event.SetStr(FieldId::kErrorCode, NumberText(ctx.arena, s.response_code));
+    std::string_view message = !s.response_message.empty() ? s.response_message : s.response_reason;
+    if (!message.empty()) event.SetStr(FieldId::kErrorMessage, message);
   }
+}
+
+}  // namespace
+
+bool DecodeK8sAudit(od::object& record, RecordContext& ctx) {
+  Event& event = ctx.event;
+  K8sScratch s;
+  bool ok = ForEachField(ctx, record, [&](std::string_view key, od::value& v) {
+    return ReadRecordField(ctx, key, v, s);
+  });
+  if (!ok) return false;
+  if (s.verb.empty()) return ctx.MissingField("verb");
+
+  event.SetStr(FieldId::kEventSource, "kubernetes");
+  SetAction(ctx, s);
+  // requestReceivedTimestamp, else (absent or unparseable, e.g. redacted) stageTimestamp.
+  if (!s.received.empty()) SetTime(ctx, s.received);
+  if (!event.Has(FieldId::kEventTime) && !s.stage_time.empty()) SetTime(ctx, s.stage_time);
+  std::string_view principal = event.Str(FieldId::kPrincipal);
+  if (!principal.empty()) {
+    event.SetStr(FieldId::kPrincipalType, StartsWith(principal, "system:serviceaccount:")
+                                              ? std::string_view("ServiceAccount")
+                                              : "User");
+  }
+  SetObjectFields(event, s);
+  SetResponseFields(ctx, s);
   return true;
 }
 
