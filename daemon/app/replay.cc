@@ -154,8 +154,7 @@ struct LineChain {
   std::unique_ptr<std::atomic<uint64_t>[]> first_line;
 };
 
-// Several threads: the caller reads documents into batches, workers process them, a writer emits
-// results in input order, so output is the same as with one thread.
+// A unit of work for the parallel replay: documents the reader framed, or a chunk of JSON Lines.
 struct Batch {
   uint64_t seq = 0;
   const std::string* file = nullptr;
@@ -183,126 +182,184 @@ struct BatchResult {
   std::vector<DecodeFailure> framing;
 };
 
-void ReplayParallel(const ReplayOptions& options, const std::vector<std::string>& inputs,
-                    std::shared_ptr<const LoadedPolicy> policy, const ExternalEnricher* external,
-                    std::FILE* out, FailureReporter& failures, Totals& totals,
-                    std::vector<Status>& io_errors, int64_t run_start_ms) {
-  const unsigned workers = options.threads;
-  BoundedQueue<std::unique_ptr<Batch>> queue(workers * 2);
-  std::mutex results_mu;
-  std::condition_variable results_cv;
-  std::map<uint64_t, BatchResult> results;  // guarded by results_mu
-  bool reading_done = false;                // guarded by results_mu
-  uint64_t batches_total = 0;               // guarded by results_mu
+// Cuts `rest` into pieces of about kBatchBytes that end at a newline (or at its end): offset,
+// size.
+std::vector<std::pair<size_t, size_t>> SplitAtNewlines(std::string_view rest) {
+  std::vector<std::pair<size_t, size_t>> chunks;
+  for (size_t begin = 0; begin < rest.size();) {
+    size_t end = std::min(begin + kBatchBytes, rest.size());
+    if (end < rest.size()) {
+      const void* nl = std::memchr(rest.data() + end, '\n', rest.size() - end);
+      end = nl ? static_cast<size_t>(static_cast<const char*>(nl) - rest.data()) + 1 : rest.size();
+    }
+    chunks.emplace_back(begin, end - begin);
+    begin = end;
+  }
+  return chunks;
+}
 
-  DecoderOptions decoder_options;
-  decoder_options.max_record_bytes = options.max_record_bytes;
-  decoder_options.max_document_bytes = options.max_document_bytes;
-
-  std::vector<std::thread> threads;
-  for (unsigned i = 0; i < workers; ++i) {
-    threads.emplace_back([&] {
-      EventProcessor processor(policy, external, decoder_options);
-      while (auto batch = queue.Pop()) {
-        BatchResult result;
-        result.framing = std::move((*batch)->framing);
-        const Batch& b = **batch;
-        if (b.chunk != nullptr) {
-          // memchr per line: far cheaper than std::count's byte-wise widening at ~1 KB a line.
-          uint64_t newlines = 0;
-          for (const char *p = b.chunk, *end = b.chunk + b.chunk_size;
-               (p = static_cast<const char*>(std::memchr(p, '\n', end - p))) != nullptr; ++p) {
-            ++newlines;
-          }
-          std::atomic<uint64_t>& mine = b.lines->first_line[b.chunk_index];
-          uint64_t first_line;
-          while ((first_line = mine.load(std::memory_order_acquire)) == LineChain::kUnknown) {
-            mine.wait(LineChain::kUnknown, std::memory_order_acquire);
-          }
-          std::atomic<uint64_t>& next = b.lines->first_line[b.chunk_index + 1];
-          next.store(first_line + newlines, std::memory_order_release);
-          next.notify_all();
-          InputReader framer(b.chunk, b.chunk_size, b.chunk_readable, first_line,
-                             options.max_document_bytes);
-          InputDocument doc;
-          while (framer.Next(doc)) {
-            if (!doc.error.empty()) {
-              result.output.failures.push_back(FramingFailureOf(*b.file, doc));
-              continue;
-            }
-            Origin origin;
-            origin.file = *b.file;
-            origin.line = doc.line;
-            origin.read_time_ms = b.read_time_ms;
-            processor.Process(doc.text, doc.capacity, options.format, origin, result.output);
-          }
-          InputReader::ReleaseRange(b.chunk, b.chunk + b.chunk_size);
-        }
-        for (const Batch::Doc& d : b.docs) {
-          Origin origin;
-          origin.file = *b.file;
-          origin.line = d.line;
-          origin.read_time_ms = b.read_time_ms;
-          if (d.mapped != nullptr) {
-            processor.Process(std::string_view(d.mapped, d.size), d.capacity, options.format,
-                              origin, result.output);
-            InputReader::ReleaseRange(d.mapped, d.mapped + d.size);
-          } else {
-            processor.Process(std::string_view(b.bytes.data() + d.offset, d.size),
-                              b.bytes.size() - d.offset, options.format, origin, result.output);
-          }
-        }
-        std::lock_guard lock(results_mu);
-        results.emplace(b.seq, std::move(result));
-        results_cv.notify_all();
-      }
-    });
+// Several threads: the caller reads documents into batches (ReadInput), workers process them
+// (Work), a writer emits results in input order (WriteInOrder), so output is the same as with one
+// thread.
+class ParallelReplay {
+ public:
+  ParallelReplay(const ReplayOptions& options, std::shared_ptr<const LoadedPolicy> policy,
+                 const ExternalEnricher* external, std::FILE* out, FailureReporter& failures,
+                 Totals& totals, std::vector<Status>& io_errors, int64_t run_start_ms)
+      : options_(options),
+        policy_(std::move(policy)),
+        external_(external),
+        out_(out),
+        failures_(failures),
+        totals_(totals),
+        io_errors_(io_errors),
+        run_start_ms_(run_start_ms),
+        queue_(options.threads * 2) {
+    decoder_options_.max_record_bytes = options.max_record_bytes;
+    decoder_options_.max_document_bytes = options.max_document_bytes;
   }
 
-  std::thread writer([&] {
+  void Run(const std::vector<std::string>& inputs) {
+    std::vector<std::thread> threads;
+    for (unsigned i = 0; i < options_.threads; ++i) threads.emplace_back([this] { Work(); });
+    std::thread writer([this] { WriteInOrder(); });
+    for (const std::string& path : inputs) ReadInput(path);
+    queue_.Close();
+    for (auto& t : threads) t.join();
+    {
+      std::lock_guard lock(results_mu_);
+      reading_done_ = true;
+      batches_total_ = seq_;
+      results_cv_.notify_all();
+    }
+    writer.join();
+  }
+
+ private:
+  // A worker thread: processes batches until the queue is closed and empty.
+  void Work() {
+    EventProcessor processor(policy_, external_, decoder_options_);
+    while (auto batch = queue_.Pop()) {
+      BatchResult result;
+      result.framing = std::move((*batch)->framing);
+      const Batch& b = **batch;
+      if (b.chunk != nullptr) ProcessChunk(b, processor, result.output);
+      ProcessDocs(b, processor, result.output);
+      std::lock_guard lock(results_mu_);
+      results_.emplace(b.seq, std::move(result));
+      results_cv_.notify_all();
+    }
+  }
+
+  // The first line number of chunk `b`, once the worker of the chunk before has published it;
+  // then publishes the next chunk's.
+  static uint64_t FirstLineOf(const Batch& b) {
+    // memchr per line: far cheaper than std::count's byte-wise widening at ~1 KB a line.
+    uint64_t newlines = 0;
+    for (const char *p = b.chunk, *end = b.chunk + b.chunk_size;
+         (p = static_cast<const char*>(std::memchr(p, '\n', end - p))) != nullptr; ++p) {
+      ++newlines;
+    }
+    std::atomic<uint64_t>& mine = b.lines->first_line[b.chunk_index];
+    uint64_t first_line;
+    while ((first_line = mine.load(std::memory_order_acquire)) == LineChain::kUnknown) {
+      mine.wait(LineChain::kUnknown, std::memory_order_acquire);
+    }
+    std::atomic<uint64_t>& next = b.lines->first_line[b.chunk_index + 1];
+    next.store(first_line + newlines, std::memory_order_release);
+    next.notify_all();
+    return first_line;
+  }
+
+  // A chunk of JSON Lines: frames its lines and processes them.
+  void ProcessChunk(const Batch& b, EventProcessor& processor, ProcessorOutput& output) {
+    InputReader framer(b.chunk, b.chunk_size, b.chunk_readable, FirstLineOf(b),
+                       options_.max_document_bytes);
+    InputDocument doc;
+    while (framer.Next(doc)) {
+      if (!doc.error.empty()) {
+        output.failures.push_back(FramingFailureOf(*b.file, doc));
+        continue;
+      }
+      Origin origin;
+      origin.file = *b.file;
+      origin.line = doc.line;
+      origin.read_time_ms = b.read_time_ms;
+      processor.Process(doc.text, doc.capacity, options_.format, origin, output);
+    }
+    InputReader::ReleaseRange(b.chunk, b.chunk + b.chunk_size);
+  }
+
+  // The documents the reader framed, mapped or copied.
+  void ProcessDocs(const Batch& b, EventProcessor& processor, ProcessorOutput& output) {
+    for (const Batch::Doc& d : b.docs) {
+      Origin origin;
+      origin.file = *b.file;
+      origin.line = d.line;
+      origin.read_time_ms = b.read_time_ms;
+      if (d.mapped != nullptr) {
+        processor.Process(std::string_view(d.mapped, d.size), d.capacity, options_.format, origin,
+                          output);
+        InputReader::ReleaseRange(d.mapped, d.mapped + d.size);
+      } else {
+        processor.Process(std::string_view(b.bytes.data() + d.offset, d.size),
+                          b.bytes.size() - d.offset, options_.format, origin, output);
+      }
+    }
+  }
+
+  // The writer thread: drains results by batch sequence number until reading is done and every
+  // batch has been written.
+  void WriteInOrder() {
     uint64_t next = 0;
     for (;;) {
       BatchResult result;
       {
-        std::unique_lock lock(results_mu);
-        results_cv.wait(lock, [&] {
-          return results.count(next) > 0 || (reading_done && next == batches_total);
+        std::unique_lock lock(results_mu_);
+        results_cv_.wait(lock, [&] {
+          return results_.count(next) > 0 || (reading_done_ && next == batches_total_);
         });
-        auto it = results.find(next);
-        if (it == results.end()) return;
+        auto it = results_.find(next);
+        if (it == results_.end()) return;
         result = std::move(it->second);
-        results.erase(it);
+        results_.erase(it);
       }
-      for (const DecodeFailure& f : result.framing) failures.Report(f);
-      Drain(result.output, out, failures, totals);
+      for (const DecodeFailure& f : result.framing) failures_.Report(f);
+      Drain(result.output, out_, failures_, totals_);
       ++next;
     }
-  });
+  }
 
-  uint64_t seq = 0;
-  // Mapped inputs stay open until the workers are done with their documents.
-  std::vector<std::unique_ptr<InputReader>> mapped_readers;
-  std::vector<std::unique_ptr<LineChain>> line_chains;
-  auto seal = [&](std::unique_ptr<Batch>& batch) {
-    if (batch->docs.empty() && batch->framing.empty()) return;
-    if (!batch->bytes.empty()) batch->bytes.append(kInputPadding, '\0');
-    batch->seq = seq++;
-    queue.Push(std::move(batch));
-    batch.reset();
-  };
-  for (const std::string& path : inputs) {
-    auto reader = InputReader::Open(path, options.max_document_bytes);
-    if (!reader.ok()) {
-      io_errors.push_back(reader.status());
-      continue;
+  // The reader (the caller's thread): one input into batches, then into chunks once it is JSON
+  // Lines.
+  void ReadInput(const std::string& path) {
+    auto opened = InputReader::Open(path, options_.max_document_bytes);
+    if (!opened.ok()) {
+      io_errors_.push_back(opened.status());
+      return;
     }
-    const bool mapped = (*reader)->mapped();
-    const int64_t read_time_ms = ReadTimeOf(path, run_start_ms);
+    InputReader& reader = **opened;
+    const bool mapped = reader.mapped();
+    const int64_t read_time_ms = ReadTimeOf(path, run_start_ms_);
+    ReadBatches(reader, path, read_time_ms);
+    if (mapped && reader.lines_mode() && !reader.rest().empty()) {
+      QueueChunks(reader, path, read_time_ms);
+    }
+    totals_.bytes += reader.bytes_read();
+    if (!reader.status().ok()) {
+      io_errors_.push_back(Status::IoError(path + ": " + reader.status().message()));
+    }
+    if (mapped) mapped_readers_.push_back(std::move(*opened));  // its documents may be queued
+  }
+
+  // Frames documents into batches of about kBatchBytes and queues them.
+  void ReadBatches(InputReader& reader, const std::string& path, int64_t read_time_ms) {
+    const bool mapped = reader.mapped();
     std::unique_ptr<Batch> batch;
     InputDocument doc;
     // Mapped JSON Lines: once the first document has shown that every line is a document, the
     // rest is cut into chunks at newlines and the workers frame them (no serial framing pass).
-    while (!(mapped && (*reader)->lines_mode()) && (*reader)->Next(doc)) {
+    while (!(mapped && reader.lines_mode()) && reader.Next(doc)) {
       if (!batch) {
         batch = std::make_unique<Batch>();
         batch->file = &path;
@@ -319,54 +376,70 @@ void ReplayParallel(const ReplayOptions& options, const std::vector<std::string>
         batch->bytes.append(doc.text);
       }
       batch->doc_bytes += doc.text.size();
-      if (batch->doc_bytes >= kBatchBytes) seal(batch);
+      if (batch->doc_bytes >= kBatchBytes) Seal(batch);
     }
-    if (batch) seal(batch);
-    if (mapped && (*reader)->lines_mode() && !(*reader)->rest().empty()) {
-      const std::string_view rest = (*reader)->rest();
-      std::vector<std::pair<size_t, size_t>> chunks;  // offset, size in rest
-      for (size_t begin = 0; begin < rest.size();) {
-        size_t end = std::min(begin + kBatchBytes, rest.size());
-        if (end < rest.size()) {
-          const void* nl = std::memchr(rest.data() + end, '\n', rest.size() - end);
-          end = nl ? static_cast<size_t>(static_cast<const char*>(nl) - rest.data()) + 1
-                   : rest.size();
-        }
-        chunks.emplace_back(begin, end - begin);
-        begin = end;
-      }
-      line_chains.push_back(std::make_unique<LineChain>(chunks.size()));
-      LineChain* lines = line_chains.back().get();
-      lines->first_line[0].store((*reader)->line(), std::memory_order_release);
-      const size_t readable = (*reader)->readable_from_rest();
-      for (size_t k = 0; k < chunks.size(); ++k) {
-        auto chunk = std::make_unique<Batch>();
-        chunk->file = &path;
-        chunk->read_time_ms = read_time_ms;
-        chunk->chunk = rest.data() + chunks[k].first;
-        chunk->chunk_size = chunks[k].second;
-        chunk->chunk_readable = readable - chunks[k].first;
-        chunk->lines = lines;
-        chunk->chunk_index = k;
-        chunk->seq = seq++;
-        queue.Push(std::move(chunk));
-      }
-    }
-    totals.bytes += (*reader)->bytes_read();
-    if (!(*reader)->status().ok()) {
-      io_errors.push_back(Status::IoError(path + ": " + (*reader)->status().message()));
-    }
-    if (mapped) mapped_readers.push_back(std::move(*reader));  // its documents may be queued
+    if (batch) Seal(batch);
   }
-  queue.Close();
-  for (auto& t : threads) t.join();
-  {
-    std::lock_guard lock(results_mu);
-    reading_done = true;
-    batches_total = seq;
-    results_cv.notify_all();
+
+  // Queues a batch that holds anything, with the next sequence number.
+  void Seal(std::unique_ptr<Batch>& batch) {
+    if (batch->docs.empty() && batch->framing.empty()) return;
+    if (!batch->bytes.empty()) batch->bytes.append(kInputPadding, '\0');
+    batch->seq = seq_++;
+    queue_.Push(std::move(batch));
+    batch.reset();
   }
-  writer.join();
+
+  // Mapped JSON Lines: queues the rest of the input as chunks the workers frame.
+  void QueueChunks(InputReader& reader, const std::string& path, int64_t read_time_ms) {
+    const std::string_view rest = reader.rest();
+    const std::vector<std::pair<size_t, size_t>> chunks = SplitAtNewlines(rest);
+    line_chains_.push_back(std::make_unique<LineChain>(chunks.size()));
+    LineChain* lines = line_chains_.back().get();
+    lines->first_line[0].store(reader.line(), std::memory_order_release);
+    const size_t readable = reader.readable_from_rest();
+    for (size_t k = 0; k < chunks.size(); ++k) {
+      auto chunk = std::make_unique<Batch>();
+      chunk->file = &path;
+      chunk->read_time_ms = read_time_ms;
+      chunk->chunk = rest.data() + chunks[k].first;
+      chunk->chunk_size = chunks[k].second;
+      chunk->chunk_readable = readable - chunks[k].first;
+      chunk->lines = lines;
+      chunk->chunk_index = k;
+      chunk->seq = seq_++;
+      queue_.Push(std::move(chunk));
+    }
+  }
+
+  const ReplayOptions& options_;
+  const std::shared_ptr<const LoadedPolicy> policy_;
+  const ExternalEnricher* const external_;
+  DecoderOptions decoder_options_;
+  std::FILE* const out_;            // writer thread only
+  FailureReporter& failures_;       // writer thread only
+  Totals& totals_;                  // events, alerts: writer thread; bytes: reader thread
+  std::vector<Status>& io_errors_;  // reader thread only
+  const int64_t run_start_ms_;
+  BoundedQueue<std::unique_ptr<Batch>> queue_;
+  std::mutex results_mu_;
+  std::condition_variable results_cv_;
+  std::map<uint64_t, BatchResult> results_;  // guarded by results_mu_
+  bool reading_done_ = false;                // guarded by results_mu_
+  uint64_t batches_total_ = 0;               // guarded by results_mu_
+  uint64_t seq_ = 0;                         // reader thread only
+  // Mapped inputs stay open until the workers are done with their documents.
+  std::vector<std::unique_ptr<InputReader>> mapped_readers_;  // reader thread only
+  std::vector<std::unique_ptr<LineChain>> line_chains_;       // reader thread only
+};
+
+void ReplayParallel(const ReplayOptions& options, const std::vector<std::string>& inputs,
+                    std::shared_ptr<const LoadedPolicy> policy, const ExternalEnricher* external,
+                    std::FILE* out, FailureReporter& failures, Totals& totals,
+                    std::vector<Status>& io_errors, int64_t run_start_ms) {
+  ParallelReplay(options, std::move(policy), external, out, failures, totals, io_errors,
+                 run_start_ms)
+      .Run(inputs);
 }
 
 }  // namespace

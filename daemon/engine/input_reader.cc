@@ -217,16 +217,7 @@ bool InputReader::Next(InputDocument& doc) {
   doc.error.clear();
   if (!checked_start_ && !CheckNotCompressed()) return false;
   for (;;) {
-    // Skip blank space between documents.
-    while (begin_ < end_ && IsSpace(data_[begin_])) {
-      if (data_[begin_] == '\n') ++line_;
-      ++begin_;
-    }
-    if (begin_ == end_) {
-      if (!Fill()) return false;
-      continue;
-    }
-
+    if (!SkipBlank()) return false;
     const char first = data_[begin_];
     const bool opens = first == '{' || first == '[';
     // Find the end of the current line; read more until we have it, or the line is too long.
@@ -240,23 +231,7 @@ bool InputReader::Next(InputDocument& doc) {
       if (end_ - begin_ > max_document_bytes_ && opens && mode_ == Mode::kMultiLine) {
         scan_long_value = true;
       } else if (end_ - begin_ > max_document_bytes_) {
-        // Too long a line: report it, then drop bytes up to its newline.
-        doc.text = {};
-        doc.capacity = 0;
-        doc.line = line_;
-        doc.error = "document exceeds the " + std::to_string(max_document_bytes_) +
-                    "-byte limit; skipped to the next line";
-        for (;;) {
-          const char* p =
-              static_cast<const char*>(std::memchr(data_ + begin_, '\n', end_ - begin_));
-          if (p != nullptr) {
-            begin_ = static_cast<size_t>(p - data_) + 1;
-            ++line_;
-            break;
-          }
-          begin_ = end_;
-          if (!Fill()) break;
-        }
+        SkipLongLine(doc);
         return true;
       } else {
         Fill();
@@ -270,88 +245,125 @@ bool InputReader::Next(InputDocument& doc) {
     const bool one_line = !opens || (first == '{' && last == '}') || (first == '[' && last == ']');
     if (!scan_long_value && (one_line || mode_ == Mode::kLines)) {
       if (mode_ == Mode::kUnknown && opens) mode_ = Mode::kLines;
-      // Checked for every input: a pipe's first read can hold a whole line above the limit.
-      if (TooLarge(doc, trimmed - begin_, "skipped to the next line")) {
-        begin_ = nl ? line_end + 1 : end_;
-        if (nl) ++line_;
-        return true;
-      }
-      doc.text = std::string_view(data_ + begin_, trimmed - begin_);
-      doc.capacity = cap_ + kInputPadding - begin_;
-      doc.line = line_;
-      begin_ = nl ? line_end + 1 : end_;
-      if (nl) ++line_;
+      TakeLine(doc, trimmed, line_end, nl != nullptr);
       return true;
     }
-
-    // A value spanning lines: scan brackets outside strings until it closes, or until a line
-    // break where the value cannot go on (CutsValue): then it was cut short, and framing resumes
-    // on the next line.
-    const bool first_document = mode_ == Mode::kUnknown;
-    mode_ = Mode::kMultiLine;
-    size_t pos = begin_;
-    BracketScanner scanner;
-    uint64_t newlines = 0;
-    bool cut = false;
-    bool check_line = false;  // a line break at pos - 1 awaits CutsValue
-    for (;;) {
-      if (check_line) {
-        const Cut c = scanner.in_string() ? Cut::kYes : CutsValue(pos);
-        if (c == Cut::kYes) {
-          cut = true;
-          break;
-        }
-        check_line = c == Cut::kNeedMore;
-      }
-      if (!check_line) {
-        const auto stop = scanner.FeedToLineBreak(data_, pos, end_, newlines);
-        if (stop == BracketScanner::Stop::kClosed) break;
-        if (stop == BracketScanner::Stop::kLineBreak) {
-          check_line = true;
-          continue;
-        }
-      }
-      if (eof_) break;
-      // Over the limit, unless a line break awaits more input to tell whether the value was cut
-      // there (CutsValue bounds what it waits for): a mapped file would be cut there too.
-      if (pos - begin_ > max_document_bytes_ && !check_line) {
-        doc.text = {};
-        doc.capacity = 0;
-        doc.line = line_;
-        doc.error = "document exceeds the " + std::to_string(max_document_bytes_) +
-                    "-byte limit; skipped it";
-        // Keep scanning (discarding) until the value closes.
-        line_ += newlines;
-        newlines = 0;
-        begin_ = pos;
-        // The bytes already read after the scan position belong to the value too: scanned first
-        // (else, at the end of the input, they were framed as a document of their own).
-        for (;;) {
-          pos = begin_;
-          const bool closed = scanner.Feed(data_, pos, end_, line_);
-          begin_ = pos;
-          if (closed || !Fill()) break;
-        }
-        return true;
-      }
-      // Need more bytes: keep the scan position relative to the document start.
-      const size_t scanned = pos - begin_;
-      Compact();
-      if (end_ == cap_) EnsureCapacity(cap_ * 2);
-      Fill();
-      pos = begin_ + scanned;
-    }
-    if (!cut) {
-      HandOut(doc, pos, pos, newlines);
-      return true;
-    }
-    // The document is its lines up to the break (reported by the decoder as truncated). When it
-    // was the input's first, the next document decides the framing mode afresh.
-    size_t text_end = pos - 1;
-    while (text_end > begin_ && IsSpace(data_[text_end - 1])) --text_end;
-    HandOut(doc, text_end, pos, newlines);
-    if (first_document) mode_ = Mode::kUnknown;
+    ScanValue(doc);
     return true;
+  }
+}
+
+bool InputReader::SkipBlank() {
+  for (;;) {
+    while (begin_ < end_ && IsSpace(data_[begin_])) {
+      if (data_[begin_] == '\n') ++line_;
+      ++begin_;
+    }
+    if (begin_ < end_) return true;
+    if (!Fill()) return false;
+  }
+}
+
+void InputReader::SkipLongLine(InputDocument& doc) {
+  doc.text = {};
+  doc.capacity = 0;
+  doc.line = line_;
+  doc.error = "document exceeds the " + std::to_string(max_document_bytes_) +
+              "-byte limit; skipped to the next line";
+  for (;;) {
+    const char* p = static_cast<const char*>(std::memchr(data_ + begin_, '\n', end_ - begin_));
+    if (p != nullptr) {
+      begin_ = static_cast<size_t>(p - data_) + 1;
+      ++line_;
+      return;
+    }
+    begin_ = end_;
+    if (!Fill()) return;
+  }
+}
+
+void InputReader::TakeLine(InputDocument& doc, size_t trimmed, size_t line_end, bool has_nl) {
+  // Checked for every input: a pipe's first read can hold a whole line above the limit.
+  if (!TooLarge(doc, trimmed - begin_, "skipped to the next line")) {
+    doc.text = std::string_view(data_ + begin_, trimmed - begin_);
+    doc.capacity = cap_ + kInputPadding - begin_;
+    doc.line = line_;
+  }
+  begin_ = has_nl ? line_end + 1 : end_;
+  if (has_nl) ++line_;
+}
+
+// A value spanning lines: scan brackets outside strings until it closes, or until a line break
+// where the value cannot go on (CutsValue): then it was cut short, and framing resumes on the next
+// line.
+void InputReader::ScanValue(InputDocument& doc) {
+  const bool first_document = mode_ == Mode::kUnknown;
+  mode_ = Mode::kMultiLine;
+  size_t pos = begin_;
+  BracketScanner scanner;
+  uint64_t newlines = 0;
+  bool cut = false;
+  bool check_line = false;  // a line break at pos - 1 awaits CutsValue
+  for (;;) {
+    if (check_line) {
+      const Cut c = scanner.in_string() ? Cut::kYes : CutsValue(pos);
+      if (c == Cut::kYes) {
+        cut = true;
+        break;
+      }
+      check_line = c == Cut::kNeedMore;
+    }
+    if (!check_line) {
+      const auto stop = scanner.FeedToLineBreak(data_, pos, end_, newlines);
+      if (stop == BracketScanner::Stop::kClosed) break;
+      if (stop == BracketScanner::Stop::kLineBreak) {
+        check_line = true;
+        continue;
+      }
+    }
+    if (eof_) break;
+    // Over the limit, unless a line break awaits more input to tell whether the value was cut
+    // there (CutsValue bounds what it waits for): a mapped file would be cut there too.
+    if (pos - begin_ > max_document_bytes_ && !check_line) {
+      SkipLargeValue(doc, scanner, pos, newlines);
+      return;
+    }
+    // Need more bytes: keep the scan position relative to the document start.
+    const size_t scanned = pos - begin_;
+    Compact();
+    if (end_ == cap_) EnsureCapacity(cap_ * 2);
+    Fill();
+    pos = begin_ + scanned;
+  }
+  if (!cut) {
+    HandOut(doc, pos, pos, newlines);
+    return;
+  }
+  // The document is its lines up to the break (reported by the decoder as truncated). When it
+  // was the input's first, the next document decides the framing mode afresh.
+  size_t text_end = pos - 1;
+  while (text_end > begin_ && IsSpace(data_[text_end - 1])) --text_end;
+  HandOut(doc, text_end, pos, newlines);
+  if (first_document) mode_ = Mode::kUnknown;
+}
+
+void InputReader::SkipLargeValue(InputDocument& doc, BracketScanner& scanner, size_t pos,
+                                 uint64_t newlines) {
+  doc.text = {};
+  doc.capacity = 0;
+  doc.line = line_;
+  doc.error =
+      "document exceeds the " + std::to_string(max_document_bytes_) + "-byte limit; skipped it";
+  // Keep scanning (discarding) until the value closes.
+  line_ += newlines;
+  begin_ = pos;
+  // The bytes already read after the scan position belong to the value too: scanned first
+  // (else, at the end of the input, they were framed as a document of their own).
+  for (;;) {
+    pos = begin_;
+    const bool closed = scanner.Feed(data_, pos, end_, line_);
+    begin_ = pos;
+    if (closed || !Fill()) break;
   }
 }
 

@@ -24,6 +24,8 @@
 
 namespace chipwatch {
 
+class BracketScanner;
+
 // Bytes readable after every document handed out (simdjson needs padding past the end).
 inline constexpr size_t kInputPadding = 64;
 
@@ -85,6 +87,17 @@ class InputReader {
   bool EnsureCapacity(size_t bytes);  // grows the buffer up to the document limit
   bool Map();                         // maps a regular file; false when it is not one
   bool TooLarge(InputDocument& doc, size_t size, const char* skipped);
+  bool SkipBlank();  // skips blank space between documents; false at the end of the input
+  // Reports a line above the limit as `doc` and drops bytes up to (and with) its newline.
+  void SkipLongLine(InputDocument& doc);
+  // A document that is the rest of its line: hands out data_[begin_, trimmed) (or a too-large
+  // error), then moves past the line (ending at line_end, with a newline when `has_nl`).
+  void TakeLine(InputDocument& doc, size_t trimmed, size_t line_end, bool has_nl);
+  // A value spanning lines: hands it out (or the part before a line break where it was cut short).
+  void ScanValue(InputDocument& doc);
+  // A value spanning lines grew above the limit at `pos` (`newlines` in): reports it as `doc`
+  // and discards the rest of it.
+  void SkipLargeValue(InputDocument& doc, BracketScanner& scanner, size_t pos, uint64_t newlines);
   // A value spanning lines: hands out data_[begin_, text_end) (or a too-large error), then moves to
   // `next`, `newlines` lines further on.
   void HandOut(InputDocument& doc, size_t text_end, size_t next, uint64_t newlines);

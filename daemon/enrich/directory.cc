@@ -131,6 +131,98 @@ bool NormalizeCountry(std::string& value) {
   return true;
 }
 
+// The field index of each of kColumns in the header row, -1 when it has no such column.
+using ColumnMap = std::array<int, kColumns.size()>;
+
+// Maps the header's fields to columns; false after reporting a column named twice.
+bool MapColumns(const std::vector<std::string>& fields, ColumnMap& column, const SourcePos& pos,
+                Diagnostics& diags) {
+  column.fill(-1);
+  for (size_t i = 0; i < fields.size(); ++i) {
+    std::string key = AsciiLowered(fields[i]);
+    for (size_t c = 0; c < kColumns.size(); ++c) {
+      if (key != kColumns[c]) continue;
+      if (column[c] >= 0) {
+        diags.Error(pos, DiagCode::kDirectoryHeader,
+                    "column '" + key + "' appears twice in the header");
+        return false;
+      }
+      column[c] = static_cast<int>(i);
+    }
+  }
+  return true;
+}
+
+// Reads the header, the first record that is not blank or a comment, into `fields`; its columns,
+// or nullopt after reporting why it is not usable.
+std::optional<ColumnMap> ReadHeader(CsvReader& reader, std::vector<std::string>& fields,
+                                    const std::string& name, Diagnostics& diags) {
+  if (!reader.NextRecordStart()) {
+    diags.Error(SourcePos{name, 0, 0}, DiagCode::kDirectoryHeader,
+                "empty directory file: expected a header row 'tenant,org,country,kyc_status'");
+    return std::nullopt;
+  }
+  const SourcePos header_pos{name, reader.line(), 0};
+  if (auto error = reader.ReadRecord(fields)) {
+    diags.Error(SourcePos{name, error->first, 0}, DiagCode::kCsvSyntax,
+                "header row: " + error->second);
+    return std::nullopt;
+  }
+  ColumnMap column;
+  if (!MapColumns(fields, column, header_pos, diags)) return std::nullopt;
+  std::string missing;
+  for (size_t c = 0; c < kRequiredColumns; ++c) {
+    if (column[c] >= 0) continue;
+    if (!missing.empty()) missing += ", ";
+    missing += kColumns[c];
+  }
+  if (!missing.empty()) {
+    diags.Error(header_pos, DiagCode::kDirectoryHeader,
+                "header row lacks column(s) " + missing +
+                    " (expected tenant,org,country,kyc_status in any order, optionally "
+                    "parent_org,parent_country)");
+    return std::nullopt;
+  }
+  return column;
+}
+
+// The entry of one row of `width` fields at `line`, or nullopt after reporting why it is bad.
+std::optional<DirectoryEntry> ReadEntry(const std::vector<std::string>& fields,
+                                        const ColumnMap& column, size_t width,
+                                        const std::string& name, int line, Diagnostics& diags) {
+  auto at = [&] { return SourcePos{name, line, 0}; };  // built only for an error
+  if (fields.size() != width) {
+    diags.Error(at(), DiagCode::kDirectoryRow,
+                "row has " + std::to_string(fields.size()) + " field(s), the header has " +
+                    std::to_string(width));
+    return std::nullopt;
+  }
+  DirectoryEntry entry;
+  entry.tenant = fields[column[0]];
+  entry.org = fields[column[1]];
+  entry.country = fields[column[2]];
+  entry.kyc_status = AsciiLowered(fields[column[3]]);
+  if (column[kParentOrg] >= 0) entry.parent_org = fields[column[kParentOrg]];
+  if (column[kParentCountry] >= 0) entry.parent_country = fields[column[kParentCountry]];
+  if (entry.tenant.empty()) {
+    diags.Error(at(), DiagCode::kDirectoryRow, "empty tenant");
+    return std::nullopt;
+  }
+  if (!NormalizeCountry(entry.country)) {
+    diags.Error(at(), DiagCode::kDirectoryRow,
+                "country '" + entry.country + "' of tenant '" + entry.tenant +
+                    "' is not an ISO 3166 alpha-2 code (e.g. CN)");
+    return std::nullopt;
+  }
+  if (!NormalizeCountry(entry.parent_country)) {
+    diags.Error(at(), DiagCode::kDirectoryRow,
+                "parent_country '" + entry.parent_country + "' of tenant '" + entry.tenant +
+                    "' is not an ISO 3166 alpha-2 code (e.g. CN)");
+    return std::nullopt;
+  }
+  return entry;
+}
+
 }  // namespace
 
 std::unique_ptr<Directory> Directory::Load(const std::string& path, Diagnostics& diags) {
@@ -153,48 +245,10 @@ std::unique_ptr<Directory> Directory::Load(const std::string& path, Diagnostics&
 
 std::unique_ptr<Directory> Directory::LoadFromString(std::string_view csv, const std::string& name,
                                                      Diagnostics& diags) {
-  auto at = [&name](int line) { return SourcePos{name, line, 0}; };
   CsvReader reader(csv);
   std::vector<std::string> fields;
-
-  // Header: the first record that is not blank or a comment.
-  if (!reader.NextRecordStart()) {
-    diags.Error(at(0), DiagCode::kDirectoryHeader,
-                "empty directory file: expected a header row 'tenant,org,country,kyc_status'");
-    return nullptr;
-  }
-  const int header_line = reader.line();
-  if (auto error = reader.ReadRecord(fields)) {
-    diags.Error(at(error->first), DiagCode::kCsvSyntax, "header row: " + error->second);
-    return nullptr;
-  }
-  std::array<int, kColumns.size()> column{};
-  column.fill(-1);
-  for (size_t i = 0; i < fields.size(); ++i) {
-    std::string key = AsciiLowered(fields[i]);
-    for (size_t c = 0; c < kColumns.size(); ++c) {
-      if (key != kColumns[c]) continue;
-      if (column[c] >= 0) {
-        diags.Error(at(header_line), DiagCode::kDirectoryHeader,
-                    "column '" + key + "' appears twice in the header");
-        return nullptr;
-      }
-      column[c] = static_cast<int>(i);
-    }
-  }
-  std::string missing;
-  for (size_t c = 0; c < kRequiredColumns; ++c) {
-    if (column[c] >= 0) continue;
-    if (!missing.empty()) missing += ", ";
-    missing += kColumns[c];
-  }
-  if (!missing.empty()) {
-    diags.Error(at(header_line), DiagCode::kDirectoryHeader,
-                "header row lacks column(s) " + missing +
-                    " (expected tenant,org,country,kyc_status in any order, optionally "
-                    "parent_org,parent_country)");
-    return nullptr;
-  }
+  const std::optional<ColumnMap> column = ReadHeader(reader, fields, name, diags);
+  if (!column) return nullptr;
   const size_t width = fields.size();
 
   std::unique_ptr<Directory> directory(new Directory());
@@ -202,47 +256,20 @@ std::unique_ptr<Directory> Directory::LoadFromString(std::string_view csv, const
   while (reader.NextRecordStart()) {
     const int line = reader.line();
     if (auto error = reader.ReadRecord(fields)) {
-      diags.Error(at(error->first), DiagCode::kCsvSyntax, error->second);
+      diags.Error(SourcePos{name, error->first, 0}, DiagCode::kCsvSyntax, error->second);
       continue;
     }
-    if (fields.size() != width) {
-      diags.Error(at(line), DiagCode::kDirectoryRow,
-                  "row has " + std::to_string(fields.size()) + " field(s), the header has " +
-                      std::to_string(width));
-      continue;
-    }
-    DirectoryEntry entry;
-    entry.tenant = fields[column[0]];
-    entry.org = fields[column[1]];
-    entry.country = fields[column[2]];
-    entry.kyc_status = AsciiLowered(fields[column[3]]);
-    if (column[kParentOrg] >= 0) entry.parent_org = fields[column[kParentOrg]];
-    if (column[kParentCountry] >= 0) entry.parent_country = fields[column[kParentCountry]];
-    if (entry.tenant.empty()) {
-      diags.Error(at(line), DiagCode::kDirectoryRow, "empty tenant");
-      continue;
-    }
-    if (!NormalizeCountry(entry.country)) {
-      diags.Error(at(line), DiagCode::kDirectoryRow,
-                  "country '" + entry.country + "' of tenant '" + entry.tenant +
-                      "' is not an ISO 3166 alpha-2 code (e.g. CN)");
-      continue;
-    }
-    if (!NormalizeCountry(entry.parent_country)) {
-      diags.Error(at(line), DiagCode::kDirectoryRow,
-                  "parent_country '" + entry.parent_country + "' of tenant '" + entry.tenant +
-                      "' is not an ISO 3166 alpha-2 code (e.g. CN)");
-      continue;
-    }
-    auto [it, inserted] = first_line.emplace(entry.tenant, line);
+    std::optional<DirectoryEntry> entry = ReadEntry(fields, *column, width, name, line, diags);
+    if (!entry) continue;
+    auto [it, inserted] = first_line.emplace(entry->tenant, line);
     if (!inserted) {
-      diags.Error(at(line), DiagCode::kDirectoryDuplicate,
-                  "tenant '" + entry.tenant + "' is already defined at " + name + ":" +
+      diags.Error(SourcePos{name, line, 0}, DiagCode::kDirectoryDuplicate,
+                  "tenant '" + entry->tenant + "' is already defined at " + name + ":" +
                       std::to_string(it->second) + " (the first entry is kept)");
       continue;
     }
-    std::string key = entry.tenant;
-    directory->entries_.emplace(std::move(key), std::move(entry));
+    std::string key = entry->tenant;
+    directory->entries_.emplace(std::move(key), std::move(*entry));
   }
   return directory;
 }

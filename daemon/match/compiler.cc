@@ -513,6 +513,13 @@ class RulesCompiler {
 
   void CompileRule(const RuleDef& def) {
     const uint32_t index = static_cast<uint32_t>(out_->rules_.size());
+    CompiledRule rule = RuleHeader(def);
+    if (def.enabled) CompileEnabledRule(def, index, rule);
+    out_->rules_.push_back(std::move(rule));
+  }
+
+  // The rule's metadata, reason template and severity mapping (errors reported).
+  CompiledRule RuleHeader(const RuleDef& def) {
     CompiledRule rule;
     rule.id = def.id;
     rule.title = def.title;
@@ -541,57 +548,73 @@ class RulesCompiler {
         rule.severity_map = def.severity_from->map;
       }
     }
-    if (def.enabled) {
-      // The rule is reached through ONE index (its trigger): a required literal, CIDR or pattern
-      // on a decoder-set field, else its action, else nothing (it meets every event). With a
-      // non-action trigger, the rule's action constraint becomes its gate in MayMatch().
-      auto actions = RequiredActions(def.condition, 0);
-      std::vector<const ConditionDef*> leaves;
-      RequiredLeaves(def.condition, 0, leaves);
-      const ConditionDef* trigger = nullptr;
-      int best = actions ? kActionRank : 0;
-      for (const ConditionDef* leaf : leaves) {
-        const int rank = TriggerRank(*leaf);
-        if (rank != 0 && (best == 0 || rank < best)) {
-          best = rank;
-          trigger = leaf;
-        }
-      }
-      // An action list and a literal on a field of few values (region, provider, ...) are each
-      // common, but their combination rarely is: index the (action, value) pairs together.
-      std::vector<std::string> composite;
-      if (actions && (trigger == nullptr || best > kActionRank)) {
-        for (const ConditionDef* leaf : leaves) {
-          if (TriggerRank(*leaf) == kLowCardinalityLiteralRank &&
-              CompositeKeys(*actions, *leaf, composite)) {
-            break;
-          }
-        }
-      }
-      const bool by_action =
-          composite.empty() && actions && (trigger == nullptr || best > kActionRank);
-      index_cond_ = by_action ? actions->cond : nullptr;
-      rule.root = CompileCondition(def.condition, 0, true);
-      index_cond_ = nullptr;
-      uint32_t gate = true_node_;
-      if (!by_action && actions && actions->cond) gate = CompileCondition(*actions->cond, 0, false);
-      gates_.resize(index + 1, true_node_);
-      gates_[index] = gate;
-      if (by_action) {
-        AddToActionIndex(*actions, index);
-      } else if (!composite.empty()) {
-        for (const auto& key : composite) prog_->composite[key].push_back(index);
-        prog_->composite_fields |= uint64_t{1} << static_cast<uint8_t>(composite[0][0]);
-        ++prog_->trigger_rule_count;
-      } else if (trigger != nullptr && TypeOf(trigger->field_id) == FieldType::kIp) {
-        ip_triggers_.push_back({IpSet(*trigger), index, actions});
-      } else if (trigger != nullptr) {
-        triggers_.emplace_back(StringPredicateId(*trigger), index);
-      } else {
-        prog_->always.push_back(index);
+    return rule;
+  }
+
+  // The required leaf of best (lowest non-zero) rank, ranked against the action index when the
+  // rule has required actions; `best` gets the winning rank (0: no index at all).
+  const ConditionDef* ChooseTrigger(const std::vector<const ConditionDef*>& leaves,
+                                    bool has_actions, int& best) {
+    const ConditionDef* trigger = nullptr;
+    best = has_actions ? kActionRank : 0;
+    for (const ConditionDef* leaf : leaves) {
+      const int rank = TriggerRank(*leaf);
+      if (rank != 0 && (best == 0 || rank < best)) {
+        best = rank;
+        trigger = leaf;
       }
     }
-    out_->rules_.push_back(std::move(rule));
+    return trigger;
+  }
+
+  // (action, value) keys from the first low-cardinality literal that yields them, else none.
+  std::vector<std::string> CompositeIndexKeys(const ActionKeys& actions,
+                                              const std::vector<const ConditionDef*>& leaves) {
+    std::vector<std::string> composite;
+    for (const ConditionDef* leaf : leaves) {
+      if (TriggerRank(*leaf) == kLowCardinalityLiteralRank &&
+          CompositeKeys(actions, *leaf, composite)) {
+        break;
+      }
+    }
+    return composite;
+  }
+
+  // The rule is reached through ONE index (its trigger): a required literal, CIDR or pattern on a
+  // decoder-set field, else its action, else nothing (it meets every event). With a non-action
+  // trigger, the rule's action constraint becomes its gate in MayMatch().
+  void CompileEnabledRule(const RuleDef& def, uint32_t index, CompiledRule& rule) {
+    auto actions = RequiredActions(def.condition, 0);
+    std::vector<const ConditionDef*> leaves;
+    RequiredLeaves(def.condition, 0, leaves);
+    int best = 0;
+    const ConditionDef* trigger = ChooseTrigger(leaves, actions.has_value(), best);
+    const bool action_wins = actions && (trigger == nullptr || best > kActionRank);
+    // An action list and a literal on a field of few values (region, provider, ...) are each
+    // common, but their combination rarely is: index the (action, value) pairs together.
+    std::vector<std::string> composite;
+    if (action_wins) composite = CompositeIndexKeys(*actions, leaves);
+    const bool by_action = composite.empty() && action_wins;
+    index_cond_ = by_action ? actions->cond : nullptr;
+    rule.root = CompileCondition(def.condition, 0, true);
+    index_cond_ = nullptr;
+    uint32_t gate = true_node_;
+    if (!by_action && actions && actions->cond) gate = CompileCondition(*actions->cond, 0, false);
+    gates_.resize(index + 1, true_node_);
+    gates_[index] = gate;
+    if (by_action) {
+      AddToActionIndex(*actions, index);
+    } else if (!composite.empty()) {
+      for (const auto& key : composite) prog_->composite[key].push_back(index);
+      prog_->composite_fields |= uint64_t{1} << static_cast<uint8_t>(composite[0][0]);
+      ++prog_->trigger_rule_count;
+    } else if (trigger != nullptr && TypeOf(trigger->field_id) == FieldType::kIp) {
+      ip_triggers_.push_back({IpSet(*trigger), index, actions});
+    } else if (trigger != nullptr) {
+      triggers_.emplace_back(StringPredicateId(*trigger), index);
+    } else {
+      prog_->always.push_back(index);
+    }
   }
 
   // Numbers string predicates so that each field's bits are whole 64-bit words.

@@ -326,6 +326,55 @@ class Collector {
     return list;
   }
 
+  // `equals`: the value parsed as the field's type (number, bool or address).
+  void CheckEquals(ConditionDef& c, FieldType type) {
+    if (type == FieldType::kNumber) {
+      ParseNumberValue(c);
+    } else if (type == FieldType::kBool) {
+      if (c.value != "true" && c.value != "false") {
+        diags_.Error(
+            c.pos, DiagCode::kInvalidBool,
+            "'equals' on bool field '" + c.field + "' needs true or false, got '" + c.value + "'");
+      }
+      c.number = c.value == "true" ? 1 : 0;
+    } else if (type == FieldType::kIp) {
+      if (auto r = ParseCidr(c.value); !r.ok()) {
+        diags_.Error(c.pos, DiagCode::kInvalidCidr,
+                     "invalid address '" + c.value + "': " + r.status().message());
+      }
+    }
+  }
+
+  // `in`, `contains` and `regex`: a string field, a known list, a pattern Hyperscan accepts.
+  void CheckStringMatch(ConditionDef& c, FieldType type) {
+    if (type != FieldType::kString) {
+      TypeMismatch(c, "a string field");
+      return;
+    }
+    if (c.kind == Kind::kIn && !c.list.empty()) ResolveList(c);
+    if (c.kind == Kind::kRegex && options_.check_regex) {
+      std::string err = options_.check_regex(c.value, c.ignore_case);
+      if (!err.empty()) {
+        diags_.Error(c.pos, DiagCode::kInvalidRegex, "invalid regex '" + c.value + "': " + err);
+      }
+    }
+  }
+
+  // `cidr`: an ip field and networks that parse (a list's items are checked once).
+  void CheckCidr(ConditionDef& c, FieldType type) {
+    if (type != FieldType::kIp) {
+      TypeMismatch(c, "an ip field");
+      return;
+    }
+    if (c.list.empty()) {
+      CheckCidrItems(c.items, c.item_pos, c.pos);
+    } else if (const ListDef* list = ResolveList(c)) {
+      if (cidr_checked_lists_.insert(list->name).second) {
+        CheckCidrItems(list->items, list->item_pos, list->pos);
+      }
+    }
+  }
+
   void CheckCondition(ConditionDef& c) {
     switch (c.kind) {
       case Kind::kAll:
@@ -352,49 +401,15 @@ class Collector {
     }
     switch (c.kind) {
       case Kind::kEquals:
-        if (type == FieldType::kNumber) {
-          ParseNumberValue(c);
-        } else if (type == FieldType::kBool) {
-          if (c.value != "true" && c.value != "false") {
-            diags_.Error(c.pos, DiagCode::kInvalidBool,
-                         "'equals' on bool field '" + c.field + "' needs true or false, got '" +
-                             c.value + "'");
-          }
-          c.number = c.value == "true" ? 1 : 0;
-        } else if (type == FieldType::kIp) {
-          if (auto r = ParseCidr(c.value); !r.ok()) {
-            diags_.Error(c.pos, DiagCode::kInvalidCidr,
-                         "invalid address '" + c.value + "': " + r.status().message());
-          }
-        }
+        CheckEquals(c, type);
         return;
       case Kind::kIn:
       case Kind::kContains:
       case Kind::kRegex:
-        if (type != FieldType::kString) {
-          TypeMismatch(c, "a string field");
-          return;
-        }
-        if (c.kind == Kind::kIn && !c.list.empty()) ResolveList(c);
-        if (c.kind == Kind::kRegex && options_.check_regex) {
-          std::string err = options_.check_regex(c.value, c.ignore_case);
-          if (!err.empty()) {
-            diags_.Error(c.pos, DiagCode::kInvalidRegex, "invalid regex '" + c.value + "': " + err);
-          }
-        }
+        CheckStringMatch(c, type);
         return;
       case Kind::kCidr:
-        if (type != FieldType::kIp) {
-          TypeMismatch(c, "an ip field");
-          return;
-        }
-        if (c.list.empty()) {
-          CheckCidrItems(c.items, c.item_pos, c.pos);
-        } else if (const ListDef* list = ResolveList(c)) {
-          if (cidr_checked_lists_.insert(list->name).second) {
-            CheckCidrItems(list->items, list->item_pos, list->pos);
-          }
-        }
+        CheckCidr(c, type);
         return;
       case Kind::kGt:
       case Kind::kGte:
