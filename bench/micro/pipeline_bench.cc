@@ -21,11 +21,11 @@
 #include <string>
 #include <vector>
 
-#include "engine/policy.h"
-#include "engine/processor.h"
 #include "core/arena.h"
 #include "core/diagnostics.h"
 #include "decode/decoder.h"
+#include "engine/policy.h"
+#include "engine/processor.h"
 #include "enrich/directory.h"
 #include "enrich/enricher.h"
 #include "enrich/geoip.h"

@@ -1,8 +1,8 @@
 // `chipwatch check`: load and compile the policy (and enrichment data) without running anything.
 #include "app/commands.h"
+#include "config/config.h"
 #include "engine/enrichment.h"
 #include "engine/policy.h"
-#include "config/config.h"
 
 namespace chipwatch {
 

@@ -14,10 +14,10 @@
 #include <thread>
 
 #include "app/commands.h"
+#include "core/bounded_queue.h"
 #include "engine/enrichment.h"
 #include "engine/input_reader.h"
 #include "engine/processor.h"
-#include "core/bounded_queue.h"
 
 namespace chipwatch {
 

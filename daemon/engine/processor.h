@@ -14,10 +14,10 @@
 #include <string>
 #include <vector>
 
-#include "engine/alert_counters.h"
-#include "engine/policy.h"
 #include "core/arena.h"
 #include "decode/decoder.h"
+#include "engine/alert_counters.h"
+#include "engine/policy.h"
 #include "enrich/enricher.h"
 
 namespace chipwatch {

@@ -24,10 +24,10 @@
 #include <string_view>
 #include <vector>
 
-#include "pipeline/offset_tracker.h"
 #include "engine/processor.h"
 #include "pipeline/clock.h"
 #include "pipeline/counters.h"
+#include "pipeline/offset_tracker.h"
 #include "pipeline/run_control.h"
 #include "sink/sink.h"
 

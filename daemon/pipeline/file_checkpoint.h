@@ -17,8 +17,8 @@
 #include <string>
 #include <utility>
 
-#include "pipeline/offset_tracker.h"
 #include "core/status.h"
+#include "pipeline/offset_tracker.h"
 #include "source/file_source.h"
 
 namespace chipwatch {

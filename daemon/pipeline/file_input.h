@@ -14,8 +14,8 @@
 #include <string>
 #include <thread>
 
-#include "pipeline/file_checkpoint.h"
 #include "config/config.h"
+#include "pipeline/file_checkpoint.h"
 #include "pipeline/source.h"
 #include "pipeline/worker.h"
 #include "source/file_source.h"

@@ -25,8 +25,8 @@
 #include <thread>
 #include <vector>
 
-#include "pipeline/offset_tracker.h"
 #include "config/config.h"
+#include "pipeline/offset_tracker.h"
 #include "pipeline/source.h"
 #include "pipeline/worker.h"
 #include "source/kafka_consumer.h"

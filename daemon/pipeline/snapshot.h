@@ -12,11 +12,11 @@
 #include <cstdint>
 #include <memory>
 
+#include "config/config.h"
 #include "engine/alert_counters.h"
 #include "engine/enrichment.h"
 #include "engine/policy.h"
 #include "engine/processor.h"
-#include "config/config.h"
 
 namespace chipwatch {
 

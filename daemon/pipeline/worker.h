@@ -18,12 +18,12 @@
 #include <string_view>
 #include <utility>
 
-#include "pipeline/offset_tracker.h"
-#include "engine/processor.h"
 #include "core/bounded_queue.h"
+#include "engine/processor.h"
 #include "pipeline/clock.h"
 #include "pipeline/counters.h"
 #include "pipeline/delivery.h"
+#include "pipeline/offset_tracker.h"
 #include "pipeline/snapshot.h"
 #include "source/kafka_consumer.h"
 

@@ -50,8 +50,8 @@
 
 namespace chipwatch {
 
-// Readable bytes after every returned line. Equal to kInputPadding (engine/input_reader.h, which this
-// library does not depend on; a test checks they agree): simdjson needs 64.
+// Readable bytes after every returned line. Equal to kInputPadding (engine/input_reader.h, which
+// this library does not depend on; a test checks they agree): simdjson needs 64.
 inline constexpr size_t kLinePadding = 64;
 
 // A position in one file: the byte offset of a line's first byte and that line's number.

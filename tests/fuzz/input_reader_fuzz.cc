@@ -1,7 +1,7 @@
-// libFuzzer target: replay's input framing (engine/input_reader.h) over JSON Lines, arrays, envelopes
-// and pretty-printed values, from memory (as a mapped file is framed) and from a pipe (as stdin
-// is), with a small document limit; each document is then decoded (format auto). Checks that the
-// two framings agree, that documents stay inside the input and under the limit, and that lines
+// libFuzzer target: replay's input framing (engine/input_reader.h) over JSON Lines, arrays,
+// envelopes and pretty-printed values, from memory (as a mapped file is framed) and from a pipe (as
+// stdin is), with a small document limit; each document is then decoded (format auto). Checks that
+// the two framings agree, that documents stay inside the input and under the limit, and that lines
 // only grow.
 #include <fcntl.h>
 #include <unistd.h>
@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/input_reader.h"
 #include "decode/decoder.h"
+#include "engine/input_reader.h"
 #include "fuzz_check.h"
 
 namespace {

@@ -1,5 +1,5 @@
-// Pre-resolved chipwatch_alerts_total handles (engine/alert_counters.h): the same series, and values,
-// as Metrics::Alerts, resolved once per policy; a reload's new rules get theirs.
+// Pre-resolved chipwatch_alerts_total handles (engine/alert_counters.h): the same series, and
+// values, as Metrics::Alerts, resolved once per policy; a reload's new rules get theirs.
 #include "engine/alert_counters.h"
 
 #include <gtest/gtest.h>
