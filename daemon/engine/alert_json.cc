@@ -98,63 +98,69 @@ void AppendEventHead(JsonWriter& w, const Event& e) {
   w.Field("action", e, FieldId::kAction);
 }
 
-void AppendOutcome(JsonWriter& w, const Event& e) {
-  w.Key("outcome");
-  JsonWriter o(w.out());
-  o.Open();
-  o.Field("result", e, FieldId::kOutcome);
-  o.Field("error_code", e, FieldId::kErrorCode);
-  o.Field("error_message", e, FieldId::kErrorMessage);
-  o.Field("response_code", e, FieldId::kResponseCode);
-  o.Close();
-}
+// One key of an alert section and the event field it shows (null when unset).
+struct AlertField {
+  std::string_view key;
+  FieldId field;
+};
+
+// How it ended: the result, error and response code.
+constexpr AlertField kOutcomeFields[] = {
+    {"result", FieldId::kOutcome},
+    {"error_code", FieldId::kErrorCode},
+    {"error_message", FieldId::kErrorMessage},
+    {"response_code", FieldId::kResponseCode},
+};
 
 // Who acted: account, principal, source address (with GeoIP) and tenant (with the directory).
-void AppendActor(JsonWriter& w, const Event& e) {
-  w.Key("actor");
-  JsonWriter a(w.out());
-  a.Open();
-  a.Field("account", e, FieldId::kAccount);
-  a.Field("principal", e, FieldId::kPrincipal);
-  a.Field("principal_type", e, FieldId::kPrincipalType);
-  a.Field("source_ip", e, FieldId::kSourceIp);
-  a.Field("country", e, FieldId::kSourceCountry);
-  a.Field("country_tier", e, FieldId::kSourceTier);
-  a.Field("user_agent", e, FieldId::kUserAgent);
-  a.Field("tenant", e, FieldId::kTenant);
-  a.Field("tenant_known", e, FieldId::kTenantKnown);
-  a.Field("org", e, FieldId::kTenantOrg);
-  a.Field("kyc_country", e, FieldId::kTenantCountry);
-  a.Field("kyc_status", e, FieldId::kTenantKyc);
-  a.Field("parent_org", e, FieldId::kTenantParentOrg);
-  a.Field("parent_country", e, FieldId::kTenantParentCountry);
-  a.Field("parent_tier", e, FieldId::kTenantParentTier);
-  a.Close();
-}
+constexpr AlertField kActorFields[] = {
+    {"account", FieldId::kAccount},
+    {"principal", FieldId::kPrincipal},
+    {"principal_type", FieldId::kPrincipalType},
+    {"source_ip", FieldId::kSourceIp},
+    {"country", FieldId::kSourceCountry},
+    {"country_tier", FieldId::kSourceTier},
+    {"user_agent", FieldId::kUserAgent},
+    {"tenant", FieldId::kTenant},
+    {"tenant_known", FieldId::kTenantKnown},
+    {"org", FieldId::kTenantOrg},
+    {"kyc_country", FieldId::kTenantCountry},
+    {"kyc_status", FieldId::kTenantKyc},
+    {"parent_org", FieldId::kTenantParentOrg},
+    {"parent_country", FieldId::kTenantParentCountry},
+    {"parent_tier", FieldId::kTenantParentTier},
+};
 
 // What was acted on: provider, region, instance and accelerator, model, cluster and job.
-void AppendResource(JsonWriter& w, const Event& e) {
-  w.Key("resource");
-  JsonWriter r(w.out());
-  r.Open();
-  r.Field("provider", e, FieldId::kProvider);
-  r.Field("service", e, FieldId::kEventSource);
-  r.Field("region", e, FieldId::kRegion);
-  r.Field("region_country", e, FieldId::kRegionCountry);
-  r.Field("region_tier", e, FieldId::kRegionTier);
-  r.Field("instance_type", e, FieldId::kInstanceType);
-  r.Field("instance_types", e, FieldId::kInstanceTypes);
-  r.Field("accelerator_model", e, FieldId::kAcceleratorModel);
-  r.Field("accelerator_family", e, FieldId::kAcceleratorFamily);
-  r.Field("accelerator_count", e, FieldId::kAcceleratorCount);
-  r.Field("model_id", e, FieldId::kModelId);
-  r.Field("inference_region", e, FieldId::kInferenceRegion);
-  r.Field("name", e, FieldId::kResourceName);
-  r.Field("cluster", e, FieldId::kCluster);
-  r.Field("node", e, FieldId::kNode);
-  r.Field("job_id", e, FieldId::kJobId);
-  r.Field("quota_code", e, FieldId::kQuotaCode);
-  r.Close();
+constexpr AlertField kResourceFields[] = {
+    {"provider", FieldId::kProvider},
+    {"service", FieldId::kEventSource},
+    {"region", FieldId::kRegion},
+    {"region_country", FieldId::kRegionCountry},
+    {"region_tier", FieldId::kRegionTier},
+    {"instance_type", FieldId::kInstanceType},
+    {"instance_types", FieldId::kInstanceTypes},
+    {"accelerator_model", FieldId::kAcceleratorModel},
+    {"accelerator_family", FieldId::kAcceleratorFamily},
+    {"accelerator_count", FieldId::kAcceleratorCount},
+    {"model_id", FieldId::kModelId},
+    {"inference_region", FieldId::kInferenceRegion},
+    {"name", FieldId::kResourceName},
+    {"cluster", FieldId::kCluster},
+    {"node", FieldId::kNode},
+    {"job_id", FieldId::kJobId},
+    {"quota_code", FieldId::kQuotaCode},
+};
+
+// A section: {"key": field, ...} in the table's order.
+template <size_t N>
+void AppendSection(JsonWriter& w, std::string_view name, const Event& e,
+                   const AlertField (&fields)[N]) {
+  w.Key(name);
+  JsonWriter section(w.out());
+  section.Open();
+  for (const AlertField& f : fields) section.Field(f.key, e, f.field);
+  section.Close();
 }
 
 // The catalog entries the enrichment matched, in a fixed order.
@@ -213,9 +219,9 @@ void AppendAlertJson(std::string& out, const CompiledRule& rule, Severity severi
   w.String("title", rule.title);
   w.String("severity", SeverityName(severity));
   AppendEventHead(w, e);
-  AppendOutcome(w, e);
-  AppendActor(w, e);
-  AppendResource(w, e);
+  AppendSection(w, "outcome", e, kOutcomeFields);
+  AppendSection(w, "actor", e, kActorFields);
+  AppendSection(w, "resource", e, kResourceFields);
   w.String("reason", reason);
   AppendMatched(w, e);
   AppendTags(w, rule);
