@@ -19,11 +19,11 @@
 
 #include <cstdint>
 #include <limits>
-#include <list>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/string_hash.h"
@@ -90,35 +90,42 @@ class CorrelationState {
  private:
   struct Entry {
     int64_t time_ms;
-    uint32_t rules;
+    uint32_t rules;  // temporal
+    uint32_t value;  // value_count: index into Group::values
     std::string event_id;
-    std::string value;
   };
-  using Lru = std::list<const std::string*>;  // group keys, least recently updated first
+  // Compact on purpose (a million groups must fit in a few hundred MB): the LRU list is intrusive,
+  // and the distinct values of a window, which a firing bounds, are a small vector.
   struct Group {
     int64_t max_time_ms = std::numeric_limits<int64_t>::min();  // T, once an entry came
     int64_t min_entry_time_ms = 0;  // of `entries`, when not empty: expiry skips the scan
-    std::optional<int64_t> quiet_until_ms;
+    int64_t quiet_until_ms = std::numeric_limits<int64_t>::min();
     std::vector<Entry> entries;  // in arrival order
-    // value_count: how many entries hold each value (the distinct count is its size).
-    std::unique_ptr<StringMap<uint32_t>> values;
-    // temporal: how many entries matched each listed rule.
-    std::unique_ptr<std::vector<uint32_t>> rule_hits;
-    Lru::iterator lru;
+    // value_count: the distinct values in the window and how many entries hold each.
+    std::vector<std::pair<std::string, uint32_t>> values;
+    // temporal: how many entries matched each listed rule (spec.rule_count counters).
+    std::unique_ptr<uint32_t[]> rule_hits;
+    const std::string* key = nullptr;  // the map's own key
+    Group* older = nullptr;            // LRU links: least recently updated at lru_oldest_
+    Group* newer = nullptr;
   };
 
   Group& FindOrCreate(std::string_view key);
+  void Touch(Group& g);
+  void Unlink(Group& g);
   void Add(Group& g, const CorrelationMatch& match);
+  uint32_t ValueIndex(Group& g, std::string_view value);
   void Expire(Group& g);
   void Forget(Group& g, const Entry& e);
   void Clear(Group& g);
   uint64_t Count(const Group& g) const;
   bool Holds(uint64_t count) const;
-  CorrelationFiring Fire(const std::string& key, const Group& g, uint64_t count) const;
+  CorrelationFiring Fire(const Group& g, uint64_t count) const;
 
   CorrelationSpec spec_;
   StringMap<Group> groups_;
-  Lru lru_;
+  Group* lru_oldest_ = nullptr;
+  Group* lru_newest_ = nullptr;
   uint64_t late_ = 0;
   uint64_t evictions_ = 0;
   uint64_t suppressed_ = 0;

@@ -3,8 +3,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <bit>
 #include <cstdio>
+#include <map>
 #include <optional>
+#include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -249,6 +254,152 @@ TEST(CorrelationTest, ALateMatchDoesNotRefreshItsGroup) {
   EXPECT_EQ(offer("a", 1 * kSecond, "late"), Outcome::kLate);
   EXPECT_EQ(offer("c", 100 * kSecond, "c1"), Outcome::kAdded);  // evicts a, not b
   EXPECT_EQ(offer("b", 101 * kSecond, "b2"), Outcome::kFired);
+}
+
+}  // namespace
+}  // namespace chipwatch
+
+namespace chipwatch {
+namespace {
+
+// The semantics written out the slow way: every entry kept in a plain vector per group.
+class ModelCorrelation {
+ public:
+  explicit ModelCorrelation(CorrelationSpec spec) : spec_(spec) {}
+
+  Outcome Offer(const CorrelationMatch& m, std::optional<CorrelationFiring>& firing) {
+    firing.reset();
+    auto it = groups_.find(std::string(m.group));
+    if (it != groups_.end() && m.time_ms <= it->second.max_time - spec_.timespan_ms) {
+      return Outcome::kLate;
+    }
+    Group& g = groups_[std::string(m.group)];
+    if (g.entries.empty() && it == groups_.end()) g.max_time = m.time_ms;
+    g.max_time = std::max(g.max_time, m.time_ms);
+    g.entries.push_back({m.time_ms, std::string(m.event_id), std::string(m.value), m.rules});
+    std::vector<Entry> kept;
+    for (auto& e : g.entries) {
+      if (e.time > g.max_time - spec_.timespan_ms) kept.push_back(e);
+    }
+    g.entries = kept;
+    std::set<std::string> values;
+    uint32_t rules = 0;
+    for (auto& e : g.entries) {
+      values.insert(e.value);
+      rules |= e.rules;
+    }
+    uint64_t count = spec_.type == CorrelationType::kEventCount   ? g.entries.size()
+                     : spec_.type == CorrelationType::kValueCount ? values.size()
+                                                                  : std::popcount(rules);
+    bool holds = spec_.type == CorrelationType::kTemporal ? count >= spec_.rule_count
+                 : spec_.greater                          ? count > spec_.threshold
+                                                          : count >= spec_.threshold;
+    if (!holds) return Outcome::kAdded;
+    if (g.quiet_until && g.max_time < *g.quiet_until) {
+      g.entries.clear();
+      return Outcome::kSuppressed;
+    }
+    CorrelationFiring f;
+    f.group = std::string(m.group);
+    f.count = count;
+    f.first_seen_ms = INT64_MAX;
+    f.last_seen_ms = INT64_MIN;
+    for (auto& e : g.entries) {
+      f.first_seen_ms = std::min(f.first_seen_ms, e.time);
+      f.last_seen_ms = std::max(f.last_seen_ms, e.time);
+    }
+    size_t from = g.entries.size() > 20 ? g.entries.size() - 20 : 0;
+    for (size_t i = from; i < g.entries.size(); ++i) f.events.push_back(g.entries[i].id);
+    if (spec_.type == CorrelationType::kValueCount) {
+      for (const auto& v : values) {
+        if (f.values.size() < 20) f.values.push_back(v);
+      }
+    }
+    firing = f;
+    g.entries.clear();
+    if (spec_.suppress_ms > 0) g.quiet_until = g.max_time + spec_.suppress_ms;
+    return Outcome::kFired;
+  }
+
+ private:
+  struct Entry {
+    int64_t time;
+    std::string id;
+    std::string value;
+    uint32_t rules;
+  };
+  struct Group {
+    int64_t max_time = 0;
+    std::vector<Entry> entries;
+    std::optional<int64_t> quiet_until;
+  };
+  CorrelationSpec spec_;
+  std::map<std::string, Group> groups_;
+};
+
+void ExpectSameAsTheModel(CorrelationSpec spec, uint32_t seed) {
+  CorrelationState state(spec);
+  ModelCorrelation model(spec);
+  std::mt19937 rng(seed);
+  int64_t now = 1'000'000;
+  int fired = 0, late = 0;
+  for (int i = 0; i < 20000; ++i) {
+    // Mostly forward in time, sometimes back (out of order, some of it late).
+    now += static_cast<int64_t>(rng() % 4000);
+    const int64_t t = rng() % 8 == 0 ? now - static_cast<int64_t>(rng() % 30000) : now;
+    const std::string group = "g" + std::to_string(rng() % 7);
+    const std::string value = "v" + std::to_string(rng() % 6);
+    const std::string id = "e" + std::to_string(i);
+    CorrelationMatch m;
+    m.group = group;
+    m.time_ms = t;
+    m.event_id = id;
+    m.value = value;
+    m.rules = 1u + rng() % ((1u << spec.rule_count) - 1);
+    std::optional<CorrelationFiring> got, want;
+    const Outcome a = state.Offer(m, got);
+    const Outcome b = model.Offer(m, want);
+    ASSERT_EQ(a, b) << "offer " << i;
+    ASSERT_EQ(got.has_value(), want.has_value()) << "offer " << i;
+    if (got) {
+      ++fired;
+      EXPECT_EQ(got->group, want->group);
+      EXPECT_EQ(got->count, want->count);
+      EXPECT_EQ(got->first_seen_ms, want->first_seen_ms);
+      EXPECT_EQ(got->last_seen_ms, want->last_seen_ms);
+      EXPECT_EQ(got->events, want->events);
+      EXPECT_EQ(got->values, want->values);
+    }
+    late += a == Outcome::kLate;
+  }
+  EXPECT_GT(fired, 50);  // the run exercised firing and lateness
+  EXPECT_GT(late, 20);
+}
+
+TEST(CorrelationModelTest, EventCountMatchesTheModel) {
+  CorrelationSpec spec = EventCount(4, 20000);
+  ExpectSameAsTheModel(spec, 1);
+  spec.greater = true;
+  spec.suppress_ms = 15000;
+  ExpectSameAsTheModel(spec, 2);
+}
+
+TEST(CorrelationModelTest, ValueCountMatchesTheModel) {
+  CorrelationSpec spec;
+  spec.type = CorrelationType::kValueCount;
+  spec.threshold = 4;
+  spec.timespan_ms = 25000;
+  ExpectSameAsTheModel(spec, 3);
+  spec.suppress_ms = 40000;
+  ExpectSameAsTheModel(spec, 4);
+}
+
+TEST(CorrelationModelTest, TemporalMatchesTheModel) {
+  CorrelationSpec spec;
+  spec.type = CorrelationType::kTemporal;
+  spec.rule_count = 3;
+  spec.timespan_ms = 15000;
+  ExpectSameAsTheModel(spec, 5);
 }
 
 }  // namespace
