@@ -182,12 +182,20 @@ inline std::optional<std::string_view> AsString(od::value& v) {
 inline bool AsObject(od::value& v, od::object& out) { return !v.get_object().get(out); }
 inline bool AsArray(od::value& v, od::array& out) { return !v.get_array().get(out); }
 
+// Arrays nested in arrays that WalkTree still walks. A record is held to DecoderOptions::max_depth
+// before it is decoded, but a JSON document inside a string (an Azure request body) is not: without
+// this bound `[[[[...` there recursed once per bracket and a long enough string overflowed the
+// stack (fuzz_decode_azure).
+inline constexpr int kMaxWalkedArrayNesting = 32;
+
 // Walks a JSON value down to `max_depth` levels: an object goes to on_object(object, depth), which
 // walks the values it does not consume by calling its own walker at depth + 1; an array's elements
-// are walked at the array's depth; scalars and values that are not JSON are ignored.
+// are walked at the array's depth (`arrays`, the arrays around them since the last object, is held
+// to kMaxWalkedArrayNesting); scalars and values that are not JSON are ignored.
 template <typename OnObject>
-bool WalkTree(RecordContext& ctx, od::value& v, int depth, int max_depth, OnObject&& on_object) {
-  if (depth > max_depth) return true;
+bool WalkTree(RecordContext& ctx, od::value& v, int depth, int max_depth, OnObject&& on_object,
+              int arrays = 0) {
+  if (depth > max_depth || arrays > kMaxWalkedArrayNesting) return true;
   od::json_type type;
   if (v.type().get(type)) return true;
   if (type == od::json_type::object) {
@@ -199,7 +207,7 @@ bool WalkTree(RecordContext& ctx, od::value& v, int depth, int max_depth, OnObje
     od::array array;
     if (!AsArray(v, array)) return true;
     return ForEachElement(ctx, array, [&](size_t, od::value& e) {
-      return WalkTree(ctx, e, depth, max_depth, on_object);
+      return WalkTree(ctx, e, depth, max_depth, on_object, arrays + 1);
     });
   }
   return true;

@@ -223,12 +223,14 @@ bool InputReader::Next(InputDocument& doc) {
     // Find the end of the current line; read more until we have it, or the line is too long.
     const char* start = data_ + begin_;
     const char* nl = static_cast<const char*>(std::memchr(start, '\n', end_ - begin_));
-    // A line above the limit that opens a value, among multi-line values: the value may close
-    // before the line ends (`{...},{...` on one long line), and a mapped file frames it then; so
-    // the value scan below decides, with its own limit, rather than the line's length.
+    // A line above the limit that opens a value, unless the input is JSON Lines: the value may
+    // close before the line ends (`{...},{...` on one long line), so the value scan below decides,
+    // with its own limit, rather than the line's length. Decided on the length alone, which a pipe
+    // knows before it has the line's end, so that a pipe frames the input as a file does.
+    const bool may_scan = opens && mode_ != Mode::kLines;
     bool scan_long_value = false;
     if (nl == nullptr && !eof_) {
-      if (end_ - begin_ > max_document_bytes_ && opens && mode_ == Mode::kMultiLine) {
+      if (end_ - begin_ > max_document_bytes_ && may_scan) {
         scan_long_value = true;
       } else if (end_ - begin_ > max_document_bytes_) {
         SkipLongLine(doc);
@@ -243,6 +245,7 @@ bool InputReader::Next(InputDocument& doc) {
     while (trimmed > begin_ && IsSpace(data_[trimmed - 1])) --trimmed;
     const char last = data_[trimmed - 1];
     const bool one_line = !opens || (first == '{' && last == '}') || (first == '[' && last == ']');
+    if (may_scan && trimmed - begin_ > max_document_bytes_) scan_long_value = true;
     if (!scan_long_value && (one_line || mode_ == Mode::kLines)) {
       if (mode_ == Mode::kUnknown && opens) mode_ = Mode::kLines;
       TakeLine(doc, trimmed, line_end, nl != nullptr);

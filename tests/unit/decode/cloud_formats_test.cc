@@ -179,6 +179,30 @@ TEST(AzureActivity, RecordsEnvelopeAndObjectRequestBody) {
   EXPECT_FALSE(handler.events[1].Has(FieldId::kInstanceType));  // broken body is ignored
 }
 
+// fuzz_decode_azure: a request body (a JSON document inside a string, which the record's depth
+// limit does not see) of nested arrays recursed once per bracket and overflowed the stack.
+TEST(AzureActivity, DeeplyNestedArraysInARequestBodyDoNotExhaustTheStack) {
+  const size_t depth = 200000;
+  std::string body =
+      "{\\\"location\\\":\\\"chinaeast2\\\",\\\"properties\\\":{\\\"hardwareProfile\\\":"
+      "{\\\"vmSize\\\":\\\"Standard_ND96isr_H100_v5\\\"}},\\\"tags\\\":";
+  body.append(depth, '[');
+  body.append(depth, ']');
+  body += "}";
+  const std::string record =
+      "{\"time\": \"2024-05-04T01:00:00Z\", \"operationName\": "
+      "\"Microsoft.Compute/virtualMachines/write\", \"correlationId\": \"deep-1\", "
+      "\"resourceId\": \"/subscriptions/s1/resourceGroups/g/providers/Microsoft.Compute/"
+      "virtualMachines/v\", \"properties\": {\"requestbody\": \"" +
+      body + "\"}}\n";
+  Decoder decoder;
+  CapturingHandler handler;
+  EXPECT_EQ(DecodeText(decoder, record, Format::kAzureActivity, handler, 1), 1u);
+  ASSERT_EQ(handler.events.size(), 1u);
+  EXPECT_EQ(handler.events[0].Str(FieldId::kInstanceType), "Standard_ND96isr_H100_v5");
+  EXPECT_EQ(handler.events[0].Str(FieldId::kRegion), "chinaeast2");
+}
+
 // ---------------------------------------------------------------- k8s_audit
 
 TEST_F(Samples, K8sPodWithStringGpuCountAndNodeSelector) {

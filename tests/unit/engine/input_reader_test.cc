@@ -290,6 +290,47 @@ TEST(InputReaderTest, LongLineOpeningASmallValueIsFramedFromAPipeAsFromAFile) {
   }
 }
 
+// Found by fuzz_input_reader in a second hour-long run: the same shape as the input's first
+// document, with text after the value (`{...},"k":...`, one 4,151-byte line, no newline). The
+// framing mode was still undecided, and a mapped file, which had the whole line, scanned the value
+// while a pipe, without the line's end yet, skipped the line as too long. Now a line over the limit
+// that opens a value is scanned as a value in every mode but JSON Lines, decided by the length
+// alone, which both know.
+TEST(InputReaderTest, FirstLongLineOpeningAValueIsFramedFromAPipeAsFromAFile) {
+  const std::string value =
+      "{\"eventVersion\":\"1.09\",\"note\":\"" + std::string(3000, 'x') + "\"}";
+  const std::string rest = ",\"eventTime\":\"" + std::string(2000, 'y') + "\"";
+  for (const std::string& input : {value + rest, value + rest + "\n{\"a\":1}\n",
+                                   value + std::string(2000, ' ') + "\n{\"a\":1}\n"}) {
+    ASSERT_GT(input.find('\n') == std::string::npos ? input.size() : input.find('\n'), 4096u);
+    const auto file = Frame(input, 4096);
+    const auto from_pipe = FramePipe(input, 4096);
+    ASSERT_GE(file.size(), 2u);
+    EXPECT_EQ(file[0].text, value);
+    ASSERT_EQ(from_pipe.size(), file.size());
+    for (size_t i = 0; i < file.size(); ++i) {
+      SCOPED_TRACE(i);
+      EXPECT_EQ(from_pipe[i].text, file[i].text);
+      EXPECT_EQ(from_pipe[i].line, file[i].line);
+      EXPECT_EQ(from_pipe[i].error.empty(), file[i].error.empty());
+    }
+  }
+  // The fuzzer's own input, kept in tests/data/fuzz-regressions/replay/.
+  std::ifstream in(std::string(CHIPWATCH_TEST_DATA) +
+                       "/fuzz-regressions/replay/first-long-line-value-then-text.json",
+                   std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  ASSERT_GT(ss.str().size(), 4096u);
+  const auto fuzzed_file = Frame(ss.str(), 4096);
+  const auto fuzzed_pipe = FramePipe(ss.str(), 4096);
+  ASSERT_EQ(fuzzed_pipe.size(), fuzzed_file.size());
+  for (size_t i = 0; i < fuzzed_file.size(); ++i) {
+    EXPECT_EQ(fuzzed_pipe[i].text, fuzzed_file[i].text) << i;
+    EXPECT_EQ(fuzzed_pipe[i].line, fuzzed_file[i].line) << i;
+  }
+}
+
 TEST(InputReaderTest, CompressedInputIsAnErrorThatNamesTheCompression) {
   const std::pair<std::string, std::string> cases[] = {
       {std::string("\x1f\x8b\x08\x00\x00\x00", 6), "gzip-compressed"},
