@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -56,6 +57,31 @@ std::vector<Doc> Frame(const std::string& content, size_t max_document = 1 << 20
   EXPECT_EQ((*reader)->bytes_read(), content.size());
   unlink(path);
   return docs;
+}
+
+// Frames `input` from a file and from a pipe with a 4 KiB limit; they must agree document for
+// document (text, line, error or not). Returns the file's framing.
+std::vector<Doc> ExpectPipeFramesAsFile(const std::string& input) {
+  const auto file = Frame(input, 4096);
+  const auto from_pipe = FramePipe(input, 4096);
+  EXPECT_EQ(from_pipe.size(), file.size());
+  for (size_t i = 0; i < std::min(file.size(), from_pipe.size()); ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(from_pipe[i].text, file[i].text);
+    EXPECT_EQ(from_pipe[i].line, file[i].line);
+    EXPECT_EQ(from_pipe[i].error.empty(), file[i].error.empty());
+  }
+  return file;
+}
+
+// A fuzzer's input kept in tests/data/fuzz-regressions/replay/.
+std::string FuzzRegression(const std::string& name) {
+  std::ifstream in(std::string(CHIPWATCH_TEST_DATA) + "/fuzz-regressions/replay/" + name,
+                   std::ios::binary);
+  EXPECT_TRUE(in) << name;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
 }
 
 TEST(InputReaderTest, JsonLinesWithBlankLinesKeepLineNumbers) {
@@ -263,31 +289,11 @@ TEST(InputReaderTest, LongLineOpeningASmallValueIsFramedFromAPipeAsFromAFile) {
   const std::string rest = ",{\"eventVersion\":\"" + std::string(3000, 'y') + "\"";
   const std::string input = "{\n  \"a\": 1\n}\n" + value + rest;  // no newline at the end
   ASSERT_GT(value.size() + rest.size(), 4096u);
-  const auto file = Frame(input, 4096);
-  const auto from_pipe = FramePipe(input, 4096);
+  const auto file = ExpectPipeFramesAsFile(input);
   ASSERT_EQ(file.size(), 3u);
   EXPECT_EQ(file[1].text, value);
   EXPECT_EQ(file[1].line, 4u);
-  ASSERT_EQ(from_pipe.size(), file.size());
-  for (size_t i = 0; i < file.size(); ++i) {
-    SCOPED_TRACE(i);
-    EXPECT_EQ(from_pipe[i].text, file[i].text);
-    EXPECT_EQ(from_pipe[i].line, file[i].line);
-    EXPECT_EQ(from_pipe[i].error.empty(), file[i].error.empty());
-  }
-  // The fuzzer's own input, kept in tests/data/fuzz-regressions/replay/.
-  std::ifstream in(
-      std::string(CHIPWATCH_TEST_DATA) + "/fuzz-regressions/replay/long-line-value-then-more.json",
-      std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const auto fuzzed_file = Frame(ss.str(), 4096);
-  const auto fuzzed_pipe = FramePipe(ss.str(), 4096);
-  ASSERT_EQ(fuzzed_pipe.size(), fuzzed_file.size());
-  for (size_t i = 0; i < fuzzed_file.size(); ++i) {
-    EXPECT_EQ(fuzzed_pipe[i].text, fuzzed_file[i].text) << i;
-    EXPECT_EQ(fuzzed_pipe[i].line, fuzzed_file[i].line) << i;
-  }
+  ExpectPipeFramesAsFile(FuzzRegression("long-line-value-then-more.json"));
 }
 
 // Found by fuzz_input_reader in a second hour-long run: the same shape as the input's first
@@ -303,32 +309,13 @@ TEST(InputReaderTest, FirstLongLineOpeningAValueIsFramedFromAPipeAsFromAFile) {
   for (const std::string& input : {value + rest, value + rest + "\n{\"a\":1}\n",
                                    value + std::string(2000, ' ') + "\n{\"a\":1}\n"}) {
     ASSERT_GT(input.find('\n') == std::string::npos ? input.size() : input.find('\n'), 4096u);
-    const auto file = Frame(input, 4096);
-    const auto from_pipe = FramePipe(input, 4096);
+    const auto file = ExpectPipeFramesAsFile(input);
     ASSERT_GE(file.size(), 2u);
     EXPECT_EQ(file[0].text, value);
-    ASSERT_EQ(from_pipe.size(), file.size());
-    for (size_t i = 0; i < file.size(); ++i) {
-      SCOPED_TRACE(i);
-      EXPECT_EQ(from_pipe[i].text, file[i].text);
-      EXPECT_EQ(from_pipe[i].line, file[i].line);
-      EXPECT_EQ(from_pipe[i].error.empty(), file[i].error.empty());
-    }
   }
-  // The fuzzer's own input, kept in tests/data/fuzz-regressions/replay/.
-  std::ifstream in(std::string(CHIPWATCH_TEST_DATA) +
-                       "/fuzz-regressions/replay/first-long-line-value-then-text.json",
-                   std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  ASSERT_GT(ss.str().size(), 4096u);
-  const auto fuzzed_file = Frame(ss.str(), 4096);
-  const auto fuzzed_pipe = FramePipe(ss.str(), 4096);
-  ASSERT_EQ(fuzzed_pipe.size(), fuzzed_file.size());
-  for (size_t i = 0; i < fuzzed_file.size(); ++i) {
-    EXPECT_EQ(fuzzed_pipe[i].text, fuzzed_file[i].text) << i;
-    EXPECT_EQ(fuzzed_pipe[i].line, fuzzed_file[i].line) << i;
-  }
+  const std::string fuzzed = FuzzRegression("first-long-line-value-then-text.json");
+  ASSERT_GT(fuzzed.size(), 4096u);
+  ExpectPipeFramesAsFile(fuzzed);
 }
 
 TEST(InputReaderTest, CompressedInputIsAnErrorThatNamesTheCompression) {
