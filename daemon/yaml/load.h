@@ -104,7 +104,7 @@ inline bool MayHoldStrayComma(std::string_view text) {
     const std::string_view line = text.substr(begin, end - begin);
     size_t first = 0;
     while (first < line.size() && IsBlank(line[first])) ++first;
-    // Blank and comment-only lines hold no token (inside a quoted scalar, no token either).
+    // Blank and comment-only lines do not start or end the root.
     const bool empty = first == line.size() || line[first] == '#';
     if (!empty) {
       switch (root) {
@@ -129,8 +129,11 @@ inline bool MayHoldStrayComma(std::string_view text) {
         case Root::kEnded:
           break;
       }
-      if (root == Root::kEnded && LineMayHoldStrayComma(text, begin, end)) return true;
     }
+    // Once the root has ended, a line that looks like a comment may be the inside of a quoted
+    // scalar an earlier line opened, its closing quote followed by the ',' (found by fuzz_config:
+    // "'\n#'," loops), so it is tested too.
+    if (root == Root::kEnded && LineMayHoldStrayComma(text, begin, end)) return true;
     begin = end + 1;
   }
   return false;

@@ -85,6 +85,12 @@ expect_exit 2 "check --config nul-anchor-comma.yaml" -- timeout 20 "$CHIPWATCH" 
 grep -q "nul-anchor-comma.yaml:1:[0-9]*: error: YAML syntax error" "$WORK/out" "$WORK/err" \
   && pass "NUL bytes then ',': refused with its position" \
   || fail "nul-anchor-comma.yaml: $(cat "$WORK/out" "$WORK/err" | head -3)"
+# Found by fuzz_config: a quoted scalar's line that looks like a comment, then ','.
+expect_exit 2 "check --config quoted-comment-line-comma.yaml" -- timeout 20 "$CHIPWATCH" check \
+  --config tests/data/fuzz-regressions/config/quoted-comment-line-comma.yaml
+grep -q "quoted-comment-line-comma.yaml:[0-9]*:[0-9]*: error: YAML syntax error" "$WORK/out" "$WORK/err" \
+  && pass "quoted scalar, '#' line, then ',': refused with its position" \
+  || fail "quoted-comment-line-comma.yaml: $(cat "$WORK/out" "$WORK/err" | head -3)"
 # A valid config that names a rule file with a stray comma: refused through the config, too.
 mkdir -p "$WORK/pack"
 cp "$WORK/commas.yaml" "$WORK/pack/bad.yaml"

@@ -152,6 +152,25 @@ TEST(LoadYamlDocuments, StrayCommaAfterNulBytesIsRefused) {
   EXPECT_THROW(LoadYamlDocuments(fuzzed.str()), YAML::ParserException);
 }
 
+// Found by fuzz_config in its hour: a quoted scalar whose second line starts with '#' (not a
+// comment: the inside of the scalar), closed and followed by a ','. The scan skipped the line as
+// a comment, and yaml-cpp looped (2 GB in under 10 s).
+TEST(LoadYamlDocuments, StrayCommaAfterAQuotedScalarLineThatLooksLikeAComment) {
+  for (const std::string text : {"'\n#',", "\"x\n  # y\", z\n", "x: 1\n'\n#a',\n"}) {
+    SCOPED_TRACE(text);
+    EXPECT_THROW(LoadYamlDocuments(text), YAML::ParserException);
+  }
+  std::ifstream in(std::string(CHIPWATCH_SOURCE_DIR) +
+                       "/tests/data/fuzz-regressions/config/quoted-comment-line-comma.yaml",
+                   std::ios::binary);
+  std::stringstream fuzzed;
+  fuzzed << in.rdbuf();
+  ASSERT_GT(fuzzed.str().size(), 1000u);
+  EXPECT_THROW(LoadYamlDocuments(fuzzed.str()), YAML::ParserException);
+  // A real comment with commas after the root has ended costs a checking parse, nothing more.
+  EXPECT_EQ(LoadYamlDocuments("\"x\"\n# a, b: , c\n").size(), 1u);
+}
+
 // Texts where the root ends and a stray ',' follows on an indented line: refused, not looped on.
 TEST(LoadYamlDocuments, StrayCommaAfterTheRootEndsOnAnIndentedLine) {
   for (const std::string text : {"- a\n\"x\"\n  ,\n", "[a]\n  ,\n", "\"x\"\n   ,"}) {
