@@ -32,7 +32,10 @@ const MacroDef* PolicyDefinitions::FindMacro(const std::string& name) const {
   return nullptr;
 }
 
-Result<std::vector<ReasonPart>> ParseReasonTemplate(std::string_view text) {
+namespace {
+
+// Parses `text` into parts; with `correlation`, `{count}` and `{group.<field>}` are accepted too.
+Result<std::vector<ReasonPart>> ParseTemplate(std::string_view text, bool correlation) {
   std::vector<ReasonPart> parts;
   std::string literal;
   auto flush = [&] {
@@ -64,16 +67,61 @@ Result<std::vector<ReasonPart>> ParseReasonTemplate(std::string_view text) {
     if (name.empty()) {
       return Status::InvalidArgument("empty placeholder {} at offset " + std::to_string(i));
     }
+    i = close;
+    if (correlation && name == "count") {
+      flush();
+      parts.push_back({std::string(), std::nullopt, true});
+      continue;
+    }
+    if (correlation && name.starts_with("group.")) name.remove_prefix(6);
     auto field = FieldByName(name);
     if (!field) {
       return Status::InvalidArgument("unknown field {" + std::string(name) + "} in placeholder");
     }
     flush();
     parts.push_back({std::string(), *field});
-    i = close;
   }
   flush();
   return parts;
+}
+
+}  // namespace
+
+Result<std::vector<ReasonPart>> ParseReasonTemplate(std::string_view text) {
+  return ParseTemplate(text, false);
+}
+
+Result<std::vector<ReasonPart>> ParseCorrelationReasonTemplate(std::string_view text) {
+  return ParseTemplate(text, true);
+}
+
+std::optional<int64_t> ParseDurationMs(std::string_view text) {
+  if (text.size() < 2) return std::nullopt;
+  int64_t unit = 0;
+  switch (text.back()) {
+    case 's':
+      unit = 1000;
+      break;
+    case 'm':
+      unit = 60 * 1000;
+      break;
+    case 'h':
+      unit = 3600 * 1000;
+      break;
+    case 'd':
+      unit = 24 * 3600 * 1000;
+      break;
+    default:
+      return std::nullopt;
+  }
+  int64_t n = 0;
+  for (char c : text.substr(0, text.size() - 1)) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + (c - '0');
+    if (n > 100000000) return std::nullopt;  // beyond any sensible window; no overflow
+  }
+  if (n == 0) return std::nullopt;
+  return n * unit;
 }
 
 }  // namespace chipwatch

@@ -16,6 +16,7 @@
 #include "core/diagnostics.h"
 #include "core/event.h"
 #include "core/status.h"
+#include "state/correlation.h"
 
 namespace chipwatch {
 
@@ -71,13 +72,35 @@ struct SeverityFromDef {
   FieldId field_id = FieldId::kCount;  // `field` resolved by the collector
 };
 
-// One piece of a parsed `reason` template: literal text, or a field's value when `field` is set.
+// One piece of a parsed `reason` template: literal text, or a field's value when `field` is set,
+// or (correlations only) the number the condition counted when `count` is set. A correlation's
+// `{group.<field>}` is `{<field>}` of the event that completed it (the group's value).
 struct ReasonPart {
   std::string literal;
   std::optional<FieldId> field;
+  bool count = false;
 };
 
-// A test event carried by a rule (`tests:`).
+// One event of a test: the raw record and the stand-ins for lookups.
+struct TestEventDef {
+  Format format = Format::kAuto;
+  std::string event_json;  // the event rendered to JSON (from `event:` mapping or `event_json:`)
+  std::vector<std::pair<std::string, std::string>> enrich;  // field name -> value stand-ins
+  SourcePos pos;
+};
+
+// One alert a multi-event test expects (`expect: [{rule: ID, kind: correlation, group: {...}}]`).
+struct ExpectedAlertDef {
+  std::string rule;                                        // rule or correlation id
+  std::string kind;                                        // event | correlation | summary
+  std::vector<std::pair<std::string, std::string>> group;  // field name -> value; empty: any
+  std::optional<uint64_t> count;
+  SourcePos pos;
+};
+
+// A test carried by a rule or a correlation (`tests:`). Single-event form: `event`/`event_json`
+// with `expect: alert | none`. Multi-event form: `events: [...]` with `expect: [alerts]`: the
+// owner's alerts (every kind), in order, must be exactly those listed.
 struct RuleTestDef {
   std::string name;
   Format format = Format::kAuto;
@@ -85,7 +108,20 @@ struct RuleTestDef {
   std::vector<std::pair<std::string, std::string>> enrich;  // field name -> value stand-ins
   bool expect_alert = false;
   std::optional<Severity> expect_severity;
+  // Multi-event form (multi_event set): the events in order and the alerts expected.
+  bool multi_event = false;
+  std::vector<TestEventDef> events;
+  std::vector<ExpectedAlertDef> expected;
   SourcePos pos;
+};
+
+// `suppress: {by: [account, accelerator.family], for: 1h}` on a rule.
+struct SuppressDef {
+  std::vector<std::string> by;  // field names as written, 1 or more
+  std::vector<SourcePos> by_pos;
+  int64_t for_ms = 0;
+  SourcePos pos;
+  std::vector<FieldId> by_ids;  // `by` resolved by the collector
 };
 
 struct RuleDef {
@@ -102,7 +138,39 @@ struct RuleDef {
   std::vector<ReasonPart> reason_parts;  // `reason` parsed by the collector
   ConditionDef condition;
   std::vector<RuleTestDef> tests;
+  bool alert = true;  // `alert: false`: feeds correlations only, raises no alert of its own
+  std::optional<SuppressDef> suppress;
   SourcePos pos;
+};
+
+// One correlation (`correlations:`, docs/stateful.md).
+struct CorrelationDef {
+  std::string id;
+  std::string title;
+  std::string description;
+  Severity severity = Severity::kMedium;
+  std::vector<std::string> tags;
+  bool enabled = true;
+  CorrelationType type = CorrelationType::kEventCount;
+  std::vector<std::string> rules;  // ids of the rules whose matches feed it
+  std::vector<SourcePos> rule_pos;
+  std::vector<std::string> group_by;  // 1 to 3 field names
+  std::vector<SourcePos> group_by_pos;
+  std::string field;  // value_count: the counted field
+  SourcePos field_pos;
+  int64_t timespan_ms = 0;
+  // `condition: {gte: N}` or `{gt: N}` (event_count, value_count).
+  std::optional<uint64_t> threshold;
+  bool greater = false;
+  int64_t suppress_ms = 0;               // `suppress: {for: D}`; 0: none
+  std::string reason;                    // template: rule fields, {group.<field>}, {count}
+  std::vector<ReasonPart> reason_parts;  // parsed by the collector
+  std::vector<RuleTestDef> tests;
+  SourcePos pos;
+  // Resolved by the collector:
+  std::vector<FieldId> group_ids;      // parallel to group_by
+  FieldId field_id = FieldId::kCount;  // value_count
+  std::vector<size_t> rule_indexes;    // into PolicyDefinitions::rules, parallel to `rules`
 };
 
 // One catalog entry (`catalogs: {<catalog>: [entries]}`). Attributes other than the common ones
@@ -144,6 +212,7 @@ struct PolicyDefinitions {
   std::vector<ListDef> lists;  // after appends: one per name
   std::vector<MacroDef> macros;
   std::vector<RuleDef> rules;
+  std::vector<CorrelationDef> correlations;
   // Catalog name -> entries, in load order. Entries are heap-allocated so that Event can point at
   // them; the compiled policy keeps this object alive.
   std::map<std::string, std::vector<std::unique_ptr<CatalogEntry>>> catalogs;
@@ -156,5 +225,11 @@ struct PolicyDefinitions {
 // Parses a `reason` template: "{field}" placeholders ("{{" and "}}" are literal braces) into its
 // parts; an InvalidArgument status says what is wrong (unknown field, unterminated placeholder).
 Result<std::vector<ReasonPart>> ParseReasonTemplate(std::string_view text);
+// A correlation's template: the same, plus `{count}` and `{group.<field>}` (the field must be one
+// of `group_by`, which the caller checks).
+Result<std::vector<ReasonPart>> ParseCorrelationReasonTemplate(std::string_view text);
+
+// Parses a duration: a positive integer with s, m, h or d ("90s", "1h", "30d") into ms.
+std::optional<int64_t> ParseDurationMs(std::string_view text);
 
 }  // namespace chipwatch
