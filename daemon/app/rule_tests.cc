@@ -28,6 +28,9 @@ TestOutcome RunOne(EventProcessor& processor, const RuleDef& rule, const RuleTes
   }
   processor.set_overrides(std::move(overrides));
 
+  // A match counts as the alert the test expects, whether or not the rule raises alerts of its
+  // own (`alert: false` rules feed correlations; the observer sees their matches all the same),
+  // and before any suppression (a single event opens a window: its alert is raised).
   bool fired = false;
   std::optional<Severity> severity;
   size_t events = 0;
