@@ -6,12 +6,25 @@
 
 namespace chipwatch {
 
+namespace {
+
+bool UsesState(const PolicyDefinitions& defs) {
+  if (!defs.correlations.empty()) return true;
+  for (const RuleDef& r : defs.rules) {
+    if (r.suppress) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 int RunCheck(const CheckOptions& options_in, std::FILE* out) {
   CheckOptions options = options_in;
   Diagnostics diags;
+  std::unique_ptr<Config> config;
   if (!options.config.empty()) {
     // The daemon's config: its own problems first, then the rules and data it names.
-    auto config = LoadConfig(options.config, diags);
+    config = LoadConfig(options.config, diags);
     if (config == nullptr) {
       for (const Diagnostic& d : diags.items()) {
         std::fprintf(out, "%s\n", options.json ? d.ToJson().c_str() : d.ToString().c_str());
@@ -28,6 +41,13 @@ int RunCheck(const CheckOptions& options_in, std::FILE* out) {
   }
   const std::vector<std::string> paths = options.rules.empty() ? DefaultRulePaths() : options.rules;
   auto policy = LoadPolicy(paths, diags);
+  if (config != nullptr && policy != nullptr && !config->state.path && UsesState(*policy->defs)) {
+    const SourcePos at =
+        config->state.pos.file.empty() ? SourcePos{config->file, 1, 1} : config->state.pos;
+    diags.Warning(at, DiagCode::kStateInMemory,
+                  "the policy has correlations or suppression but state.path is not set: their "
+                  "windows live in memory only and are lost on restart");
+  }
   bool ok = policy != nullptr && !diags.has_errors();
   if (!options.enrich.geoip.empty() || !options.enrich.directory.empty()) {
     if (!LoadEnrichment(options.enrich, diags)) ok = false;

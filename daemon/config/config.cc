@@ -27,7 +27,7 @@ namespace fs = std::filesystem;
 
 const std::initializer_list<std::string_view> kTopKeys = {
     "rules",   "enrich", "sources",          "sinks", "dead_letter", "metrics",
-    "workers", "limits", "shutdown_timeout", "log"};
+    "workers", "limits", "shutdown_timeout", "log",   "state"};
 const std::initializer_list<std::string_view> kKafkaSourceKeys = {
     "type", "brokers", "group", "topics", "start_from", "properties", "security"};
 const std::initializer_list<std::string_view> kFileSourceKeys = {
@@ -650,6 +650,8 @@ class Parser {
           cfg.shutdown_timeout = std::chrono::seconds(n);
       } else if (e.key == "log") {
         ReadLog(e, cfg);
+      } else if (e.key == "state") {
+        ReadState(e, cfg);
       }
     }
     if (!workers_set_) cfg.workers = std::max(1u, std::thread::hardware_concurrency());
@@ -997,6 +999,79 @@ class Parser {
       if (GetInt(f, "limits.max_record_bytes", 1024, int64_t{1} << 30, n)) {
         cfg.limits.max_record_bytes = static_cast<uint32_t>(n);
       }
+    }
+  }
+
+  void ReadState(const Entry& e, Config& cfg) {
+    cfg.state.pos = Pos(e.value);
+    if (e.value.IsNull()) return;
+    std::vector<Entry> entries;
+    if (!ReadMap(e.value, "state", {"path", "idle_flush", "max_groups"}, entries)) return;
+    for (const auto& f : entries) {
+      const std::string key_path = Child("state", f.key);
+      int64_t n = 0;
+      if (f.key == "path") {
+        ConfigPath dir;
+        if (GetPath(f, key_path, dir)) {
+          CheckStateDirectory(dir, key_path);
+          cfg.state.path = std::move(dir);
+        }
+      } else if (f.key == "idle_flush") {
+        std::string text;
+        if (!GetString(f, key_path, text)) continue;
+        const auto ms = ParseStateDuration(text);
+        if (!ms || *ms > 24 * 3600 * 1000) {
+          diags_.Error(Pos(f.value), DiagCode::kInvalidValue,
+                       key_path + ": " + Quote(text) +
+                           " is not a duration from 1s to 24h (a number with s, m or h: 30s, 5m)");
+          continue;
+        }
+        cfg.state.idle_flush = std::chrono::milliseconds(*ms);
+        cfg.state.idle_flush_pos = Pos(f.value);
+      } else if (f.key == "max_groups" && GetInt(f, key_path, 1, 100000000, n)) {
+        cfg.state.max_groups = static_cast<uint64_t>(n);
+      }
+    }
+  }
+
+  // "30s", "5m", "1h": a positive integer and a unit.
+  static std::optional<int64_t> ParseStateDuration(std::string_view text) {
+    if (text.size() < 2) return std::nullopt;
+    int64_t unit = 0;
+    switch (text.back()) {
+      case 's':
+        unit = 1000;
+        break;
+      case 'm':
+        unit = 60 * 1000;
+        break;
+      case 'h':
+        unit = 3600 * 1000;
+        break;
+      default:
+        return std::nullopt;
+    }
+    int64_t n = 0;
+    for (char c : text.substr(0, text.size() - 1)) {
+      if (c < '0' || c > '9' || n > 1000000) return std::nullopt;
+      n = n * 10 + (c - '0');
+    }
+    if (n == 0) return std::nullopt;
+    return n * unit;
+  }
+
+  // The state directory: an existing writable directory, or one chipwatch can create.
+  void CheckStateDirectory(const ConfigPath& p, const std::string& path) {
+    std::error_code ec;
+    fs::file_status st = fs::status(p.path, ec);
+    if (!fs::exists(st)) {
+      CheckDirectoryWritable(p, path);  // created at start: its parent must allow it
+    } else if (!fs::is_directory(st)) {
+      diags_.Error(p.pos, DiagCode::kMissingDirectory,
+                   path + ": " + p.path + " is not a directory");
+    } else if (access(p.path.c_str(), W_OK | X_OK) != 0) {
+      diags_.Error(p.pos, DiagCode::kNotWritable,
+                   path + ": directory " + p.path + " is not writable");
     }
   }
 

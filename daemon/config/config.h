@@ -160,6 +160,18 @@ struct LimitsConfig {
   uint32_t max_record_bytes = 1048576;  // larger records are dead-lettered, not decoded
 };
 
+// `state:` (issue 13, docs/stateful.md): where the stateful stage snapshots its windows, when an
+// idle partition's suppression windows close, and the bound on groups per correlation.
+struct StateConfig {
+  // A directory for the snapshots (created at start when absent; its parent must exist). Without
+  // it the state lives in memory only and is lost on restart (`check` says so).
+  std::optional<ConfigPath> path;
+  std::chrono::milliseconds idle_flush{30000};
+  SourcePos idle_flush_pos;
+  uint64_t max_groups = 1000000;  // per correlation (and open suppression windows per rule)
+  SourcePos pos;                  // of the `state` mapping (or 0:0 when absent)
+};
+
 enum class LogLevel : uint8_t { kTrace, kDebug, kInfo, kWarn, kError };
 enum class LogFormat : uint8_t { kText, kJson };
 
@@ -179,6 +191,7 @@ struct Config {
   MetricsConfig metrics;
   int workers = 1;  // default: std::thread::hardware_concurrency() (at least 1)
   LimitsConfig limits;
+  StateConfig state;
   std::chrono::seconds shutdown_timeout{30};
   LogConfig log;
 

@@ -189,6 +189,9 @@ std::string Config::Redacted() const {
   out += "\nmetrics: " + (metrics.enabled ? metrics.listen : std::string("disabled"));
   out += "\nworkers: " + std::to_string(workers);
   out += "\nlimits.max_record_bytes: " + std::to_string(limits.max_record_bytes);
+  out += "\nstate: " + (state.path ? "path=" + state.path->path : std::string("in memory only")) +
+         " idle_flush=" + std::to_string(state.idle_flush.count()) + "ms" +
+         " max_groups=" + std::to_string(state.max_groups);
   out += "\nshutdown_timeout: " + std::to_string(shutdown_timeout.count()) + "s";
   out += "\nlog: level=";
   out += LogLevelName(log.level);

@@ -106,6 +106,8 @@ enum class DiagCode : uint8_t {
   kCsvSyntax,
   kDirectoryRow,
   kDirectoryDuplicate,
+  // The config and the policy together (app/check.cc).
+  kStateInMemory,
 };
 
 // Which loader reports a code: its table is in docs/rules.md, docs/configuration.md or both.
@@ -269,6 +271,9 @@ inline constexpr DiagCodeInfo kDiagCodes[] = {
      "is not ISO 3166 alpha-2"},
     {DiagCode::kDirectoryDuplicate, "directory-duplicate", kConfigScope,
      "a tenant listed twice in the directory (the first entry is kept)"},
+    {DiagCode::kStateInMemory, "state-in-memory", kConfigScope,
+     "warning: the policy has correlations or suppression but `state.path` is not set (their "
+     "windows are lost on restart)"},
 };
 
 inline constexpr size_t kDiagCodeCount = sizeof(kDiagCodes) / sizeof(kDiagCodes[0]);
@@ -278,7 +283,7 @@ consteval bool InEnumOrder() {
   for (size_t i = 0; i < kDiagCodeCount; ++i) {
     if (static_cast<size_t>(kDiagCodes[i].code) != i) return false;
   }
-  return static_cast<size_t>(DiagCode::kDirectoryDuplicate) + 1 == kDiagCodeCount;
+  return static_cast<size_t>(DiagCode::kStateInMemory) + 1 == kDiagCodeCount;
 }
 }  // namespace diag_codes_internal
 static_assert(diag_codes_internal::InEnumOrder(), "kDiagCodes must list every DiagCode, in order");

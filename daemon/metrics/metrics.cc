@@ -112,6 +112,37 @@ constexpr FamilySpec kReady{"chipwatch_ready",
                             "else 0.",
                             {},
                             0};
+// Stateful detections (issue 13, docs/stateful.md). rule_id: a correlation's id, or a suppressed
+// rule's (suppressed_total).
+constexpr FamilySpec kCorrelationGroups{"chipwatch_correlation_groups",
+                                        "Groups a correlation currently holds a window for, over "
+                                        "every partition of this instance.",
+                                        {"rule_id"},
+                                        1};
+constexpr FamilySpec kCorrelationAlerts{"chipwatch_correlation_alerts_total",
+                                        "Correlation alerts raised, by correlation id.",
+                                        {"rule_id"},
+                                        1};
+constexpr FamilySpec kSuppressed{"chipwatch_suppressed_total",
+                                 "Matches that raised no alert because their rule's suppression "
+                                 "window (or their correlation group's quiet time) was open.",
+                                 {"rule_id"},
+                                 1};
+constexpr FamilySpec kLateEvents{"chipwatch_late_events_total",
+                                 "Matches ignored by a correlation because their event time was "
+                                 "at or before the group's window (late or out of order).",
+                                 {"rule_id"},
+                                 1};
+constexpr FamilySpec kStateEvictions{"chipwatch_state_evictions_total",
+                                     "Groups (or suppression windows) evicted because a "
+                                     "correlation (or rule) held state.max_groups of them.",
+                                     {"rule_id"},
+                                     1};
+constexpr FamilySpec kStateSnapshot{"chipwatch_state_snapshot_seconds",
+                                    "Time to write one snapshot of the stateful stage's state, in "
+                                    "seconds.",
+                                    {},
+                                    0};
 constexpr FamilySpec kBuildInfo{
     "chipwatch_build_info", "Always 1; the version label names the running build.", {"version"}, 1};
 
@@ -121,6 +152,8 @@ constexpr std::array kEventProcessingBuckets = {0.00001, 0.000025, 0.00005, 0.00
                                                 0.1,     0.25,     0.5,     1.0};
 constexpr std::array kAlertDeliveryBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                               0.25,  0.5,    1.0,   2.5,  5.0,   10.0, 30.0};
+constexpr std::array kStateSnapshotBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                              0.25,  0.5,    1.0,   2.5,  5.0,   10.0};
 
 // A map key for a tuple of label values: each value length-prefixed, so no value can collide.
 std::string LabelKey(std::initializer_list<std::string_view> values) {
@@ -340,6 +373,11 @@ struct Metrics::Impl {
   CounterFamily messages{registry, kMessages};
   CounterFamily sink_errors{registry, kSinkErrors};
   CounterFamily rules_reload{registry, kRulesReload};
+  CounterFamily correlation_alerts{registry, kCorrelationAlerts};
+  CounterFamily suppressed{registry, kSuppressed};
+  CounterFamily late_events{registry, kLateEvents};
+  CounterFamily state_evictions{registry, kStateEvictions};
+  GaugeFamily correlation_groups{registry, kCorrelationGroups};
   GaugeFamily in_flight{registry, kInFlight};
   GaugeFamily consumer_paused{registry, kConsumerPaused};
   GaugeFamily sink_pending{registry, kSinkPending};
@@ -349,6 +387,7 @@ struct Metrics::Impl {
   RemovableGaugeFamily consumer_lag{kConsumerLag};
   HistogramFamily event_processing{kEventProcessing, kEventProcessingBuckets};
   HistogramFamily alert_delivery{kAlertDelivery, kAlertDeliveryBuckets};
+  HistogramFamily state_snapshot{kStateSnapshot, kStateSnapshotBuckets};
 
   // Resolved once: the label-less series and the two reload results.
   Counter* dead_letters = nullptr;
@@ -359,7 +398,7 @@ struct Metrics::Impl {
 
   // Everything Serialize() exports.
   std::vector<const prometheus::Collectable*> Collectables() const {
-    return {&registry, &consumer_lag, &event_processing, &alert_delivery};
+    return {&registry, &consumer_lag, &event_processing, &alert_delivery, &state_snapshot};
   }
 };
 
@@ -401,6 +440,18 @@ Counter& Metrics::RulesReload(bool success) {
   return success ? *impl_->reload_success : *impl_->reload_failure;
 }
 Gauge& Metrics::Ready() { return *impl_->ready; }
+Gauge& Metrics::CorrelationGroups(std::string_view rule_id) {
+  return impl_->correlation_groups.Get({rule_id});
+}
+Counter& Metrics::CorrelationAlerts(std::string_view rule_id) {
+  return impl_->correlation_alerts.Get({rule_id});
+}
+Counter& Metrics::Suppressed(std::string_view rule_id) { return impl_->suppressed.Get({rule_id}); }
+Counter& Metrics::LateEvents(std::string_view rule_id) { return impl_->late_events.Get({rule_id}); }
+Counter& Metrics::StateEvictions(std::string_view rule_id) {
+  return impl_->state_evictions.Get({rule_id});
+}
+Histogram& Metrics::StateSnapshot() { return impl_->state_snapshot.histogram(); }
 
 std::string Metrics::Serialize() const {
   try {

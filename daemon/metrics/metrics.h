@@ -147,6 +147,19 @@ class Metrics {
   Counter& RulesReload(bool success);
   // chipwatch_ready: 1 when the daemon is ready (what /readyz reports, as a time series).
   Gauge& Ready();
+  // Stateful detections (docs/stateful.md); rule_id is a correlation's or a rule's id.
+  // chipwatch_correlation_groups{rule_id}: groups held, over every partition (update by deltas).
+  Gauge& CorrelationGroups(std::string_view rule_id);
+  // chipwatch_correlation_alerts_total{rule_id}
+  Counter& CorrelationAlerts(std::string_view rule_id);
+  // chipwatch_suppressed_total{rule_id}: matches a suppression window or quiet time silenced.
+  Counter& Suppressed(std::string_view rule_id);
+  // chipwatch_late_events_total{rule_id}: matches at or before their group's window.
+  Counter& LateEvents(std::string_view rule_id);
+  // chipwatch_state_evictions_total{rule_id}: groups or windows evicted at state.max_groups.
+  Counter& StateEvictions(std::string_view rule_id);
+  // chipwatch_state_snapshot_seconds: one snapshot's write time; buckets 1ms .. 10s.
+  Histogram& StateSnapshot();
 
   // The Prometheus text exposition (format 0.0.4) of every series, families sorted by name.
   std::string Serialize() const;

@@ -61,6 +61,12 @@ void TouchEverything(Metrics& m) {
   m.RulesLoaded().Set(31);
   m.RulesReload(true).Inc();
   m.Ready().Set(1);
+  m.CorrelationGroups("CW-CORR-001").Set(3);
+  m.CorrelationAlerts("CW-CORR-001").Inc();
+  m.Suppressed("CW-HW-001").Inc();
+  m.LateEvents("CW-CORR-001").Inc();
+  m.StateEvictions("CW-CORR-001").Inc();
+  m.StateSnapshot().Observe(0.2);
 }
 
 struct FamilyType {
@@ -85,6 +91,12 @@ constexpr FamilyType kAllFamilies[] = {
     {"chipwatch_consumer_paused", "gauge"},
     {"chipwatch_sink_pending", "gauge"},
     {"chipwatch_ready", "gauge"},
+    {"chipwatch_correlation_groups", "gauge"},
+    {"chipwatch_correlation_alerts_total", "counter"},
+    {"chipwatch_suppressed_total", "counter"},
+    {"chipwatch_late_events_total", "counter"},
+    {"chipwatch_state_evictions_total", "counter"},
+    {"chipwatch_state_snapshot_seconds", "histogram"},
 };
 
 TEST(MetricsTest, EveryFamilyHasMeaningfulHelpAndTheRightTypeOnce) {
@@ -116,6 +128,7 @@ TEST(MetricsTest, BuildInfoAndLabelLessSeriesExistFromTheStart) {
   EXPECT_TRUE(HasLine(text, "chipwatch_rules_reload_total{result=\"failure\"} 0"));
   EXPECT_TRUE(HasLine(text, "chipwatch_event_processing_seconds_count 0"));
   EXPECT_TRUE(HasLine(text, "chipwatch_alert_delivery_seconds_count 0"));
+  EXPECT_TRUE(HasLine(text, "chipwatch_state_snapshot_seconds_count 0"));
   // Labelled families appear with their first series.
   EXPECT_FALSE(Contains(text, "chipwatch_events_total"));
 }
@@ -137,8 +150,22 @@ TEST(MetricsTest, LabelsAndValues) {
   m.RulesReload(false).Inc();
   m.DeadLetters().Inc(2);
   m.Ready().Set(1);
+  m.CorrelationGroups("CW-CORR-001").Inc(5);
+  m.CorrelationGroups("CW-CORR-001").Dec(2);
+  m.CorrelationAlerts("CW-CORR-002").Inc();
+  m.Suppressed("CW-HW-001").Inc(4);
+  m.LateEvents("CW-CORR-003").Inc(2);
+  m.StateEvictions("CW-CORR-001").Inc();
+  m.StateSnapshot().Observe(0.003);
   const std::string text = m.Serialize();
   for (const char* line : {
+           R"(chipwatch_correlation_groups{rule_id="CW-CORR-001"} 3)",
+           R"(chipwatch_correlation_alerts_total{rule_id="CW-CORR-002"} 1)",
+           R"(chipwatch_suppressed_total{rule_id="CW-HW-001"} 4)",
+           R"(chipwatch_late_events_total{rule_id="CW-CORR-003"} 2)",
+           R"(chipwatch_state_evictions_total{rule_id="CW-CORR-001"} 1)",
+           R"(chipwatch_state_snapshot_seconds_bucket{le="0.005"} 1)",
+           R"(chipwatch_state_snapshot_seconds_count 1)",
            R"(chipwatch_events_total{format="cloudtrail",source="kafka[0]"} 3)",
            R"(chipwatch_events_total{format="gcp_audit",source="kafka[0]"} 1)",
            R"(chipwatch_decode_errors_total{format="k8s_audit",reason="missing_field"} 2)",
