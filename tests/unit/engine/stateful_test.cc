@@ -6,6 +6,7 @@
 #include <simdjson.h>
 
 #include <functional>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -529,6 +530,39 @@ TEST(StatefulPolicyTest, APolicyWithoutStatefulRulesRecordsNothing) {
   EXPECT_EQ(out.alert_count, 1u);
   EXPECT_TRUE(out.records.empty());
   EXPECT_EQ(out.max_time_ms, kBase);
+}
+
+// The worker copies an event alert's fragments instead of rendering them again: the same bytes.
+TEST(StatefulPolicyTest, AlertSpansHoldTheFragments) {
+  auto policy = Build([](PolicyDefinitions&) {});
+  EventProcessor processor(policy, nullptr);
+  std::optional<std::string> checked;
+  processor.set_observer([&](const Event& e, const std::vector<RuleMatch>& matches) {
+    ASSERT_EQ(matches.size(), 1u);
+    std::string alert, event, matched, origin;
+    AlertJsonSpans at;
+    AppendAlertJson(alert, *matches[0].rule, matches[0].severity, e, "why", &at);
+    AppendEventFragment(event, e);
+    AppendMatchedFragment(matched, e);
+    AppendOriginFragment(origin, e.origin);
+    EXPECT_EQ(alert.substr(at.event_begin, at.event_end - at.event_begin), event);
+    EXPECT_EQ(alert.substr(at.matched_begin, at.matched_end - at.matched_begin), matched);
+    EXPECT_EQ(alert.substr(at.origin_begin, at.origin_end - at.origin_begin), origin);
+    EXPECT_TRUE(event.starts_with(R"("event_id":"e1","event_time":)")) << event;
+    EXPECT_TRUE(matched.starts_with(R"("matched":[)")) << matched;
+    EXPECT_TRUE(origin.starts_with(R"("origin":{"file":"f","line":3,)")) << origin;
+    checked = alert;
+  });
+  std::string padded = Json({"e1", 0, "allocate", "A", "192.0.2.1"});
+  const size_t size = padded.size();
+  padded.append(kInputPadding, '\0');
+  Origin origin;
+  origin.file = "f";
+  origin.line = 3;
+  ProcessorOutput out;
+  processor.Process(std::string_view(padded.data(), size), padded.size(), Format::kGpuAlloc, origin,
+                    out);
+  ASSERT_TRUE(checked.has_value());
 }
 
 TEST(StatefulPolicyTest, DurationsAreWrittenAsTheSyntaxWritesThem) {
