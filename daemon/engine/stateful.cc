@@ -242,7 +242,7 @@ std::unique_ptr<const StatefulPolicy> StatefulPolicy::Build(const PolicyDefiniti
     const CompiledRule& rule = compiled[i];
     StatefulRule& s = p->rules_[i];
     if (rule.def == nullptr || !rule.enabled) continue;
-    s.alert = rule.def->alert;
+    s.alert = rule.alert;
     s.stateful = !s.alert;
     if (s.alert && rule.def->suppress && rule.def->suppress->for_ms > 0) {
       SuppressionPlan plan;
