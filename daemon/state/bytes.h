@@ -1,4 +1,4 @@
-// Little-endian byte encoding for the persisted state (docs/stateful.md, "Snapshot file"):
+// Little-endian byte encoding for the persisted state (docs/stateful.md, "Persistence"):
 // fixed-width integers, LEB128 varints and length-prefixed strings, appended to a std::string, and
 // a bounds-checked reader that never reads past its input and remembers where it failed.
 //

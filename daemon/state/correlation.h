@@ -19,7 +19,7 @@
 // group's buffer is capped at 2 GiB: beyond that, matches of the group are ignored (counted as
 // late) until entries leave its window.
 //
-// Persistence: Save/Load (docs/stateful.md, "Snapshot file") carry everything that decides future
+// Persistence: Save/Load (docs/stateful.md, "Persistence") carry everything that decides future
 // outcomes, so that a state saved and loaded between two offers behaves as if it never was.
 //
 // Thread contract: not thread-safe; one instance per correlation per stream (replay's one stream,
@@ -96,7 +96,7 @@ class CorrelationState {
 
   // Appends everything that decides future outcomes to `out`: every group (in least-recently-
   // updated order) with its T, quiet time and window, and the counters. Binary, little-endian,
-  // versioned (docs/stateful.md, "Snapshot file"); the same state always gives the same bytes.
+  // versioned (docs/stateful.md, "Persistence"); the same state always gives the same bytes.
   void Save(std::string& out) const;
   // A state that behaves exactly as the one that was saved, for `spec` (whose type and, for
   // temporal, rule count must be the saved ones; beyond its max_groups the least recently updated

@@ -1,4 +1,4 @@
-// CorrelationState::Save and Load (docs/stateful.md, "Snapshot file"). The saved form is
+// CorrelationState::Save and Load (docs/stateful.md, "Persistence"). The saved form is
 //   u32 magic "CWCS", u8 version (1), u8 type, u8 rule_count, u8 0,
 //   u64 late, u64 evictions, u64 suppressed, u64 group count,
 //   then each group from the least to the most recently updated:

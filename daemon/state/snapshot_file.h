@@ -1,4 +1,4 @@
-// The state snapshot file (docs/stateful.md, "Snapshot file"): the source positions a state
+// The state snapshot file (docs/stateful.md, "Persistence"): the source positions a state
 // reflects and the saved state of every correlation and suppression, in one file replaced
 // atomically, so that after kill -9 a restart resumes from a consistent pair of (positions, state).
 //

@@ -65,7 +65,7 @@ class SuppressionState {
   void Flush(std::vector<SuppressionSummary>& closed);
 
   // Appends every open window (in (end, key) order) and the counters to `out`: binary,
-  // little-endian, versioned (docs/stateful.md, "Snapshot file"); the same state always gives the
+  // little-endian, versioned (docs/stateful.md, "Persistence"); the same state always gives the
   // same bytes.
   void Save(std::string& out) const;
   // A state that behaves exactly as the one that was saved, with the rule's `for_ms` and

@@ -1,4 +1,4 @@
-// SuppressionState::Save and Load (docs/stateful.md, "Snapshot file"). The saved form is
+// SuppressionState::Save and Load (docs/stateful.md, "Persistence"). The saved form is
 //   u32 magic "CWSS", u8 version (1), u8 0, u8 0, u8 0,
 //   u64 suppressed, u64 evictions, u64 window count,
 //   then each open window in (end, key) order:

@@ -1,4 +1,4 @@
-// Save and Load of CorrelationState and SuppressionState (docs/stateful.md, "Snapshot file"): a
+// Save and Load of CorrelationState and SuppressionState (docs/stateful.md, "Persistence"): a
 // state saved and loaded at random points of a stream behaves exactly as one that never was, and a
 // truncated or damaged input is an error, never a crash.
 #include <gtest/gtest.h>
