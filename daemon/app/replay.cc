@@ -18,6 +18,7 @@
 #include "engine/enrichment.h"
 #include "engine/input_reader.h"
 #include "engine/processor.h"
+#include "engine/stateful.h"
 
 namespace chipwatch {
 
@@ -88,22 +89,60 @@ DecodeFailure FramingFailureOf(std::string_view file, const InputDocument& doc) 
 struct Totals {
   uint64_t events = 0;
   uint64_t alerts = 0;
+  uint64_t by_kind[3] = {0, 0, 0};  // AlertKind: event, correlation, summary
   uint64_t bytes = 0;
 };
 
-void Drain(ProcessorOutput& output, std::FILE* out, FailureReporter& failures, Totals& totals) {
-  if (!output.alerts.empty()) std::fwrite(output.alerts.data(), 1, output.alerts.size(), out);
-  for (const DecodeFailure& f : output.failures) failures.Report(f);
-  for (const DecodeRepairNote& w : output.warnings) failures.Warn(w);
-  totals.events += output.events;
-  totals.alerts += output.alert_count;
-  output.Clear();
-}
+// Writes workers' outputs in input order: through the stateful stage when the policy has
+// suppressions or correlations (engine/stateful.h), then to `out`.
+class OutputWriter {
+ public:
+  OutputWriter(const std::shared_ptr<const LoadedPolicy>& policy, std::FILE* out,
+               FailureReporter& failures, Totals& totals)
+      : out_(out), failures_(failures), totals_(totals) {
+    if (policy->stateful != nullptr && !policy->stateful->empty()) {
+      stage_ = std::make_unique<StatefulStage>(policy);
+    }
+  }
+
+  void Drain(ProcessorOutput& output) {
+    if (stage_ == nullptr) {
+      Write(output);
+      return;
+    }
+    stage_->Process(output, staged_);
+    Write(staged_);
+  }
+
+  // The end of the input: the summaries of the suppression windows still open.
+  void Finish() {
+    if (stage_ == nullptr) return;
+    stage_->Flush(staged_);
+    Write(staged_);
+  }
+
+ private:
+  void Write(ProcessorOutput& output) {
+    if (!output.alerts.empty()) std::fwrite(output.alerts.data(), 1, output.alerts.size(), out_);
+    for (const DecodeFailure& f : output.failures) failures_.Report(f);
+    for (const DecodeRepairNote& w : output.warnings) failures_.Warn(w);
+    totals_.events += output.events;
+    totals_.alerts += output.alert_count;
+    for (const AlertRef& ref : output.refs) ++totals_.by_kind[static_cast<size_t>(ref.kind)];
+    output.Clear();
+  }
+
+  std::FILE* const out_;
+  FailureReporter& failures_;
+  Totals& totals_;
+  std::unique_ptr<StatefulStage> stage_;
+  ProcessorOutput staged_;
+};
 
 // One thread: read, process and write inline, no copies.
 void ReplaySingle(const ReplayOptions& options, const std::vector<std::string>& inputs,
                   std::shared_ptr<const LoadedPolicy> policy, const ExternalEnricher* external,
-                  std::FILE* out, FailureReporter& failures, Totals& totals,
+                  OutputWriter& writer, FailureReporter& failures, Totals& totals,
                   std::vector<Status>& io_errors, int64_t run_start_ms) {
   DecoderOptions decoder_options;
   decoder_options.max_record_bytes = options.max_record_bytes;
@@ -120,7 +159,7 @@ void ReplaySingle(const ReplayOptions& options, const std::vector<std::string>& 
     InputDocument doc;
     while ((*reader)->Next(doc)) {
       if (!doc.error.empty()) {
-        Drain(output, out, failures, totals);
+        writer.Drain(output);
         failures.Report(FramingFailureOf(path, doc));
         continue;
       }
@@ -132,10 +171,10 @@ void ReplaySingle(const ReplayOptions& options, const std::vector<std::string>& 
       (*reader)->Release(doc.text.data());  // alerts and failures hold copies, not views
       if (output.alerts.size() >= kOutputFlushBytes || !output.failures.empty() ||
           !output.warnings.empty()) {
-        Drain(output, out, failures, totals);
+        writer.Drain(output);
       }
     }
-    Drain(output, out, failures, totals);
+    writer.Drain(output);
     totals.bytes += (*reader)->bytes_read();
     if (!(*reader)->status().ok()) {
       io_errors.push_back(Status::IoError(path + ": " + (*reader)->status().message()));
@@ -204,12 +243,12 @@ std::vector<std::pair<size_t, size_t>> SplitAtNewlines(std::string_view rest) {
 class ParallelReplay {
  public:
   ParallelReplay(const ReplayOptions& options, std::shared_ptr<const LoadedPolicy> policy,
-                 const ExternalEnricher* external, std::FILE* out, FailureReporter& failures,
+                 const ExternalEnricher* external, OutputWriter& writer, FailureReporter& failures,
                  Totals& totals, std::vector<Status>& io_errors, int64_t run_start_ms)
       : options_(options),
         policy_(std::move(policy)),
         external_(external),
-        out_(out),
+        writer_(writer),
         failures_(failures),
         totals_(totals),
         io_errors_(io_errors),
@@ -325,7 +364,7 @@ class ParallelReplay {
         results_.erase(it);
       }
       for (const DecodeFailure& f : result.framing) failures_.Report(f);
-      Drain(result.output, out_, failures_, totals_);
+      writer_.Drain(result.output);
       ++next;
     }
   }
@@ -416,7 +455,7 @@ class ParallelReplay {
   const std::shared_ptr<const LoadedPolicy> policy_;
   const ExternalEnricher* const external_;
   DecoderOptions decoder_options_;
-  std::FILE* const out_;            // writer thread only
+  OutputWriter& writer_;            // writer thread only
   FailureReporter& failures_;       // writer thread only
   Totals& totals_;                  // events, alerts: writer thread; bytes: reader thread
   std::vector<Status>& io_errors_;  // reader thread only
@@ -435,9 +474,9 @@ class ParallelReplay {
 
 void ReplayParallel(const ReplayOptions& options, const std::vector<std::string>& inputs,
                     std::shared_ptr<const LoadedPolicy> policy, const ExternalEnricher* external,
-                    std::FILE* out, FailureReporter& failures, Totals& totals,
+                    OutputWriter& writer, FailureReporter& failures, Totals& totals,
                     std::vector<Status>& io_errors, int64_t run_start_ms) {
-  ParallelReplay(options, std::move(policy), external, out, failures, totals, io_errors,
+  ParallelReplay(options, std::move(policy), external, writer, failures, totals, io_errors,
                  run_start_ms)
       .Run(inputs);
 }
@@ -477,13 +516,15 @@ int RunReplay(const ReplayOptions& options, std::FILE* out, std::FILE* err) {
   // An input that cannot be read (missing, a directory, compressed, a read error) is reported and
   // the others are still replayed; the exit code is then 2.
   std::vector<Status> io_errors;
+  OutputWriter writer(policy, out, failures, totals);
   if (options.threads <= 1) {
-    ReplaySingle(options, inputs, policy, enrichment->external.get(), out, failures, totals,
+    ReplaySingle(options, inputs, policy, enrichment->external.get(), writer, failures, totals,
                  io_errors, run_start_ms);
   } else {
-    ReplayParallel(options, inputs, policy, enrichment->external.get(), out, failures, totals,
+    ReplayParallel(options, inputs, policy, enrichment->external.get(), writer, failures, totals,
                    io_errors, run_start_ms);
   }
+  writer.Finish();
   std::fflush(out);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -497,6 +538,13 @@ int RunReplay(const ReplayOptions& options, std::FILE* out, std::FILE* err) {
                  static_cast<unsigned long long>(totals.events),
                  static_cast<unsigned long long>(totals.alerts),
                  static_cast<unsigned long long>(failures.count()), totals.bytes / 1e6, seconds);
+    if (!policy->stateful->empty()) {
+      std::fprintf(err,
+                   "chipwatch replay: alerts by kind: %llu event, %llu correlation, %llu summary\n",
+                   static_cast<unsigned long long>(totals.by_kind[0]),
+                   static_cast<unsigned long long>(totals.by_kind[1]),
+                   static_cast<unsigned long long>(totals.by_kind[2]));
+    }
     if (failures.warnings() > 0) {
       std::fprintf(err,
                    "chipwatch replay: %llu records evaluated after a repair (decode warnings: "

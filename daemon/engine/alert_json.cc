@@ -39,6 +39,9 @@ class JsonWriter {
   }
   void Field(std::string_view key, const Event& e, FieldId f) {
     Key(key);
+    Value(e, f);
+  }
+  void Value(const Event& e, FieldId f) {
     if (!e.Has(f)) {
       out_ += "null";
       return;
@@ -180,15 +183,19 @@ void AppendMatched(JsonWriter& w, const Event& e) {
   w.out() += ']';
 }
 
-void AppendTags(JsonWriter& w, const CompiledRule& rule) {
-  w.Key("tags");
+void AppendStringArray(JsonWriter& w, std::string_view key, const std::vector<std::string>& items) {
+  w.Key(key);
   std::string& out = w.out();
   out += '[';
-  for (size_t i = 0; i < rule.tags.size(); ++i) {
+  for (size_t i = 0; i < items.size(); ++i) {
     if (i > 0) out += ',';
-    w.Quoted(rule.tags[i]);
+    w.Quoted(items[i]);
   }
   out += ']';
+}
+
+void AppendTags(JsonWriter& w, const CompiledRule& rule) {
+  AppendStringArray(w, "tags", rule.tags);
 }
 
 // Where the record came from: a Kafka topic, partition and offset, or a file and line.
@@ -208,24 +215,102 @@ void AppendOrigin(JsonWriter& w, const Origin& origin) {
   o.Close();
 }
 
-}  // namespace
-
-void AppendAlertJson(std::string& out, const CompiledRule& rule, Severity severity, const Event& e,
-                     std::string_view reason) {
-  JsonWriter w(out);
-  w.Open();
-  w.String("schema", kAlertSchema);
-  w.String("rule_id", rule.id);
-  w.String("title", rule.title);
-  w.String("severity", SeverityName(severity));
+// The event's head and its outcome, actor and resource sections.
+void AppendEventSections(JsonWriter& w, const Event& e) {
   AppendEventHead(w, e);
   AppendSection(w, "outcome", e, kOutcomeFields);
   AppendSection(w, "actor", e, kActorFields);
   AppendSection(w, "resource", e, kResourceFields);
+}
+
+// A fragment written by another JsonWriter: appended after a comma.
+void AppendRaw(JsonWriter& w, std::string_view fragment) {
+  if (fragment.empty()) return;
+  w.out() += ',';
+  w.out() += fragment;
+}
+
+}  // namespace
+
+std::string_view AlertKindName(AlertKind kind) {
+  switch (kind) {
+    case AlertKind::kEvent:
+      return "event";
+    case AlertKind::kCorrelation:
+      return "correlation";
+    case AlertKind::kSummary:
+      return "summary";
+  }
+  return "event";
+}
+
+void AppendAlertJson(std::string& out, const CompiledRule& rule, Severity severity, const Event& e,
+                     std::string_view reason, AlertJsonSpans* spans) {
+  AlertJsonSpans at;
+  JsonWriter w(out);
+  w.Open();
+  w.String("schema", kAlertSchema);
+  w.String("kind", AlertKindName(AlertKind::kEvent));
+  w.String("rule_id", rule.id);
+  w.String("title", rule.title);
+  w.String("severity", SeverityName(severity));
+  at.event_begin = out.size() + 1;  // after the comma
+  AppendEventSections(w, e);
+  at.event_end = out.size();
   w.String("reason", reason);
+  at.matched_begin = out.size() + 1;
   AppendMatched(w, e);
+  at.matched_end = out.size();
   AppendTags(w, rule);
+  at.origin_begin = out.size() + 1;
   AppendOrigin(w, e.origin);
+  at.origin_end = out.size();
+  w.Close();
+  if (spans != nullptr) *spans = at;
+}
+
+void AppendEventFragment(std::string& out, const Event& e) {
+  JsonWriter w(out);
+  AppendEventSections(w, e);
+}
+
+void AppendMatchedFragment(std::string& out, const Event& e) {
+  JsonWriter w(out);
+  AppendMatched(w, e);
+}
+
+void AppendOriginFragment(std::string& out, const Origin& origin) {
+  JsonWriter w(out);
+  AppendOrigin(w, origin);
+}
+
+void AppendFieldJson(std::string& out, const Event& e, FieldId field) {
+  JsonWriter(out).Value(e, field);
+}
+
+void AppendStatefulAlertJson(std::string& out, const StatefulAlertJson& a) {
+  JsonWriter w(out);
+  w.Open();
+  w.String("schema", kAlertSchema);
+  w.String("kind", AlertKindName(a.kind));
+  w.String("rule_id", a.rule_id);
+  w.String("title", a.title);
+  w.String("severity", SeverityName(a.severity));
+  AppendRaw(w, a.event);
+  w.String("reason", a.reason);
+  w.Key("group");
+  out += a.group.empty() ? std::string_view("{}") : a.group;
+  w.Key("count");
+  out += std::to_string(a.count);
+  TimestampBuffer time;
+  w.String("first_seen", FormatTimestampMs(a.first_seen_ms, time));
+  w.String("last_seen", FormatTimestampMs(a.last_seen_ms, time));
+  static const std::vector<std::string> kNone;
+  AppendStringArray(w, "events", a.events != nullptr ? *a.events : kNone);
+  if (a.values != nullptr) AppendStringArray(w, "values", *a.values);
+  AppendRaw(w, a.matched);
+  AppendStringArray(w, "tags", a.tags != nullptr ? *a.tags : kNone);
+  AppendRaw(w, a.origin);
   w.Close();
 }
 

@@ -11,30 +11,28 @@
 
 namespace chipwatch {
 
-namespace {
-
-std::shared_ptr<const LoadedPolicy> Compile(std::unique_ptr<PolicyDefinitions> defs,
-                                            Diagnostics& diags) {
+std::shared_ptr<const LoadedPolicy> CompilePolicy(std::unique_ptr<PolicyDefinitions> defs,
+                                                  Diagnostics& diags,
+                                                  const StatefulOptions& options) {
   if (defs == nullptr || diags.has_errors()) return nullptr;
   auto policy = std::make_shared<LoadedPolicy>();
   policy->catalogs = CatalogIndex::Build(*defs, diags);
   policy->rules = CompiledRules::Compile(*defs, diags);
   if (diags.has_errors() || policy->catalogs == nullptr || policy->rules == nullptr) return nullptr;
+  policy->stateful = StatefulPolicy::Build(*defs, *policy->rules, options);
   policy->defs = std::move(defs);
   return policy;
 }
 
-}  // namespace
-
 std::shared_ptr<const LoadedPolicy> LoadPolicy(const std::vector<std::string>& paths,
                                                Diagnostics& diags) {
-  return Compile(LoadDefinitions(paths, diags, LoadOptions{HyperscanRegexChecker()}), diags);
+  return CompilePolicy(LoadDefinitions(paths, diags, LoadOptions{HyperscanRegexChecker()}), diags);
 }
 
 std::shared_ptr<const LoadedPolicy> LoadPolicyFromStrings(
     const std::vector<std::pair<std::string, std::string>>& files, Diagnostics& diags) {
-  return Compile(LoadDefinitionsFromStrings(files, diags, LoadOptions{HyperscanRegexChecker()}),
-                 diags);
+  return CompilePolicy(
+      LoadDefinitionsFromStrings(files, diags, LoadOptions{HyperscanRegexChecker()}), diags);
 }
 
 std::vector<std::string> DefaultRulePaths() {

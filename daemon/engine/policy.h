@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/diagnostics.h"
+#include "engine/stateful.h"
 #include "enrich/catalog_index.h"
 #include "match/compiled_rules.h"
 #include "policy/definitions.h"
@@ -21,7 +22,15 @@ struct LoadedPolicy {
   std::unique_ptr<PolicyDefinitions> defs;
   std::unique_ptr<const CatalogIndex> catalogs;
   std::unique_ptr<const CompiledRules> rules;
+  // Suppression and correlations (engine/stateful.h); never null once loaded.
+  std::unique_ptr<const StatefulPolicy> stateful;
 };
+
+// Compiles definitions whose load had no errors (catalog index, rules, stateful policy); null and
+// errors in `diags` otherwise. For tests that build definitions in code.
+std::shared_ptr<const LoadedPolicy> CompilePolicy(std::unique_ptr<PolicyDefinitions> defs,
+                                                  Diagnostics& diags,
+                                                  const StatefulOptions& options = {});
 
 // Loads and compiles rule files or directories, in order. Every problem goes to `diags`; returns
 // null when there is any error.

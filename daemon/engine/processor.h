@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "core/arena.h"
 #include "decode/decoder.h"
 #include "engine/alert_counters.h"
+#include "engine/alert_json.h"
 #include "engine/policy.h"
 #include "enrich/enricher.h"
 
@@ -50,11 +52,55 @@ struct AlertRef {
   size_t begin = 0;   // offset of the JSON in `alerts`
   size_t length = 0;  // without the newline
   std::string key;    // the event id: sinks key alerts by it, so duplicates are recognisable
+  // The rule whose match raised it (event), or whose repeats it sums up (summary); null for a
+  // correlation alert.
   const CompiledRule* rule = nullptr;
+  AlertKind kind = AlertKind::kEvent;
+  std::string_view rule_id;  // the rule's or correlation's id (the policy keeps it alive)
   Severity severity = Severity::kInfo;
+  // The greatest event time of its output when it was raised, its event's included: the stateful
+  // stage closes the suppression windows it ends before writing it.
+  int64_t max_time_ms = std::numeric_limits<int64_t>::min();
   // chipwatch_alerts_total{rule_id,severity} for this alert, when the processor was given the
   // policy's AlertCounters (the daemon); null otherwise.
   Counter* alerts_total = nullptr;
+};
+
+// A match of a suppressed rule, for the stateful stage (engine/stateful.h).
+struct StatefulMatch {
+  uint32_t suppression = 0;  // index into StatefulPolicy::suppressions()
+  uint32_t ref = 0;          // its event alert: index into ProcessorOutput::refs
+  Severity severity = Severity::kInfo;
+  std::string key;         // the values of `by`, encoded (an unset field differs from "")
+  std::string group;       // {"<by field>":value-or-null, ...}
+  std::string group_text;  // "account=1111, accelerator.family=H100" (unset: -), for the reason
+};
+
+// An event's offer to one correlation (once per event, whatever number of its rules matched).
+struct StatefulOffer {
+  uint32_t correlation = 0;        // index into StatefulPolicy::correlations()
+  uint32_t rules = 0;              // temporal: bit i when listed rule i matched
+  std::string key;                 // the group_by values, encoded
+  std::string group;               // {"<group_by field>":value, ...}
+  std::string value;               // value_count: the counted field's value
+  std::string reason;              // rendered from the event, without the {count}s...
+  std::vector<uint32_t> count_at;  // ...which go at these offsets of `reason` (ascending)
+};
+
+// An event with at least one match of a suppressed rule or of a rule feeding a correlation: what
+// the stage needs, rendered while the Event was alive.
+struct StatefulRecord {
+  int64_t time_ms = 0;      // its event time
+  int64_t max_time_ms = 0;  // the greatest event time of its output, itself included
+  uint32_t first_ref = 0;   // its event alerts: refs [first_ref, end_ref)
+  uint32_t end_ref = 0;
+  std::string event_id;
+  std::string event;                      // AppendEventFragment
+  std::string matched;                    // AppendMatchedFragment
+  std::string origin;                     // AppendOriginFragment
+  std::vector<StatefulMatch> suppressed;  // matches of suppressed rules, in rule order
+  std::vector<StatefulOffer> offers;      // in correlation (policy) order
+  std::vector<uint32_t> missing;          // correlations it would feed but for a group field
 };
 
 // What processing a batch of documents produced.
@@ -65,6 +111,10 @@ struct ProcessorOutput {
   std::vector<DecodeRepairNote> warnings;  // in input order: one per repair
   uint64_t events = 0;
   uint64_t alert_count = 0;
+  // The greatest event time of the decoded events (INT64_MIN: none yet).
+  int64_t max_time_ms = std::numeric_limits<int64_t>::min();
+  // For the stateful stage, in input order (empty when the policy has no stateful rule).
+  std::vector<StatefulRecord> records;
   void Clear() {
     alerts.clear();
     refs.clear();
@@ -72,6 +122,8 @@ struct ProcessorOutput {
     warnings.clear();
     events = 0;
     alert_count = 0;
+    max_time_ms = std::numeric_limits<int64_t>::min();
+    records.clear();
   }
   std::string_view AlertJson(const AlertRef& ref) const {
     return std::string_view(alerts).substr(ref.begin, ref.length);
@@ -114,6 +166,9 @@ class EventProcessor : public RecordHandler {
 
  private:
   void ApplyOverrides(Event& event);
+  void AppendAlert(const RuleMatch& match, const Event& event, AlertJsonSpans* spans);
+  void RecordStateful(const Event& event, uint32_t first_ref);
+  void AddOffers(const Event& event, StatefulRecord& record);
 
   std::shared_ptr<const LoadedPolicy> policy_;
   const ExternalEnricher* external_;
@@ -122,6 +177,9 @@ class EventProcessor : public RecordHandler {
   std::unique_ptr<CatalogScratch> catalog_scratch_;
   std::unique_ptr<MatchScratch> match_scratch_;
   std::vector<RuleMatch> matches_;
+  const StatefulPolicy* stateful_ = nullptr;          // null: no stateful rule
+  std::vector<std::pair<uint32_t, uint32_t>> feeds_;  // scratch: (correlation, rule bits)
+  AlertJsonSpans first_spans_;  // the current event's first alert: where its fragments are
   std::vector<FieldOverride> overrides_;
   Observer observer_;
   std::shared_ptr<const AlertCounters> alert_counters_;

@@ -43,34 +43,36 @@ bool CompiledRules::has_string_index(FieldId field) const {
   return !fdb.dbs.empty() || !fdb.exact.empty() || !fdb.folded.empty();
 }
 
+void AppendFieldText(std::string& out, const Event& event, FieldId f) {
+  if (!event.Has(f)) return;
+  const size_t i = static_cast<size_t>(f);
+  switch (TypeOf(f)) {
+    case FieldType::kString:
+    case FieldType::kIp:
+      out += event.str[i];
+      break;
+    case FieldType::kBool:
+      out += event.num[i] ? "true" : "false";
+      break;
+    case FieldType::kNumber:
+      if (f == FieldId::kEventTime && !event.str[i].empty()) {
+        out += event.str[i];
+      } else {
+        out += std::to_string(event.num[i]);
+      }
+      break;
+  }
+}
+
 std::string RenderReason(const CompiledRule& rule, const Event& event) {
   std::string out;
   for (const auto& part : rule.reason) {
     if (!part.field) {
       out += part.literal;
-      continue;
-    }
-    const FieldId f = *part.field;
-    if (!event.Has(f)) {
+    } else if (!event.Has(*part.field)) {
       out += '-';
-      continue;
-    }
-    const size_t i = static_cast<size_t>(f);
-    switch (TypeOf(f)) {
-      case FieldType::kString:
-      case FieldType::kIp:
-        out += event.str[i];
-        break;
-      case FieldType::kBool:
-        out += event.num[i] ? "true" : "false";
-        break;
-      case FieldType::kNumber:
-        if (f == FieldId::kEventTime && !event.str[i].empty()) {
-          out += event.str[i];
-        } else {
-          out += std::to_string(event.num[i]);
-        }
-        break;
+    } else {
+      AppendFieldText(out, event, *part.field);
     }
   }
   return out;

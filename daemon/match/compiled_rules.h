@@ -153,5 +153,8 @@ class CompiledRules {
 // Renders the rule's reason template for an event ("{accelerator.family} from {source.country}";
 // unset fields render as "-"). Empty when the rule has no reason.
 std::string RenderReason(const CompiledRule& rule, const Event& event);
+// Appends a set field's value as reasons show it (numbers in decimal, bools as true/false, the
+// event time as written); nothing for an unset field.
+void AppendFieldText(std::string& out, const Event& event, FieldId field);
 
 }  // namespace chipwatch

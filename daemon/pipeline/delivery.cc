@@ -122,7 +122,7 @@ void Delivery::DeliverAlerts(const ProcessorOutput& out,
     if (ref.alerts_total != nullptr) {
       ref.alerts_total->Inc();
     } else {
-      metrics_.Alerts(ref.rule->id, SeverityName(ref.severity)).Inc();
+      metrics_.Alerts(ref.rule_id, SeverityName(ref.severity)).Inc();
     }
     for (Sink* sink : sinks_) {
       SinkRecord record;

@@ -20,7 +20,7 @@ if diff -u "$EXPECTED" "$WORK/one.jsonl" >"$WORK/diff"; then pass "alerts match 
 # Every line is JSON with the documented keys; every rule of the pack fires somewhere.
 python3 - "$WORK/one.jsonl" <<'PY' || fail "alert schema"
 import json, sys
-keys = ["schema", "rule_id", "title", "severity", "event_id", "event_time", "format", "action",
+keys = ["schema", "kind", "rule_id", "title", "severity", "event_id", "event_time", "format", "action",
         "outcome", "actor", "resource", "reason", "matched", "tags", "origin"]
 rules = set()
 for n, line in enumerate(open(sys.argv[1]), 1):

@@ -151,7 +151,8 @@ TEST_F(ProcessorTest, AlertJsonHasFixedKeysNullsAndKafkaOrigin) {
   e.origin.offset = 42;
   std::string out;
   AppendAlertJson(out, rule, Severity::kHigh, e, "why");
-  EXPECT_EQ(out.rfind(R"({"schema":"chipwatch-alert/v1","rule_id":"T-1",)", 0), 0u) << out;
+  EXPECT_EQ(out.rfind(R"({"schema":"chipwatch-alert/v1","kind":"event","rule_id":"T-1",)", 0), 0u)
+      << out;
   EXPECT_NE(out.find(R"("event_id":"id-\"1\"","event_time":null,"format":"gpu_alloc")"),
             std::string::npos);
   EXPECT_NE(out.find(R"("accelerator_count":4)"), std::string::npos);
