@@ -1019,11 +1019,12 @@ class Parser {
       } else if (f.key == "idle_flush") {
         std::string text;
         if (!GetString(f, key_path, text)) continue;
-        const auto ms = ParseStateDuration(text);
+        const auto ms = ParseDurationMs(text);
         if (!ms || *ms > 24 * 3600 * 1000) {
-          diags_.Error(Pos(f.value), DiagCode::kInvalidValue,
-                       key_path + ": " + Quote(text) +
-                           " is not a duration from 1s to 24h (a number with s, m or h: 30s, 5m)");
+          diags_.Error(
+              Pos(f.value), DiagCode::kInvalidValue,
+              key_path + ": " + Quote(text) +
+                  " is not a duration from 1s to 24h (a number with s, m, h or d: 30s, 5m)");
           continue;
         }
         cfg.state.idle_flush = std::chrono::milliseconds(*ms);
@@ -1032,32 +1033,6 @@ class Parser {
         cfg.state.max_groups = static_cast<uint64_t>(n);
       }
     }
-  }
-
-  // "30s", "5m", "1h": a positive integer and a unit.
-  static std::optional<int64_t> ParseStateDuration(std::string_view text) {
-    if (text.size() < 2) return std::nullopt;
-    int64_t unit = 0;
-    switch (text.back()) {
-      case 's':
-        unit = 1000;
-        break;
-      case 'm':
-        unit = 60 * 1000;
-        break;
-      case 'h':
-        unit = 3600 * 1000;
-        break;
-      default:
-        return std::nullopt;
-    }
-    int64_t n = 0;
-    for (char c : text.substr(0, text.size() - 1)) {
-      if (c < '0' || c > '9' || n > 1000000) return std::nullopt;
-      n = n * 10 + (c - '0');
-    }
-    if (n == 0) return std::nullopt;
-    return n * unit;
   }
 
   // The state directory: an existing writable directory, or one chipwatch can create.

@@ -218,5 +218,8 @@ using TimestampBuffer = std::array<char, 48>;
 std::string_view FormatTimestampMs(int64_t ms, TimestampBuffer& buf);
 // Parses "YYYY-MM-DD" (a catalog's effective date) into unix ms at 00:00 UTC.
 std::optional<int64_t> ParseDateMs(std::string_view text);
+// Parses a duration: a positive integer with s, m, h or d ("90s", "1h", "30d") into ms (rule
+// windows, state.idle_flush). Nullopt when malformed or beyond 100,000,000 units.
+std::optional<int64_t> ParseDurationMs(std::string_view text);
 
 }  // namespace chipwatch

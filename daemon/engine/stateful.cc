@@ -119,23 +119,11 @@ std::string RuleFingerprint(const RuleDef& rule, const PolicyDefinitions& defs) 
   return out;
 }
 
-std::string_view TypeName(CorrelationType type) {
-  switch (type) {
-    case CorrelationType::kEventCount:
-      return "event_count";
-    case CorrelationType::kValueCount:
-      return "value_count";
-    case CorrelationType::kTemporal:
-      return "temporal";
-  }
-  return "?";
-}
-
 std::string CorrelationFingerprint(const CorrelationDef& c) {
   std::string out = "{\"correlation\":";
   Quote(out, c.id);
   out += ",\"type\":\"";
-  out += TypeName(c.type);
+  out += CorrelationTypeName(c.type);
   out += "\",\"rules\":";
   QuoteList(out, c.rules);
   out += ",\"group_by\":";

@@ -97,33 +97,4 @@ Result<std::vector<ReasonPart>> ParseCorrelationReasonTemplate(std::string_view 
   return ParseTemplate(text, true);
 }
 
-std::optional<int64_t> ParseDurationMs(std::string_view text) {
-  if (text.size() < 2) return std::nullopt;
-  int64_t unit = 0;
-  switch (text.back()) {
-    case 's':
-      unit = 1000;
-      break;
-    case 'm':
-      unit = 60 * 1000;
-      break;
-    case 'h':
-      unit = 3600 * 1000;
-      break;
-    case 'd':
-      unit = 24 * 3600 * 1000;
-      break;
-    default:
-      return std::nullopt;
-  }
-  int64_t n = 0;
-  for (char c : text.substr(0, text.size() - 1)) {
-    if (c < '0' || c > '9') return std::nullopt;
-    n = n * 10 + (c - '0');
-    if (n > 100000000) return std::nullopt;  // beyond any sensible window; no overflow
-  }
-  if (n == 0) return std::nullopt;
-  return n * unit;
-}
-
 }  // namespace chipwatch

@@ -232,7 +232,4 @@ Result<std::vector<ReasonPart>> ParseReasonTemplate(std::string_view text);
 // of `group_by`, which the caller checks).
 Result<std::vector<ReasonPart>> ParseCorrelationReasonTemplate(std::string_view text);
 
-// Parses a duration: a positive integer with s, m, h or d ("90s", "1h", "30d") into ms.
-std::optional<int64_t> ParseDurationMs(std::string_view text);
-
 }  // namespace chipwatch

@@ -58,25 +58,6 @@ const std::initializer_list<std::string_view> kConditionKeys = {
     "all",      "any",  "not", "macro", "equals", "in",  "regex",
     "contains", "cidr", "gt",  "gte",   "lt",     "lte", "exists"};
 
-std::optional<CorrelationType> ParseCorrelationType(std::string_view name) {
-  if (name == "event_count") return CorrelationType::kEventCount;
-  if (name == "value_count") return CorrelationType::kValueCount;
-  if (name == "temporal") return CorrelationType::kTemporal;
-  return std::nullopt;
-}
-
-std::string_view CorrelationTypeName(CorrelationType type) {
-  switch (type) {
-    case CorrelationType::kEventCount:
-      return "event_count";
-    case CorrelationType::kValueCount:
-      return "value_count";
-    case CorrelationType::kTemporal:
-      return "temporal";
-  }
-  return "?";
-}
-
 // A positive integer written in decimal digits ("3"), else nullopt.
 std::optional<uint64_t> ParsePositive(std::string_view text) {
   uint64_t value = 0;

@@ -7,6 +7,26 @@
 
 namespace chipwatch {
 
+std::string_view CorrelationTypeName(CorrelationType type) {
+  switch (type) {
+    case CorrelationType::kEventCount:
+      return "event_count";
+    case CorrelationType::kValueCount:
+      return "value_count";
+    case CorrelationType::kTemporal:
+      return "temporal";
+  }
+  return "?";
+}
+
+std::optional<CorrelationType> ParseCorrelationType(std::string_view name) {
+  for (auto t :
+       {CorrelationType::kEventCount, CorrelationType::kValueCount, CorrelationType::kTemporal}) {
+    if (CorrelationTypeName(t) == name) return t;
+  }
+  return std::nullopt;
+}
+
 namespace {
 
 using Outcome = CorrelationState::Outcome;

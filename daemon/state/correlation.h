@@ -40,6 +40,9 @@
 namespace chipwatch {
 
 enum class CorrelationType : uint8_t { kEventCount, kValueCount, kTemporal };
+// "event_count", "value_count", "temporal" (the rule syntax's `type`); "?" for other values.
+std::string_view CorrelationTypeName(CorrelationType type);
+std::optional<CorrelationType> ParseCorrelationType(std::string_view name);
 
 struct CorrelationSpec {
   CorrelationType type = CorrelationType::kEventCount;

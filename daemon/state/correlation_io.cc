@@ -23,16 +23,9 @@ constexpr int64_t kMaxTime = int64_t{1} << 62;
 // The fewest bytes a saved group takes (two times, three empty strings).
 constexpr size_t kMinGroupBytes = 8 + 8 + 3;
 
-const char* TypeName(uint8_t type) {
-  switch (static_cast<CorrelationType>(type)) {
-    case CorrelationType::kEventCount:
-      return "event_count";
-    case CorrelationType::kValueCount:
-      return "value_count";
-    case CorrelationType::kTemporal:
-      return "temporal";
-  }
-  return "an unknown type";
+std::string TypeName(uint8_t type) {
+  if (type > static_cast<uint8_t>(CorrelationType::kTemporal)) return "an unknown type";
+  return std::string(CorrelationTypeName(static_cast<CorrelationType>(type)));
 }
 
 Status Corrupt(const std::string& what) { return Status::ParseError("correlation state: " + what); }
