@@ -1,4 +1,6 @@
 // `chipwatch check`: load and compile the policy (and enrichment data) without running anything.
+#include <string>
+
 #include "app/commands.h"
 #include "config/config.h"
 #include "engine/enrichment.h"
@@ -14,6 +16,78 @@ bool UsesState(const PolicyDefinitions& defs) {
     if (r.suppress) return true;
   }
   return false;
+}
+
+// What the summary counts. Without a policy (it did not load) only the diagnostics are counted.
+struct CheckCounts {
+  const PolicyDefinitions* defs = nullptr;
+  size_t rules_enabled = 0, rules_suppressed = 0, rules_without_alert = 0;
+  size_t correlations_enabled = 0, catalog_entries = 0, tests = 0, multi_event_tests = 0;
+};
+
+CheckCounts Count(const PolicyDefinitions* defs) {
+  CheckCounts c;
+  c.defs = defs;
+  if (defs == nullptr) return c;
+  for (const auto& [name, list] : defs->catalogs) c.catalog_entries += list.size();
+  auto count_tests = [&](const std::vector<RuleTestDef>& tests) {
+    c.tests += tests.size();
+    for (const RuleTestDef& t : tests) c.multi_event_tests += t.multi_event ? 1 : 0;
+  };
+  for (const RuleDef& r : defs->rules) {
+    count_tests(r.tests);
+    c.rules_enabled += r.enabled ? 1 : 0;
+    c.rules_suppressed += r.suppress ? 1 : 0;
+    c.rules_without_alert += r.alert ? 0 : 1;
+  }
+  for (const CorrelationDef& corr : defs->correlations) {
+    count_tests(corr.tests);
+    c.correlations_enabled += corr.enabled ? 1 : 0;
+  }
+  return c;
+}
+
+// The last line: "chipwatch check: 12 rules (...), ...: 0 errors, 1 warnings", or with --json one
+// object {"summary": {...}} after the diagnostics (which have "level" where it has "summary").
+void PrintSummary(const CheckCounts& c, const Diagnostics& diags, bool json, std::FILE* out) {
+  const PolicyDefinitions* d = c.defs;
+  if (json) {
+    std::string s = "{\"summary\":{";
+    if (d != nullptr) {
+      auto add = [&](const char* key, size_t n) {
+        s += "\"" + std::string(key) + "\":" + std::to_string(n) + ",";
+      };
+      add("files", d->files.size());
+      add("rules", d->rules.size());
+      add("rules_enabled", c.rules_enabled);
+      add("rules_suppressed", c.rules_suppressed);
+      add("rules_without_alert", c.rules_without_alert);
+      add("correlations", d->correlations.size());
+      add("correlations_enabled", c.correlations_enabled);
+      add("lists", d->lists.size());
+      add("macros", d->macros.size());
+      add("catalog_entries", c.catalog_entries);
+      add("tests", c.tests);
+      add("multi_event_tests", c.multi_event_tests);
+    }
+    s += "\"errors\":" + std::to_string(diags.error_count()) +
+         ",\"warnings\":" + std::to_string(diags.warning_count()) + "}}";
+    std::fprintf(out, "%s\n", s.c_str());
+    return;
+  }
+  if (d == nullptr) {
+    std::fprintf(out, "chipwatch check: %zu errors, %zu warnings\n", diags.error_count(),
+                 diags.warning_count());
+    return;
+  }
+  std::fprintf(out,
+               "chipwatch check: %zu rules (%zu enabled, %zu suppressed, %zu without alerts), %zu "
+               "correlations (%zu enabled), %zu lists, %zu macros, %zu catalog entries, %zu tests "
+               "(%zu multi-event) in %zu files: %zu errors, %zu warnings\n",
+               d->rules.size(), c.rules_enabled, c.rules_suppressed, c.rules_without_alert,
+               d->correlations.size(), c.correlations_enabled, d->lists.size(), d->macros.size(),
+               c.catalog_entries, c.tests, c.multi_event_tests, d->files.size(),
+               diags.error_count(), diags.warning_count());
 }
 
 }  // namespace
@@ -32,6 +106,8 @@ int RunCheck(const CheckOptions& options_in, std::FILE* out) {
       if (!options.json) {
         std::fprintf(out, "chipwatch check: %s: %zu errors, %zu warnings\n", options.config.c_str(),
                      diags.error_count(), diags.warning_count());
+      } else {
+        PrintSummary(Count(nullptr), diags, true, out);
       }
       return kExitUsage;
     }
@@ -55,25 +131,7 @@ int RunCheck(const CheckOptions& options_in, std::FILE* out) {
   for (const Diagnostic& d : diags.items()) {
     std::fprintf(out, "%s\n", options.json ? d.ToJson().c_str() : d.ToString().c_str());
   }
-  if (!options.json) {
-    if (policy != nullptr) {
-      size_t entries = 0, tests = 0, enabled = 0;
-      for (const auto& [name, list] : policy->defs->catalogs) entries += list.size();
-      for (const RuleDef& r : policy->defs->rules) {
-        tests += r.tests.size();
-        enabled += r.enabled ? 1 : 0;
-      }
-      std::fprintf(out,
-                   "chipwatch check: %zu rules (%zu enabled), %zu lists, %zu macros, %zu catalog "
-                   "entries, %zu rule tests in %zu files: %zu errors, %zu warnings\n",
-                   policy->defs->rules.size(), enabled, policy->defs->lists.size(),
-                   policy->defs->macros.size(), entries, tests, policy->defs->files.size(),
-                   diags.error_count(), diags.warning_count());
-    } else {
-      std::fprintf(out, "chipwatch check: %zu errors, %zu warnings\n", diags.error_count(),
-                   diags.warning_count());
-    }
-  }
+  PrintSummary(Count(policy != nullptr ? policy->defs.get() : nullptr), diags, options.json, out);
   return ok ? kExitOk : kExitUsage;
 }
 

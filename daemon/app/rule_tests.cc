@@ -1,4 +1,7 @@
 // `chipwatch test`: run the test events that rules carry and report pass/fail per rule.
+//
+// Multi-event tests (`events:` with `expect:` a list of alerts, on rules and correlations) need the
+// stateful stage, which is not built yet: they are skipped, and counted and named as skipped.
 #include <algorithm>
 
 #include "app/commands.h"
@@ -81,6 +84,50 @@ TestOutcome RunOne(EventProcessor& processor, const RuleDef& rule, const RuleTes
   return outcome;
 }
 
+struct TestTally {
+  size_t passed = 0, failed = 0, skipped = 0;
+};
+
+void SkipMultiEvent(const std::string& id, const RuleTestDef& test, std::FILE* out,
+                    TestTally& tally) {
+  ++tally.skipped;
+  std::fprintf(out, "  skip %s  %s  %s: multi-event test, not run yet\n", id.c_str(),
+               test.name.c_str(), test.pos.ToString().c_str());
+}
+
+// One rule's tests: single-event tests run, multi-event tests skipped; then its PASS, FAIL or SKIP
+// line.
+void RunRuleTestsOf(EventProcessor& processor, const RuleDef& rule, bool verbose, std::FILE* out,
+                    TestTally& tally) {
+  size_t rule_failed = 0, rule_skipped = 0;
+  for (const RuleTestDef& test : rule.tests) {
+    if (test.multi_event) {
+      ++rule_skipped;
+      SkipMultiEvent(rule.id, test, out, tally);
+      continue;
+    }
+    TestOutcome outcome = RunOne(processor, rule, test);
+    if (outcome.passed) {
+      ++tally.passed;
+      if (verbose) std::fprintf(out, "  ok   %s  %s\n", rule.id.c_str(), test.name.c_str());
+    } else {
+      ++tally.failed;
+      ++rule_failed;
+      std::fprintf(out, "  FAIL %s  %s  %s: %s\n", rule.id.c_str(), test.name.c_str(),
+                   test.pos.ToString().c_str(), outcome.detail.c_str());
+    }
+  }
+  const char* verdict = rule_failed > 0                     ? "FAIL"
+                        : rule_skipped == rule.tests.size() ? "SKIP"
+                                                            : "PASS";
+  if (rule_skipped > 0) {
+    std::fprintf(out, "%s %s (%zu tests, %zu multi-event skipped)\n", verdict, rule.id.c_str(),
+                 rule.tests.size(), rule_skipped);
+  } else {
+    std::fprintf(out, "%s %s (%zu tests)\n", verdict, rule.id.c_str(), rule.tests.size());
+  }
+}
+
 }  // namespace
 
 int RunRuleTests(const TestOptions& options, std::FILE* out, std::FILE* err) {
@@ -94,22 +141,27 @@ int RunRuleTests(const TestOptions& options, std::FILE* out, std::FILE* err) {
                  diags.error_count());
     return kExitUsage;
   }
+  const PolicyDefinitions& defs = *policy->defs;
+  auto selected = [&](const std::string& id) {
+    return options.only.empty() ||
+           std::find(options.only.begin(), options.only.end(), id) != options.only.end();
+  };
   for (const std::string& id : options.only) {
-    bool known = std::any_of(policy->defs->rules.begin(), policy->defs->rules.end(),
-                             [&](const RuleDef& r) { return r.id == id; });
+    bool known = std::any_of(defs.rules.begin(), defs.rules.end(),
+                             [&](const RuleDef& r) { return r.id == id; }) ||
+                 std::any_of(defs.correlations.begin(), defs.correlations.end(),
+                             [&](const CorrelationDef& c) { return c.id == id; });
     if (!known) {
-      std::fprintf(err, "chipwatch test: no rule has id %s\n", id.c_str());
+      std::fprintf(err, "chipwatch test: no rule or correlation has id %s\n", id.c_str());
       return kExitUsage;
     }
   }
 
   EventProcessor processor(policy, nullptr);
-  size_t passed = 0, failed = 0, rules_run = 0, untested = 0;
-  for (const RuleDef& rule : policy->defs->rules) {
-    if (!options.only.empty() &&
-        std::find(options.only.begin(), options.only.end(), rule.id) == options.only.end()) {
-      continue;
-    }
+  TestTally tally;
+  size_t rules_run = 0, untested = 0, correlations_run = 0;
+  for (const RuleDef& rule : defs.rules) {
+    if (!selected(rule.id)) continue;
     ++rules_run;
     if (rule.tests.empty()) {
       ++untested;
@@ -117,27 +169,32 @@ int RunRuleTests(const TestOptions& options, std::FILE* out, std::FILE* err) {
                    rule.pos.ToString().c_str());
       continue;
     }
-    size_t rule_failed = 0;
-    for (const RuleTestDef& test : rule.tests) {
-      TestOutcome outcome = RunOne(processor, rule, test);
-      if (outcome.passed) {
-        ++passed;
-        if (options.verbose) {
-          std::fprintf(out, "  ok   %s  %s\n", rule.id.c_str(), test.name.c_str());
-        }
-      } else {
-        ++failed;
-        ++rule_failed;
-        std::fprintf(out, "  FAIL %s  %s  %s: %s\n", rule.id.c_str(), test.name.c_str(),
-                     test.pos.ToString().c_str(), outcome.detail.c_str());
-      }
-    }
-    std::fprintf(out, "%s %s (%zu tests)\n", rule_failed == 0 ? "PASS" : "FAIL", rule.id.c_str(),
-                 rule.tests.size());
+    RunRuleTestsOf(processor, rule, options.verbose, out, tally);
   }
-  std::fprintf(out, "chipwatch test: %zu rules, %zu without tests\n", rules_run, untested);
-  std::fprintf(out, "%zu passed, %zu failed\n", passed, failed);
-  return failed > 0 ? kExitPartial : kExitOk;
+  for (const CorrelationDef& corr : defs.correlations) {
+    if (!selected(corr.id)) continue;
+    ++correlations_run;
+    if (corr.tests.empty()) {
+      ++untested;
+      std::fprintf(out, "NOTEST %s  %s: the correlation carries no tests\n", corr.id.c_str(),
+                   corr.pos.ToString().c_str());
+      continue;
+    }
+    for (const RuleTestDef& test : corr.tests) SkipMultiEvent(corr.id, test, out, tally);
+    std::fprintf(out, "SKIP %s (%zu multi-event tests not run)\n", corr.id.c_str(),
+                 corr.tests.size());
+  }
+  std::fprintf(out, "chipwatch test: %zu rules, %zu correlations, %zu without tests\n", rules_run,
+               correlations_run, untested);
+  std::fprintf(out, "%zu passed, %zu failed, %zu skipped\n", tally.passed, tally.failed,
+               tally.skipped);
+  if (tally.skipped > 0) {
+    std::fprintf(out,
+                 "chipwatch test: %zu multi-event tests skipped: they need the stateful stage, "
+                 "which this build does not run yet\n",
+                 tally.skipped);
+  }
+  return tally.failed > 0 ? kExitPartial : kExitOk;
 }
 
 }  // namespace chipwatch

@@ -59,6 +59,9 @@ struct CompiledRule {
   std::vector<std::string> tags;
   const RuleDef* def = nullptr;  // points into the PolicyDefinitions the caller keeps alive
   bool enabled = true;
+  // `alert: false`: the rule is compiled and evaluated (its matches feed correlations) but raises
+  // no alert of its own; the stateful stage reads this.
+  bool alert = true;
   std::vector<ReasonPart> reason;             // parsed `reason` template (empty: no reason)
   std::optional<int64_t> effective_from_ms;   // against event.time
   std::optional<int64_t> effective_until_ms;  // exclusive

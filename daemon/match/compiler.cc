@@ -528,6 +528,7 @@ class RulesCompiler {
     rule.tags = def.tags;
     rule.def = &def;
     rule.enabled = def.enabled;
+    rule.alert = def.alert;
     rule.effective_from_ms = def.effective_from_ms;
     rule.effective_until_ms = def.effective_until_ms;
     if (!def.reason.empty()) {

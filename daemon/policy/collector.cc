@@ -1,5 +1,6 @@
 #include "policy/collector.h"
 
+#include <algorithm>
 #include <charconv>
 #include <functional>
 #include <set>
@@ -76,18 +77,31 @@ class Collector {
       : options_(options), diags_(diags), defs_(std::make_unique<PolicyDefinitions>()) {}
 
   std::unique_ptr<PolicyDefinitions> Run(std::vector<RawFile> files) {
+    std::vector<CorrelationDef> correlations;
     for (auto& file : files) {
       defs_->files.push_back(file.name);
       CollectLists(file);
       CollectMacros(file);
       CollectRules(file);
       CollectCatalog(file);
+      for (auto& corr : file.correlations) correlations.push_back(std::move(corr));
     }
+    for (size_t i = 0; i < defs_->rules.size(); ++i) rule_index_.emplace(defs_->rules[i].id, i);
+    // Correlation ids are checked against every file's rule ids.
+    CollectCorrelations(correlations);
     // Empty lists are not worth a warning: the default pack's watch lists are empty on purpose,
     // waiting for operators to append to them.
     CheckMacroCycles();
     for (auto& macro : defs_->macros) CheckCondition(macro.condition);
-    for (auto& rule : defs_->rules) CheckRule(rule);
+    std::set<std::string> listed;  // rule ids some correlation lists
+    for (const auto& corr : defs_->correlations) {
+      listed.insert(corr.rules.begin(), corr.rules.end());
+    }
+    for (auto& rule : defs_->rules) {
+      CheckRule(rule);
+      CheckRuleState(rule, listed.count(rule.id) > 0);
+    }
+    for (auto& corr : defs_->correlations) CheckCorrelation(corr);
     return std::move(defs_);
   }
 
@@ -143,6 +157,28 @@ class Collector {
         }
       }
       defs_->rules.push_back(std::move(rule));
+    }
+  }
+
+  // Correlation ids: unique, and no rule's id (alerts name either).
+  void CollectCorrelations(std::vector<CorrelationDef>& correlations) {
+    for (auto& corr : correlations) {
+      if (!corr.id.empty()) {
+        if (auto rule = rule_ids_.find(corr.id); rule != rule_ids_.end()) {
+          diags_.Error(corr.pos, DiagCode::kDuplicateCorrelationId,
+                       "correlation id '" + corr.id + "' is already a rule's id at " +
+                           rule->second.ToString());
+          continue;
+        }
+        auto [it, inserted] = correlation_index_.emplace(corr.id, defs_->correlations.size());
+        if (!inserted) {
+          diags_.Error(corr.pos, DiagCode::kDuplicateCorrelationId,
+                       "correlation id '" + corr.id + "' is already used at " +
+                           defs_->correlations[it->second].pos.ToString());
+          continue;
+        }
+      }
+      defs_->correlations.push_back(std::move(corr));
     }
   }
 
@@ -269,6 +305,154 @@ class Collector {
     } else if (rule.tests.empty()) {
       diags_.Warning(rule.pos, DiagCode::kRuleWithoutTests, "rule '" + rule.id + "' has no tests");
     }
+  }
+
+  // Field names (`group_by`, `suppress.by`) to ids; unknown names are reported and left out.
+  void ResolveFields(const std::vector<std::string>& names, const std::vector<SourcePos>& pos,
+                     const std::string& what, const SourcePos& fallback,
+                     std::vector<FieldId>& ids) {
+    ids.clear();
+    for (size_t i = 0; i < names.size(); ++i) {
+      auto field = FieldByName(names[i]);
+      if (!field) {
+        diags_.Error(i < pos.size() ? pos[i] : fallback, DiagCode::kUnknownField,
+                     "unknown field '" + names[i] + "' in " + what +
+                         " (see the field table in docs/rules.md)");
+        continue;
+      }
+      ids.push_back(*field);
+    }
+  }
+
+  // A rule's stateful keys: `suppress.by` resolved, `alert: false` feeding something, the alerts
+  // its multi-event tests expect.
+  void CheckRuleState(RuleDef& rule, bool listed) {
+    if (rule.suppress) {
+      ResolveFields(rule.suppress->by, rule.suppress->by_pos, "'suppress.by'", rule.suppress->pos,
+                    rule.suppress->by_ids);
+    }
+    if (!rule.alert && !listed) {
+      diags_.Warning(rule.pos, DiagCode::kRuleFeedsNothing,
+                     "rule '" + rule.id +
+                         "' has 'alert: false' and no correlation lists it: it raises nothing");
+    }
+    CheckExpectedAlerts(rule.tests);
+  }
+
+  void CheckCorrelation(CorrelationDef& corr) {
+    ResolveFields(corr.group_by, corr.group_by_pos, "'group_by'", corr.pos, corr.group_ids);
+    if (!corr.field.empty()) {
+      if (auto field = FieldByName(corr.field)) {
+        corr.field_id = *field;
+      } else {
+        diags_.Error(
+            corr.field_pos, DiagCode::kUnknownField,
+            "unknown field '" + corr.field + "' in 'field' (see the field table in docs/rules.md)");
+      }
+    }
+    corr.rule_indexes.clear();
+    for (size_t i = 0; i < corr.rules.size(); ++i) {
+      const SourcePos& pos = i < corr.rule_pos.size() ? corr.rule_pos[i] : corr.pos;
+      auto it = rule_index_.find(corr.rules[i]);
+      if (it == rule_index_.end()) {
+        diags_.Error(
+            pos, DiagCode::kUnknownRule,
+            "correlation '" + corr.id + "' lists '" + corr.rules[i] + "', which is no rule's id" +
+                (correlation_index_.count(corr.rules[i]) ? " (it is a correlation's)" : ""));
+        continue;
+      }
+      corr.rule_indexes.push_back(it->second);
+      if (!defs_->rules[it->second].enabled) {
+        diags_.Warning(pos, DiagCode::kDisabledRuleInCorrelation,
+                       "correlation '" + corr.id + "' lists rule '" + corr.rules[i] +
+                           "', which is disabled: its matches never feed it");
+      }
+    }
+    CheckCorrelationReason(corr);
+    CheckExpectedAlerts(corr.tests);
+    if (!corr.enabled) {
+      diags_.Warning(corr.pos, DiagCode::kCorrelationDisabled,
+                     "correlation '" + corr.id + "' is disabled");
+    } else if (corr.tests.empty()) {
+      diags_.Warning(corr.pos, DiagCode::kCorrelationWithoutTests,
+                     "correlation '" + corr.id + "' has no tests");
+    }
+  }
+
+  // `reason`: rule fields, {count}, and {group.<field>} for a field of `group_by`.
+  void CheckCorrelationReason(CorrelationDef& corr) {
+    corr.reason_parts.clear();
+    if (corr.reason.empty()) return;
+    auto parts = ParseCorrelationReasonTemplate(corr.reason);
+    if (!parts.ok()) {
+      diags_.Error(corr.pos, DiagCode::kInvalidReason,
+                   "correlation '" + corr.id + "': bad 'reason': " + parts.status().message());
+      return;
+    }
+    for (const ReasonPart& part : *parts) {
+      if (!part.group || !part.field) continue;
+      const bool grouped =
+          std::any_of(corr.group_by.begin(), corr.group_by.end(),
+                      [&](const std::string& g) { return FieldByName(g) == part.field; });
+      if (!grouped) {
+        diags_.Error(corr.pos, DiagCode::kInvalidReason,
+                     "correlation '" + corr.id + "': bad 'reason': {group." +
+                         std::string(FieldName(*part.field)) +
+                         "} names a field that is not in 'group_by'");
+        return;
+      }
+    }
+    corr.reason_parts = std::move(parts).value();
+  }
+
+  void CheckExpectedAlerts(const std::vector<RuleTestDef>& tests) {
+    for (const RuleTestDef& test : tests) {
+      for (const ExpectedAlertDef& alert : test.expected) CheckExpectedAlert(alert);
+    }
+  }
+
+  // An expected alert names a rule or correlation that can raise it: `kind: correlation` a
+  // correlation (its `group` fields among `group_by`), `event` a rule with `alert: true` (no
+  // group, no count), `summary` a rule with `suppress` (its `group` fields among `suppress.by`).
+  void CheckExpectedAlert(const ExpectedAlertDef& alert) {
+    if (alert.rule.empty() || alert.kind.empty()) return;  // reported by the reader
+    auto rule_it = rule_index_.find(alert.rule);
+    auto corr_it = correlation_index_.find(alert.rule);
+    if (rule_it == rule_index_.end() && corr_it == correlation_index_.end()) {
+      diags_.Error(alert.pos, DiagCode::kUnknownRule,
+                   "expected alert of '" + alert.rule + "', which is no rule or correlation id");
+      return;
+    }
+    const std::vector<std::string>* group_fields = nullptr;
+    std::string problem;
+    if (alert.kind == "correlation") {
+      if (corr_it == correlation_index_.end()) {
+        problem = "'" + alert.rule + "' is a rule: its alerts are of kind event or summary";
+      } else {
+        group_fields = &defs_->correlations[corr_it->second].group_by;
+      }
+    } else if (rule_it == rule_index_.end()) {
+      problem = "'" + alert.rule + "' is a correlation: its alerts are of kind correlation";
+    } else {
+      const RuleDef& rule = defs_->rules[rule_it->second];
+      if (alert.kind == "event" && !rule.alert) {
+        problem = "rule '" + rule.id + "' has 'alert: false': it raises no event alert";
+      } else if (alert.kind == "event" && (!alert.group.empty() || alert.count)) {
+        problem = "an event alert has no 'group' or 'count' (correlation and summary alerts do)";
+      } else if (alert.kind == "summary" && !rule.suppress) {
+        problem = "rule '" + rule.id + "' has no 'suppress': it raises no summary";
+      } else if (alert.kind == "summary") {
+        group_fields = &rule.suppress->by;
+      }
+    }
+    for (size_t i = 0; group_fields && problem.empty() && i < alert.group.size(); ++i) {
+      const std::string& name = alert.group[i].first;
+      if (std::find(group_fields->begin(), group_fields->end(), name) == group_fields->end()) {
+        problem = "'group' names '" + name + "', which is not among the fields '" + alert.rule +
+                  "' groups by";
+      }
+    }
+    if (!problem.empty()) diags_.Error(alert.pos, DiagCode::kInvalidExpect, problem);
   }
 
   bool ResolveField(ConditionDef& c) {
@@ -430,6 +614,8 @@ class Collector {
   Diagnostics& diags_;
   std::unique_ptr<PolicyDefinitions> defs_;
   std::unordered_map<std::string, SourcePos> rule_ids_;
+  std::unordered_map<std::string, size_t> rule_index_;         // into defs_->rules
+  std::unordered_map<std::string, size_t> correlation_index_;  // into defs_->correlations
   std::set<std::string> cidr_checked_lists_;
   std::set<std::string> cyclic_;
 };

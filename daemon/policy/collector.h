@@ -3,7 +3,8 @@
 //
 // Applies list appends and catalog overrides in load order, reports duplicate ids, unknown and
 // cyclic macros, resolves field names to FieldIds, type-checks conditions, parses numbers, CIDRs
-// and reason templates, and warns about suspicious but valid policy. Reentrant; no shared state.
+// and reason templates, resolves the rules each correlation lists and the alerts multi-event
+// tests expect, and warns about suspicious but valid policy. Reentrant; no shared state.
 #pragma once
 
 #include <memory>

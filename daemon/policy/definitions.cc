@@ -73,13 +73,15 @@ Result<std::vector<ReasonPart>> ParseTemplate(std::string_view text, bool correl
       parts.push_back({std::string(), std::nullopt, true});
       continue;
     }
-    if (correlation && name.starts_with("group.")) name.remove_prefix(6);
+    const bool group = correlation && name.starts_with("group.");
+    if (group) name.remove_prefix(6);
     auto field = FieldByName(name);
     if (!field) {
-      return Status::InvalidArgument("unknown field {" + std::string(name) + "} in placeholder");
+      return Status::InvalidArgument("unknown field {" + std::string(group ? "group." : "") +
+                                     std::string(name) + "} in placeholder");
     }
     flush();
-    parts.push_back({std::string(), *field});
+    parts.push_back({std::string(), *field, false, group});
   }
   flush();
   return parts;

@@ -79,6 +79,7 @@ struct ReasonPart {
   std::string literal;
   std::optional<FieldId> field;
   bool count = false;
+  bool group = false;  // `field` was written `{group.<field>}` (correlations)
 };
 
 // One event of a test: the raw record and the stand-ins for lookups.
@@ -171,6 +172,8 @@ struct CorrelationDef {
   std::vector<FieldId> group_ids;      // parallel to group_by
   FieldId field_id = FieldId::kCount;  // value_count
   std::vector<size_t> rule_indexes;    // into PolicyDefinitions::rules, parallel to `rules`
+  // (group_ids and rule_indexes are parallel when the load has no errors: an unknown name is left
+  // out.)
 };
 
 // One catalog entry (`catalogs: {<catalog>: [entries]}`). Attributes other than the common ones

@@ -1,8 +1,10 @@
 // Reader stage of the policy loader (internal to policy/): one YAML file's text to raw definitions.
 //
 // Checks the shape of each document (known keys, value types, severities, dates, formats, test
-// events rendered to JSON) and records file:line:col positions. Cross-file checks (ids, appends,
-// overrides, macros, fields) belong to the collector (collector.h). Reentrant; no shared state.
+// events rendered to JSON, a correlation's keys against its type, durations, thresholds) and
+// records file:line:col positions. Cross-file checks (ids, appends, overrides, macros, fields,
+// the rules a correlation lists) belong to the collector (collector.h). Reentrant; no shared
+// state.
 #pragma once
 
 #include <memory>
@@ -29,6 +31,7 @@ struct RawFile {
   std::vector<RawList> lists;
   std::vector<MacroDef> macros;
   std::vector<RuleDef> rules;
+  std::vector<CorrelationDef> correlations;
   std::vector<RawCatalogEntry> catalog_entries;
 };
 

@@ -40,6 +40,62 @@ expect_exit 2 "check --json broken rule" -- "$CHIPWATCH" check --json --rules "$
 grep -q '"line":6' "$WORK/out" || fail "json diagnostics: $(cat "$WORK/out")"
 expect_exit 2 "replay with broken rules" -- "$CHIPWATCH" replay --rules "$WORK/bad.yaml" tests/data/samples/cloudtrail.jsonl
 
+# Suppression and correlations (issue 13): a valid file is counted in check's summary, and its
+# multi-event tests are skipped by `test`, saying so; a broken one is refused with file:line:col.
+cat >"$WORK/corr.yaml" <<'YAML'
+rules:
+  - id: E2E-SUPPRESSED-1
+    title: launches, one alert per account an hour
+    severity: low
+    suppress: {by: [account], for: 1h}
+    condition: {equals: {field: action, value: RunInstances}}
+    tests:
+      - name: repeats
+        events:
+          - {format: cloudtrail, event: {eventName: RunInstances, recipientAccountId: "1"}}
+          - {format: cloudtrail, event: {eventName: RunInstances, recipientAccountId: "1"}}
+        expect:
+          - {rule: E2E-SUPPRESSED-1, kind: event}
+correlations:
+  - id: E2E-CORR-1
+    title: many launches from one address
+    severity: medium
+    type: event_count
+    rules: [E2E-SUPPRESSED-1, CW-HW-001]
+    group_by: [source.ip]
+    timespan: 1h
+    condition: {gte: 5}
+    tests:
+      - {events: [{format: cloudtrail, event: {eventName: RunInstances}}], expect: []}
+YAML
+expect_exit 0 "check with a correlation" -- "$CHIPWATCH" check --rules rules --rules "$WORK/corr.yaml"
+grep -q "1 suppressed.* 1 correlations (1 enabled).* 0 errors" "$WORK/out" \
+  || fail "check summary with a correlation: $(tail -1 "$WORK/out")"
+expect_exit 0 "check --json with a correlation" -- "$CHIPWATCH" check --json --rules rules --rules "$WORK/corr.yaml"
+tail -1 "$WORK/out" | grep -q '^{"summary":{.*"rules_suppressed":1,.*"correlations":1,.*"multi_event_tests":2,.*"errors":0,' \
+  || fail "check --json summary: $(tail -1 "$WORK/out")"
+expect_exit 0 "test skips multi-event tests" -- "$CHIPWATCH" test --rules rules --rules "$WORK/corr.yaml"
+grep -q " 0 failed, 2 skipped" "$WORK/out" && grep -q "^SKIP E2E-CORR-1 " "$WORK/out" \
+  && grep -q "^SKIP E2E-SUPPRESSED-1 " "$WORK/out" && grep -q "2 multi-event tests skipped" "$WORK/out" \
+  || fail "test with multi-event tests: $(tail -4 "$WORK/out")"
+cat >"$WORK/bad-corr.yaml" <<'YAML'
+correlations:
+  - id: BAD-CORR-1
+    title: broken
+    severity: high
+    type: value_count
+    rules: [CW-NOPE-1]
+    group_by: [source.ip]
+    timespan: 31d
+    condition: {gte: 3}
+YAML
+expect_exit 2 "check broken correlation" -- "$CHIPWATCH" check --rules rules --rules "$WORK/bad-corr.yaml"
+grep -q "bad-corr.yaml:2:5: error: .*has no 'field'.*\[missing-key\]" "$WORK/out" \
+  && grep -q "bad-corr.yaml:6:13: error: .*CW-NOPE-1.*\[unknown-rule\]" "$WORK/out" \
+  && grep -q "bad-corr.yaml:8:15: error: .*over 30 days.*\[window-too-long\]" "$WORK/out" \
+  || fail "broken correlation positions: $(cat "$WORK/out")"
+expect_exit 2 "replay with a broken correlation" -- "$CHIPWATCH" replay --rules rules --rules "$WORK/bad-corr.yaml" tests/data/samples/cloudtrail.jsonl
+
 # The daemon's config: the checkout's local config is valid with its rules; a broken one is
 # reported with file:line:col and exit 2; run refuses to start on it.
 expect_exit 0 "check --config config/local.yaml" -- "$CHIPWATCH" check --config config/local.yaml

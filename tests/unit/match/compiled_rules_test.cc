@@ -64,6 +64,17 @@ class MatchTest : public ::testing::Test {
 
 using Ids = std::vector<std::string>;
 
+// `alert: false` (issue 13): the rule is still compiled and evaluated, its matches reported with
+// CompiledRule::alert false for the stateful stage to feed correlations with.
+TEST_F(MatchTest, RuleWithoutAlertIsCompiledAndEvaluated) {
+  CompileRules(Rule("QUIET", "{equals: {field: provider, value: aws}}", "alert: false, ") +
+               Rule("LOUD", "{equals: {field: provider, value: aws}}"));
+  EXPECT_EQ(Match(With(FieldId::kProvider, "aws")), (Ids{"QUIET", "LOUD"}));
+  ASSERT_EQ(out_.size(), 2u);
+  EXPECT_FALSE(out_[0].rule->alert);
+  EXPECT_TRUE(out_[1].rule->alert);
+}
+
 TEST_F(MatchTest, EqualsCaseSensitiveAndInsensitive) {
   CompileRules(Rule("CS", "{equals: {field: provider, value: AWS}}") +
                Rule("CI", "{equals: {field: provider, value: AWS, ignore_case: true}}"));
