@@ -475,6 +475,73 @@ TEST(StatefulStageTest, OutputDoesNotDependOnBatching) {
   }
 }
 
+// Feeds events (evaluated with the stage's own policy) through `stage`, without a flush.
+std::string Feed(StatefulStage& stage, const std::vector<Ev>& events) {
+  EventProcessor processor(stage.loaded_policy(), nullptr);
+  ProcessorOutput in, out;
+  for (const Ev& e : events) {
+    std::string padded = Json(e);
+    const size_t size = padded.size();
+    padded.append(kInputPadding, '\0');
+    Origin origin;
+    origin.file = "t.jsonl";
+    processor.Process(std::string_view(padded.data(), size), padded.size(), Format::kGpuAlloc,
+                      origin, in);
+  }
+  stage.Process(in, out);
+  return out.alerts;
+}
+
+// A reload keeps the state of every definition it did not change, and drops the others: a
+// dropped suppression's windows are summed up first.
+TEST(StatefulStageTest, RebuildKeepsUnchangedDefinitionsAndDropsChangedOnes) {
+  auto policy = [](int64_t for_ms, uint64_t threshold, bool temporal) {
+    return Build([=](PolicyDefinitions& d) {
+      Suppress(d, "S-1", {"tenant"}, for_ms);
+      Correlate(d, {.id = "C-E", .rules = {"T-A"}, .group_by = {"tenant"}, .threshold = threshold});
+      if (temporal) {
+        Correlate(d, {.id = "C-T",
+                      .type = CorrelationType::kTemporal,
+                      .rules = {"T-A", "T-B"},
+                      .group_by = {"tenant"}});
+      }
+    });
+  };
+  auto first = std::make_unique<StatefulStage>(policy(60 * kMinute, 2, false));
+  EXPECT_EQ(Shape(Parse(Feed(*first, {{"e1", 0, "allocate", "A"},
+                                      {"e2", 1, "allocate", "A"},
+                                      {"e3", 2, "quota", "A"}}))),
+            (Shapes{"event S-1 e1", "event T-A e3"}));
+  // The same definitions from another load (and a new correlation): the state carries over.
+  ProcessorOutput out;
+  StatefulStage::RebuildReport report;
+  auto second = StatefulStage::Rebuild(*first, policy(60 * kMinute, 2, true), out, report);
+  EXPECT_TRUE(out.refs.empty());
+  EXPECT_EQ(report.kept, (std::vector<std::string>{"S-1", "C-E"}));
+  EXPECT_EQ(report.added, (std::vector<std::string>{"C-T"}));
+  EXPECT_TRUE(report.dropped.empty());
+  EXPECT_EQ(second->max_time_ms(), kBase + 2 * kMinute);
+  first.reset();  // nothing of its policy is referred to any more
+  EXPECT_EQ(Shape(Parse(Feed(*second, {{"e4", 3, "allocate", "A"}, {"e5", 4, "quota", "A"}}))),
+            (Shapes{"event T-A e5", "correlation C-E e5"}));
+  EXPECT_EQ(second->suppression_stats()[0].suppressed, 2u);
+  EXPECT_EQ(second->correlation_stats()[0].alerts, 1u);
+  // `for` and the threshold changed: both states dropped, the open window summed up first.
+  report = {};
+  auto third = StatefulStage::Rebuild(*second, policy(30 * kMinute, 3, true), out, report);
+  EXPECT_EQ(report.kept, (std::vector<std::string>{"C-T"}));
+  EXPECT_EQ(report.dropped, (std::vector<std::string>{"S-1", "C-E"}));
+  EXPECT_EQ(report.added, (std::vector<std::string>{"S-1", "C-E"}));
+  const auto summaries = Parse(out.alerts);
+  ASSERT_EQ(Shape(summaries), (Shapes{"summary S-1 e4"}));
+  EXPECT_EQ(summaries[0].count, 2u);
+  ASSERT_EQ(out.refs.size(), 1u);
+  EXPECT_EQ(out.refs[0].rule_id, "S-1");
+  // A fresh window: e6 raises its alert again; C-E counts from zero.
+  EXPECT_EQ(Shape(Parse(Feed(*third, {{"e6", 5, "allocate", "A"}, {"e7", 6, "quota", "A"}}))),
+            (Shapes{"event S-1 e6", "event T-A e7"}));
+}
+
 TEST(StatefulPolicyTest, RulesAndCorrelationsResolvedWithFingerprints) {
   auto build = [](int64_t for_ms, std::string condition_value, uint64_t threshold) {
     return Build(
