@@ -54,7 +54,7 @@ void FileInput::Run() {
       SaveCheckpoint();
       last_save = clock.Now();
     }
-    route_.CheckIdle(clock.Now());
+    CheckIdle();
     if (follower_->done()) {
       if (!follower_->status().ok()) {
         // The file cannot be read any more: stop loudly, with its checkpoint saved above.
@@ -88,6 +88,13 @@ void FileInput::Handle(const FileFollower::Line& line, Worker& worker) {
     route_.Route(*input.snapshot, context_.clock->Now(), input.lane, input.seq);
   }
   worker.Handle(input);
+}
+
+// Idle for state.idle_flush: the lane's windows flushed, on this thread.
+void FileInput::CheckIdle() {
+  std::shared_ptr<StatefulLane> lane;
+  uint64_t seq = 0;
+  if (route_.TakeIdleFlush(context_.clock->Now(), lane, seq)) lane->Mark(seq, LaneMark::kFlush);
 }
 
 // The end of the input (shutdown, or the file read to its end): the windows' summaries.

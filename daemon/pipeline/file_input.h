@@ -57,6 +57,7 @@ class FileInput final : public Source {
  private:
   // Handles one line the follower returned.
   void Handle(const FileFollower::Line& line, Worker& worker);
+  void CheckIdle();
   // Saves the checkpoint; a failure is logged when its message changes.
   void SaveCheckpoint();
 

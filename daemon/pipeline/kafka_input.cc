@@ -141,15 +141,35 @@ void KafkaInput::RouteMessage(WorkItem& item, const KafkaMessage& msg) {
   if (!it->second.Route(*item.snapshot, now_, item.lane, item.seq)) routes_.erase(it);
 }
 
+// A lane idle for state.idle_flush: a flush mark for the workers (the poll thread never delivers,
+// so that a full sink cannot stall it).
 void KafkaInput::CheckIdleLanes() {
-  for (auto& [key, route] : routes_) route.CheckIdle(now_);
+  for (auto& [key, route] : routes_) {
+    WorkItem item;
+    if (!route.TakeIdleFlush(now_, item.lane, item.seq)) continue;
+    item.mark = LaneMark::kFlush;
+    SendMark(std::move(item));
+  }
+}
+
+void KafkaInput::SendMark(WorkItem item) {
+  std::shared_ptr<StatefulLane> lane = item.lane;
+  const uint64_t seq = item.seq;
+  const LaneMark mark = item.mark;
+  if (!work_.Push(std::move(item))) lane->Mark(seq, mark);  // no workers left: here
 }
 
 void KafkaInput::FinishLanes(const std::vector<TopicPartition>& tps, bool flush) {
   for (const TopicPartition& tp : tps) {
     auto it = routes_.find(std::pair<std::string_view, int32_t>(tp.topic, tp.partition));
     if (it == routes_.end()) continue;
-    it->second.Finish(flush);
+    WorkItem item;
+    if (flush && it->second.TakeFinish(item.lane, item.seq)) {
+      item.mark = LaneMark::kFinish;  // after the partition's last message
+      SendMark(std::move(item));
+    } else {
+      it->second.Finish(/*flush=*/false);
+    }
     routes_.erase(it);
   }
 }

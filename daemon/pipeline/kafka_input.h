@@ -14,8 +14,9 @@
 // then its offsets are committed, so that the next owner starts right after them.
 // Stateful rules (pipeline/stateful_lane.h): while the policy has some, each partition's messages
 // are numbered and go through the partition's lane, created at its first such message; the poll
-// loop flushes a lane idle for state.idle_flush; a revoked partition's lane is flushed (after the
-// revoke wait) and dropped, a lost one's dropped, and an assigned partition starts a fresh one.
+// loop sends a flush mark to a lane idle for state.idle_flush; a revoked partition's lane gets a
+// finish mark (after the revoke wait: flushed by a worker, then closed), a lost one's is dropped,
+// and an assigned partition starts a fresh one.
 // Thread contract: PollOnce (and the consumer's callbacks, which run inside it) on the poll thread
 // only; Wake and the Source queries from any thread; the shutdown steps after Join.
 #pragma once
@@ -119,7 +120,10 @@ class KafkaInput final : public Source {
   // partition's lane is retiring), numbers the message for its partition's lane.
   void RouteMessage(WorkItem& item, const KafkaMessage& msg);
   void CheckIdleLanes();
-  // Drops the lanes of `tps` (flushing their windows first unless `lost`).
+  // Hands a lane's mark to the workers (or runs it here once they are gone).
+  void SendMark(WorkItem item);
+  // Lets go of the lanes of `tps`: with `flush`, a finish mark after their last message (their
+  // windows' summaries sent by a worker); without, dropped at once.
   void FinishLanes(const std::vector<TopicPartition>& tps, bool flush);
   // Stores the offsets that became committable (for `only` partitions, or all). Returns how many
   // partitions moved.

@@ -43,13 +43,26 @@ StatefulLane::~StatefulLane() {
 
 void StatefulLane::Submit(uint64_t seq, std::shared_ptr<const Snapshot> snapshot,
                           ProcessorOutput& out, std::shared_ptr<Completion> completion) {
-  std::unique_lock lock(mu_);
   Pending p{std::move(snapshot), {}, std::move(completion)};
-  if (!spare_.empty()) {
-    p.out = std::move(spare_.back());
-    spare_.pop_back();
+  {
+    std::lock_guard lock(mu_);
+    if (!spare_.empty()) {
+      p.out = std::move(spare_.back());
+      spare_.pop_back();
+    }
   }
   std::swap(p.out, out);
+  Enqueue(seq, std::move(p));
+}
+
+void StatefulLane::Mark(uint64_t seq, LaneMark mark) {
+  Pending p;
+  p.mark = mark;
+  Enqueue(seq, std::move(p));
+}
+
+void StatefulLane::Enqueue(uint64_t seq, Pending p) {
+  std::unique_lock lock(mu_);
   if (closed_) {
     lock.unlock();
     Abandon(p);
@@ -72,18 +85,20 @@ void StatefulLane::Drain(std::unique_lock<std::mutex>& lock) {
     Run(p);
     p.out.Clear();
     lock.lock();
-    if (spare_.size() < kSpareOutputs) spare_.push_back(std::move(p.out));
+    if (spare_.size() < kSpareOutputs && p.snapshot != nullptr) spare_.push_back(std::move(p.out));
   }
   if (closed_ && !wrapped_) {
     wrapped_ = true;
-    lock.unlock();
-    Wrap();
-    lock.lock();
+    Wrap(lock);
   }
   busy_ = false;
 }
 
 void StatefulLane::Run(Pending& p) {
+  if (p.snapshot == nullptr) {
+    RunMark(p.mark);
+    return;
+  }
   if (stage_ == nullptr || stage_->loaded_policy() != p.snapshot->policy) UsePolicy(p.snapshot);
   stage_->Process(p.out, staged_);
   stage_->Advance(staged_);
@@ -91,6 +106,14 @@ void StatefulLane::Run(Pending& p) {
   Deliver(p.completion);
   retired_.reset();         // its summaries are delivered
   p.completion->Release();  // the worker's guard
+}
+
+void StatefulLane::RunMark(LaneMark mark) {
+  FlushWindows();
+  if (mark == LaneMark::kFinish) {
+    std::lock_guard lock(mu_);
+    closed_ = true;  // Drain wraps up (already flushed)
+  }
 }
 
 // The first input, or one evaluated with another policy (a reload): the stage is (re)built, the
@@ -135,53 +158,43 @@ void StatefulLane::FlushWindows() {
   completion->Release();
 }
 
-bool StatefulLane::FlushIfIdle(uint64_t submitted) {
-  std::unique_lock lock(mu_);
-  if (closed_ || busy_ || next_ != submitted) return false;
-  busy_ = true;
-  lock.unlock();
-  FlushWindows();
-  lock.lock();
-  Drain(lock);  // what was submitted meanwhile
-  return true;
-}
-
 void StatefulLane::Finish(bool flush) {
-  std::vector<Pending> abandoned;
-  {
-    std::unique_lock lock(mu_);
-    if (closed_) return;
-    closed_ = true;
-    flush_on_close_ = flush;
-    for (auto& [seq, p] : waiting_) abandoned.push_back(std::move(p));
-    waiting_.clear();
-    if (!busy_) {
-      busy_ = true;
-      Drain(lock);  // wraps up now
-    }               // else the thread running the stage wraps up when it is done
-  }
-  if (!abandoned.empty()) {
-    spdlog::warn("{}: {} inputs not processed by the stateful stage; they are consumed again",
-                 name_, abandoned.size());
-  }
-  for (Pending& p : abandoned) Abandon(p);
+  std::unique_lock lock(mu_);
+  if (closed_) return;
+  closed_ = true;
+  flush_on_close_ = flush;
+  if (busy_) return;  // the thread running the stage wraps up when it is done
+  busy_ = true;
+  Drain(lock);
 }
 
-// The end: the windows' summaries (revoke, shutdown), then the state is dropped.
-void StatefulLane::Wrap() {
-  bool flush;
-  {
-    std::lock_guard lock(mu_);
-    flush = flush_on_close_;
+// With the lock held (released meanwhile).
+void StatefulLane::Wrap(std::unique_lock<std::mutex>& lock) {
+  std::vector<Pending> abandoned;
+  for (auto& [seq, p] : waiting_) abandoned.push_back(std::move(p));
+  waiting_.clear();
+  const bool flush = flush_on_close_;
+  lock.unlock();
+  size_t inputs = 0;
+  for (Pending& p : abandoned) {
+    if (p.snapshot == nullptr) continue;  // a mark
+    ++inputs;
+    Abandon(p);
+  }
+  if (inputs > 0) {
+    spdlog::warn("{}: {} messages not processed by the stateful stage; they are consumed again",
+                 name_, inputs);
   }
   if (flush) FlushWindows();
   for (CorrelationMetrics& m : correlation_metrics_) Move(m.groups, 0, m.last.groups);
   correlation_metrics_.clear();
   suppression_metrics_.clear();
   stage_.reset();
+  lock.lock();
 }
 
 void StatefulLane::Abandon(Pending& p) {
+  if (p.completion == nullptr) return;  // a mark
   p.completion->failed.store(true, std::memory_order_release);
   p.completion->Release();
 }
@@ -281,8 +294,8 @@ bool LaneRoute::Route(const Snapshot& snapshot, Clock::time_point now,
   } else if (stateful) {
     retiring_ = false;
   } else if (retiring_ && lane_->processed() == next_seq_) {
-    // Its stage has been rebuilt for a policy without stateful rules: nothing left in it.
-    Finish(/*flush=*/true);
+    // Its stage has been rebuilt for a policy without stateful rules: nothing left to flush.
+    Finish(/*flush=*/false);
     return false;
   } else {
     retiring_ = true;  // this input rebuilds its stage (the windows summed up)
@@ -294,9 +307,22 @@ bool LaneRoute::Route(const Snapshot& snapshot, Clock::time_point now,
   return true;
 }
 
-void LaneRoute::CheckIdle(Clock::time_point now) {
-  if (lane_ == nullptr || flushed_ || now - last_input_ < context_.idle_flush) return;
-  if (lane_->FlushIfIdle(next_seq_)) flushed_ = true;
+bool LaneRoute::TakeIdleFlush(Clock::time_point now, std::shared_ptr<StatefulLane>& lane,
+                              uint64_t& seq) {
+  if (lane_ == nullptr || flushed_ || now - last_input_ < context_.idle_flush) return false;
+  flushed_ = true;
+  lane = lane_;
+  seq = next_seq_++;
+  return true;
+}
+
+bool LaneRoute::TakeFinish(std::shared_ptr<StatefulLane>& lane, uint64_t& seq) {
+  if (lane_ == nullptr) return false;
+  lane = std::move(lane_);
+  seq = next_seq_++;
+  retiring_ = false;
+  flushed_ = true;
+  return true;
 }
 
 void LaneRoute::Finish(bool flush) {

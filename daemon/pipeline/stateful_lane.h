@@ -11,19 +11,25 @@
 //                     input's Completion (so correlation and summary alerts hold its offset like
 //                     any alert), then releases the worker's guard. Deliveries of one stream are
 //                     in input order.
-//   idle              LaneRoute::CheckIdle (poll/file thread) flushes the suppression windows
-//                     after `idle_flush` without input; the summaries go out with a Completion
-//                     without tracker (nothing to commit; a refusal still stops the daemon).
+//   idle              the poll (or file) thread's loop asks LaneRoute::TakeIdleFlush whether the
+//                     stream has had no input for `idle_flush`; if so it numbers a flush mark,
+//                     which a worker (the file thread) hands to the lane like an input: the lane
+//                     flushes its suppression windows in order, and the summaries go out with a
+//                     Completion without tracker (nothing to commit; a refusal still stops the
+//                     daemon). The poll thread itself never delivers: a full sink cannot stall it.
 //   reload            an input evaluated with another policy rebuilds the stage first
 //                     (StatefulStage::Rebuild: unchanged definitions keep their state; logged).
-//   the end           Finish: revoke and shutdown flush the windows, a lost partition does not;
-//                     inputs still waiting are released as failed (never committed past).
+//   the end           revoke: a finish mark (LaneRoute::TakeFinish), numbered after the
+//                     partition's last message: the windows flushed, then the lane closes.
+//                     Shutdown (no workers left): Finish(flush) at once; a lost partition:
+//                     Finish without flush. Inputs still waiting are released as failed (never
+//                     committed past).
 //
 // The state lives in memory only (persistence to state.path is not built yet).
-// Thread contract: Submit from any worker thread; FlushIfIdle, Finish and processed() from the
-// stream's poll (or file) thread. The stage runs on one thread at a time (whichever holds the
-// lane's `busy_` turn). LaneRoute belongs to the poll (or file) thread. EvictionLog is
-// thread-safe.
+// Thread contract: Submit and Mark from any worker thread (or the file thread); Finish and
+// processed() from the stream's poll (or file) thread, or the main thread at shutdown. The stage
+// runs on one thread at a time (whichever holds the lane's `busy_` turn). LaneRoute belongs to the
+// poll (or file) thread. EvictionLog is thread-safe.
 #pragma once
 
 #include <chrono>
@@ -71,22 +77,22 @@ class StatefulLane {
   // stage on every input now in order, unless another thread is at it.
   void Submit(uint64_t seq, std::shared_ptr<const Snapshot> snapshot, ProcessorOutput& out,
               std::shared_ptr<Completion> completion);
-  // Flushes the suppression windows when every input numbered below `submitted` has been
-  // processed and the stage is not running. False when that is not so (try again later).
-  bool FlushIfIdle(uint64_t submitted);
-  // The end of the lane (revoke, shutdown; a lost partition: `flush` false). Inputs waiting for
-  // an earlier one are released as failed, later submissions too; the windows are flushed (now,
-  // or by the thread running the stage when it is done) when `flush`.
+  // Hands over mark `seq` (numbered like an input): done in order, like an input.
+  void Mark(uint64_t seq, LaneMark mark);
+  // The end of the lane, at once (shutdown, a lost partition, a retired lane; `flush`: the
+  // windows' summaries sent). Inputs waiting for an earlier one are released as failed, later
+  // submissions too; the flush happens now, or on the thread running the stage when it is done.
   void Finish(bool flush);
-  // The inputs processed: the next number expected.
+  // The inputs taken by the stage so far: the next number expected.
   uint64_t processed() const;
   const std::string& name() const { return name_; }
 
  private:
   struct Pending {
-    std::shared_ptr<const Snapshot> snapshot;
+    std::shared_ptr<const Snapshot> snapshot;  // null: a mark
     ProcessorOutput out;
     std::shared_ptr<Completion> completion;
+    LaneMark mark = LaneMark::kFlush;
   };
   // What one correlation's or suppressed rule's metrics were last told.
   struct CorrelationMetrics {
@@ -99,13 +105,18 @@ class StatefulLane {
     SuppressionStats last;
   };
 
+  // Queues `p` as number `seq` and, unless another thread has the turn, runs what is in order.
+  void Enqueue(uint64_t seq, Pending p);
   // With `busy_` set and the lock held: runs the stage on the inputs in order, finishes a closed
   // lane, and gives up the turn.
   void Drain(std::unique_lock<std::mutex>& lock);
   void Run(Pending& p);
+  void RunMark(LaneMark mark);
   void UsePolicy(const std::shared_ptr<const Snapshot>& snapshot);
   void FlushWindows();
-  void Wrap();
+  // A closed lane's end: the waiting inputs released as failed, the flush if asked, the state
+  // dropped.
+  void Wrap(std::unique_lock<std::mutex>& lock);
   // staged_ to the sinks with `completion`; metrics updated; staged_ cleared.
   void Deliver(const std::shared_ptr<Completion>& completion);
   static void Abandon(Pending& p);
@@ -150,9 +161,13 @@ class LaneRoute {
   // processed.
   bool Route(const Snapshot& snapshot, Clock::time_point now, std::shared_ptr<StatefulLane>& lane,
              uint64_t& seq);
-  // Flushes the lane's windows once it has had no input for the context's idle_flush.
-  void CheckIdle(Clock::time_point now);
-  // Drops the lane (see StatefulLane::Finish).
+  // True, with `lane` and `seq` set for a LaneMark::kFlush, once the stream has had no input for
+  // the context's idle_flush since its last input (once per quiet period).
+  bool TakeIdleFlush(Clock::time_point now, std::shared_ptr<StatefulLane>& lane, uint64_t& seq);
+  // True, with `lane` and `seq` set for a LaneMark::kFinish, when there is a lane; the route
+  // lets go of it.
+  bool TakeFinish(std::shared_ptr<StatefulLane>& lane, uint64_t& seq);
+  // Drops the lane at once (see StatefulLane::Finish).
   void Finish(bool flush);
   bool active() const { return lane_ != nullptr; }
 

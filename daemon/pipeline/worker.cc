@@ -35,6 +35,10 @@ Worker::Worker(const StageContext& context, DecoderOptions options)
     : context_(context), options_(options), processor_(*context.snapshots, options) {}
 
 void Worker::Handle(WorkItem& item) {
+  if (item.message == nullptr) {
+    item.lane->Mark(item.seq, item.mark);
+    return;
+  }
   KafkaMessage& msg = *item.message;
   topic_.assign(msg.topic());
   WorkerInput input;

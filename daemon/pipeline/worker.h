@@ -41,6 +41,12 @@ class EvictionLog;
 class Metrics;
 class StatefulLane;
 
+// What a numbered mark asks of a stateful lane (pipeline/stateful_lane.h).
+enum class LaneMark : uint8_t {
+  kFlush,   // the stream was idle: close the suppression windows, send their summaries
+  kFinish,  // the stream ends here (revoke): flush, then close the lane
+};
+
 // Records evaluated after a repair (lenient decoding): counted, and logged once per file or
 // partition and kind of repair.
 class RepairLog {
@@ -102,6 +108,9 @@ struct WorkItem {
   std::shared_ptr<const Snapshot> snapshot;
   std::shared_ptr<StatefulLane> lane;  // see WorkerInput
   uint64_t seq = 0;
+  // Without a message: a mark for `lane` (its number `seq`): flush it (idle), or finish it
+  // (revoked).
+  LaneMark mark = LaneMark::kFlush;
 };
 using WorkQueue = BoundedQueue<WorkItem>;
 
@@ -112,7 +121,7 @@ class Worker {
   // Decodes, enriches and evaluates one input, counts it, delivers its alerts and dead letter, and
   // releases the input's guard on its completion.
   void Handle(WorkerInput& input);
-  // The same for a Kafka message.
+  // The same for a Kafka message; a lane's mark goes to its lane.
   void Handle(WorkItem& item);
 
  private:

@@ -92,10 +92,12 @@ class StatefulLaneTest : public ::testing::Test, public PipelineHarness {
     PollAll();
     RunWorkers();
   }
-  // A poll turn with nothing to take: stores offsets, checks idle lanes.
+  // A poll turn with nothing to take (stores offsets, checks idle lanes), then the workers take
+  // the marks it sent.
   void Idle() {
     ASSERT_EQ(consumer_->pending(), 0u);
     ASSERT_TRUE(input_->PollOnce());
+    RunWorkers();
   }
   double Value(Counter& c) { return c.Value(); }
 
@@ -183,7 +185,10 @@ TEST_F(StatefulLaneTest, IdleFlushEmitsTheSummariesAfterIdleFlushAndNotBefore) {
   Idle();
   EXPECT_EQ(sinks_[0]->records().size(), 2u);
   clock_.Advance(seconds(2));
-  Idle();
+  ASSERT_TRUE(input_->PollOnce());
+  EXPECT_EQ(sinks_[0]->records().size(), 2u) << "the poll thread delivers nothing itself";
+  EXPECT_EQ(state_->work.size(), 1u) << "a flush mark for the workers";
+  RunWorkers();
   ASSERT_EQ(Shapes(*sinks_[0]),
             (Strings{"event T-1 e-0", "correlation C-1 e-1", "summary T-1 e-2"}));
   EXPECT_EQ(Field(sinks_[0]->records()[2].value, "count"), "2");
@@ -225,6 +230,9 @@ TEST_F(StatefulLaneTest, RevokeFlushesTheLaneAndAFreshAssignmentStartsEmpty) {
   EXPECT_EQ(state_->metrics->CorrelationGroups("C-1").Value(), 1) << "fired: cleared, still held";
   consumer_->Revoke({{"audit", 0}});
   EXPECT_EQ(input_->lanes(), 0u);
+  EXPECT_EQ(sinks_[0]->records().size(), 2u) << "the poll thread delivers nothing itself";
+  EXPECT_EQ(state_->work.size(), 1u) << "a finish mark for the workers";
+  RunWorkers();
   EXPECT_EQ(Shapes(*sinks_[0]),
             (Strings{"event T-1 e-0", "correlation C-1 e-1", "summary T-1 e-1"}));
   EXPECT_EQ(consumer_->stored("audit", 0), 2);
