@@ -26,13 +26,15 @@ BUILD = os.environ.get("BENCH_BUILD", os.path.join(SRC, "build/bench"))
 CW = os.path.join(BUILD, "daemon/chipwatch")
 PARSE_ONLY = os.path.join(BUILD, "bench/parse_only")
 MICRO = os.path.join(BUILD, "bench/chipwatch_micro")
+STATE_BENCH = os.path.join(BUILD, "bench/state_bench")
 PY = "/usr/bin/python3"
 GEOIP = os.path.join(SRC, "tests/data/geoip/test-country.mmdb")
 RULES = os.path.join(SRC, "rules")
 SCALE = os.environ.get("BENCH_SCALE", "small")
 REPS = int(os.environ.get("BENCH_REPS", "3"))
 FAST_REPS = max(REPS, 3 * REPS)  # rounds for chipwatch and parse-only in the throughput table
-SKIP = set(filter(None, os.environ.get("BENCH_SKIP", "").split(",")))  # e.g. kafka,micro,rules
+SKIP = set(filter(None, os.environ.get("BENCH_SKIP", "").split(",")))  # e.g. kafka,micro,rules,state
+STATE_GROUPS = 1_000_000  # groups per correlation in the state benchmark (both scales)
 DATA = os.path.join(BUILD, "data")
 OUT = os.path.join(BUILD, "results")
 KAFKA_PORT = int(os.environ.get("BENCH_KAFKA_PORT", "19392"))
@@ -644,6 +646,54 @@ def micro():
     results["micro"] = res
 
 
+# ---------------------------------------------------------------------------------- 6. state
+STATE_TYPES = ("event_count", "value_count", "temporal")
+
+
+def state_bench():
+    """bench/state_bench.cc in a fresh process per round and correlation type: resident memory of
+    STATE_GROUPS groups (one entry each), snapshot (Save + WriteStateSnapshot, fsync included) and
+    restore (ReadStateSnapshot + Load) times. Rounds interleaved by type; medians."""
+    runs = {t: [] for t in STATE_TYPES}
+    for _ in range(REPS):
+        for t in STATE_TYPES:
+            p = subprocess.run([STATE_BENCH, t, str(STATE_GROUPS), DATA], capture_output=True, text=True)
+            if p.returncode != 0:
+                raise SystemExit(f"state_bench {t} failed: {p.stderr[-2000:]}")
+            runs[t].append(json.loads(p.stdout))
+    res = {}
+    for t, rs in runs.items():
+        res[t] = {k: med([r[k] for r in rs]) for k in rs[0] if k != "type"}
+        v = res[t]
+        log(f"  state {t}: {v['rss_delta_mb']:.0f} MB RSS for {STATE_GROUPS:,} groups, snapshot "
+            f"{v['snapshot_ms']:.0f} ms (save {v['save_ms']:.0f} + write {v['write_ms']:.0f}), "
+            f"restore {v['restore_ms']:.0f} ms")
+    results["state"] = res
+
+
+def render_state():
+    st = results["state"]
+    m = results["machine"]
+    L = [f"Measured {m['date']} on {m['nproc']} cores ({m['cpu']}), {m['mem_gib']} GiB RAM; commit "
+         f"`{m['commit']}`; {results['reps']} rounds (a fresh process each), medians. "
+         f"`bench/run state` reruns only this part.", ""]
+    L.append(f"| correlation | RSS for {STATE_GROUPS:,} groups, MB | bytes/group | offer ns | saved MB "
+             "| save ms | write ms | **snapshot ms** | read ms | load ms | restore ms |")
+    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for t in STATE_TYPES:
+        v = st[t]
+        L.append(f"| {t} | **{v['rss_delta_mb']:.0f}** | {v['bytes_per_group']:.0f} | {v['offer_ns']:.0f} | "
+                 f"{v['state_mb']:.1f} | {v['save_ms']:.0f} | {v['write_ms']:.0f} | **{v['snapshot_ms']:.0f}** | "
+                 f"{v['read_ms']:.0f} | {v['load_ms']:.0f} | {v['restore_ms']:.0f} |")
+    L.append("")
+    worst_rss = max(st[t]["rss_delta_mb"] for t in STATE_TYPES)
+    worst_snap = max(st[t]["snapshot_ms"] for t in STATE_TYPES)
+    L.append(f"Targets: {STATE_GROUPS:,} groups in under 300 MB RSS: worst {worst_rss:.0f} MB "
+             f"{verdict(worst_rss < 300)}; snapshot of {STATE_GROUPS:,} groups under 1 s: worst "
+             f"{worst_snap:.0f} ms {verdict(worst_snap < 1000)}.")
+    return "\n".join(L)
+
+
 # --------------------------------------------------------------------------------- report
 def machine():
     cpu = "unknown"
@@ -816,9 +866,13 @@ benchmark file). `bench/run` never rewrites this section._
 """
 
 
-def write_doc(section):
+STATE_HEADING = "## Stateful detections: memory and snapshots"
+
+
+def write_doc(section, name="results"):
+    """Replaces the text between <!-- bench:NAME:begin --> and <!-- bench:NAME:end -->."""
     path = os.path.join(SRC, "docs/benchmarks.md")
-    begin, end = "<!-- bench:results:begin -->", "<!-- bench:results:end -->"
+    begin, end = f"<!-- bench:{name}:begin -->", f"<!-- bench:{name}:end -->"
     block = f"{begin}\n{section}\n{end}"
     if os.path.exists(path):
         with open(path) as f:
@@ -826,7 +880,8 @@ def write_doc(section):
         if begin in doc and end in doc:
             doc = doc[:doc.index(begin)] + block + doc[doc.index(end) + len(end):]
         else:
-            doc = doc.rstrip("\n") + "\n\n" + block + "\n"
+            heading = STATE_HEADING + "\n\n" if name == "state" else ""
+            doc = doc.rstrip("\n") + "\n\n" + heading + block + "\n"
         if "## Profile" not in doc:
             doc = doc.rstrip("\n") + "\n" + DOC_TAIL
     else:
@@ -841,6 +896,16 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     results["machine"] = machine()
     results["skipped"] = []
+    if sys.argv[1:] == ["state"]:  # bench/run state: only the state benchmark, its own block
+        log(f"state: {STATE_GROUPS:,} groups per correlation type")
+        state_bench()
+        with open(os.path.join(OUT, "state.json"), "w") as f:
+            json.dump(results, f, indent=1)
+        section = render_state()
+        write_doc(section, "state")
+        print(section)
+        log("wrote docs/benchmarks.md (state section) and " + os.path.join(OUT, "state.json"))
+        return
     ct = gen_events("cloudtrail", SIZES["lines"])
     if "throughput" not in SKIP:
         log("throughput: chipwatch vs parse-only vs Python vs jq")
@@ -869,11 +934,16 @@ def main():
     if "micro" not in SKIP and os.path.exists(MICRO):
         log("micro-benchmarks")
         micro()
+    if "state" not in SKIP:
+        log("state: memory and snapshots")
+        state_bench()
     with open(os.path.join(OUT, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
     section = render()
     write_doc(section)
     print(section)
+    if results.get("state"):
+        write_doc(render_state(), "state")
     log("wrote docs/benchmarks.md and " + os.path.join(OUT, "results.json"))
 
 

@@ -245,7 +245,8 @@ std::string_view AlertKindName(AlertKind kind) {
 }
 
 void AppendAlertJson(std::string& out, const CompiledRule& rule, Severity severity, const Event& e,
-                     std::string_view reason) {
+                     std::string_view reason, AlertJsonSpans* spans) {
+  AlertJsonSpans at;
   JsonWriter w(out);
   w.Open();
   w.String("schema", kAlertSchema);
@@ -253,12 +254,19 @@ void AppendAlertJson(std::string& out, const CompiledRule& rule, Severity severi
   w.String("rule_id", rule.id);
   w.String("title", rule.title);
   w.String("severity", SeverityName(severity));
+  at.event_begin = out.size() + 1;  // after the comma
   AppendEventSections(w, e);
+  at.event_end = out.size();
   w.String("reason", reason);
+  at.matched_begin = out.size() + 1;
   AppendMatched(w, e);
+  at.matched_end = out.size();
   AppendTags(w, rule);
+  at.origin_begin = out.size() + 1;
   AppendOrigin(w, e.origin);
+  at.origin_end = out.size();
   w.Close();
+  if (spans != nullptr) *spans = at;
 }
 
 void AppendEventFragment(std::string& out, const Event& e) {

@@ -23,9 +23,17 @@ inline constexpr std::string_view kAlertSchema = "chipwatch-alert/v1";
 enum class AlertKind : uint8_t { kEvent, kCorrelation, kSummary };
 std::string_view AlertKindName(AlertKind kind);  // "event", "correlation", "summary"
 
-// Appends one event alert (no trailing newline) to `out`.
+// Where an event alert's fragments (below) lie in the output: [begin, end) offsets.
+struct AlertJsonSpans {
+  size_t event_begin = 0, event_end = 0;
+  size_t matched_begin = 0, matched_end = 0;
+  size_t origin_begin = 0, origin_end = 0;
+};
+
+// Appends one event alert (no trailing newline) to `out`; `spans`, when given, receives where its
+// fragments are (they are byte for byte what the Append*Fragment functions write).
 void AppendAlertJson(std::string& out, const CompiledRule& rule, Severity severity,
-                     const Event& event, std::string_view reason);
+                     const Event& event, std::string_view reason, AlertJsonSpans* spans = nullptr);
 
 // Fragments of an event alert, rendered while the Event is alive so that a correlation or
 // summary alert can be written later without it (engine/stateful.h). Each is a comma-separated

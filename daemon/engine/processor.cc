@@ -63,16 +63,16 @@ void EventProcessor::OnEvent(Event& event) {
       record |= (s.alert && s.suppression >= 0) || !s.feeds.empty();
       if (!s.alert) continue;  // `alert: false`: feeds correlations only
     }
-    AppendAlert(m, event);
+    AppendAlert(m, event, out_->refs.size() == first_ref ? &first_spans_ : nullptr);
   }
   if (record) RecordStateful(event, first_ref);
 }
 
-void EventProcessor::AppendAlert(const RuleMatch& m, const Event& event) {
+void EventProcessor::AppendAlert(const RuleMatch& m, const Event& event, AlertJsonSpans* spans) {
   std::string reason = RenderReason(*m.rule, event);
   AlertRef ref;
   ref.begin = out_->alerts.size();
-  AppendAlertJson(out_->alerts, *m.rule, m.severity, event, reason);
+  AppendAlertJson(out_->alerts, *m.rule, m.severity, event, reason, spans);
   ref.length = out_->alerts.size() - ref.begin;
   ref.key = event.Str(FieldId::kEventId);
   ref.rule = m.rule;
@@ -145,9 +145,17 @@ void EventProcessor::RecordStateful(const Event& event, uint32_t first_ref) {
   r.first_ref = first_ref;
   r.end_ref = static_cast<uint32_t>(out_->refs.size());
   r.event_id = event.Str(FieldId::kEventId);
-  AppendEventFragment(r.event, event);
-  AppendMatchedFragment(r.matched, event);
-  AppendOriginFragment(r.origin, event.origin);
+  if (r.end_ref > r.first_ref) {  // the event alert holds the fragments: copied, not rendered
+    const std::string& a = out_->alerts;
+    const AlertJsonSpans& at = first_spans_;
+    r.event.assign(a, at.event_begin, at.event_end - at.event_begin);
+    r.matched.assign(a, at.matched_begin, at.matched_end - at.matched_begin);
+    r.origin.assign(a, at.origin_begin, at.origin_end - at.origin_begin);
+  } else {
+    AppendEventFragment(r.event, event);
+    AppendMatchedFragment(r.matched, event);
+    AppendOriginFragment(r.origin, event.origin);
+  }
   uint32_t ref = first_ref;
   for (const RuleMatch& m : matches_) {
     const StatefulRule& s = stateful_->rule(stateful_->RuleIndex(*m.rule));

@@ -166,7 +166,7 @@ class EventProcessor : public RecordHandler {
 
  private:
   void ApplyOverrides(Event& event);
-  void AppendAlert(const RuleMatch& match, const Event& event);
+  void AppendAlert(const RuleMatch& match, const Event& event, AlertJsonSpans* spans);
   void RecordStateful(const Event& event, uint32_t first_ref);
   void AddOffers(const Event& event, StatefulRecord& record);
 
@@ -179,6 +179,7 @@ class EventProcessor : public RecordHandler {
   std::vector<RuleMatch> matches_;
   const StatefulPolicy* stateful_ = nullptr;          // null: no stateful rule
   std::vector<std::pair<uint32_t, uint32_t>> feeds_;  // scratch: (correlation, rule bits)
+  AlertJsonSpans first_spans_;  // the current event's first alert: where its fragments are
   std::vector<FieldOverride> overrides_;
   Observer observer_;
   std::shared_ptr<const AlertCounters> alert_counters_;

@@ -242,7 +242,7 @@ std::unique_ptr<const StatefulPolicy> StatefulPolicy::Build(const PolicyDefiniti
     const CompiledRule& rule = compiled[i];
     StatefulRule& s = p->rules_[i];
     if (rule.def == nullptr || !rule.enabled) continue;
-    s.alert = rule.def->alert;
+    s.alert = rule.alert;
     s.stateful = !s.alert;
     if (s.alert && rule.def->suppress && rule.def->suppress->for_ms > 0) {
       SuppressionPlan plan;
@@ -366,27 +366,43 @@ void StatefulStage::ProcessRecord(const ProcessorOutput& in, StatefulRecord& r,
   max_time_ms_ = std::max(max_time_ms_, r.max_time_ms);
   CloseEnded(max_time_ms_, out);
   dropped_.assign(r.end_ref - r.first_ref, 0);
-  for (const StatefulMatch& m : r.suppressed) {
+  suppressed_.clear();
+  for (size_t k = 0; k < r.suppressed.size(); ++k) {
+    const StatefulMatch& m = r.suppressed[k];
     Suppression& s = suppressions_[m.suppression];
     closed_.clear();
     const auto outcome = s.state.Offer(m.key, r.time_ms, r.event_id, closed_);
     EmitSummaries(s, out);  // empty: CloseEnded closed every window ended by r.time_ms
     if (outcome != SuppressionState::Outcome::kSuppressed) continue;
     dropped_[m.ref - r.first_ref] = 1;
-    LastSuppressed& last = s.last[m.key];
-    last.event_id = r.event_id;
-    last.event = r.event;
-    last.matched = r.matched;
-    last.origin = r.origin;
-    last.group = m.group;
-    last.group_text = m.group_text;
-    last.severity = m.severity;
+    suppressed_.push_back(k);
   }
   for (uint32_t i = r.first_ref; i < r.end_ref; ++i) {
     if (dropped_[i - r.first_ref] == 0) CopyRefs(in, i, i + 1, out);
   }
   for (const StatefulOffer& offer : r.offers) Offer(r, offer, out);
   for (uint32_t c : r.missing) ++correlations_[c].missing;
+  // What the summaries will show: this record, now the last suppressed match of its windows (the
+  // record is done with: its strings move to the last window, the others get copies).
+  for (size_t n = 0; n < suppressed_.size(); ++n) {
+    StatefulMatch& m = r.suppressed[suppressed_[n]];
+    LastSuppressed& last = suppressions_[m.suppression].last[m.key];
+    const bool move = n + 1 == suppressed_.size();
+    auto take = [move](std::string& from, std::string& to) {
+      if (move) {
+        to = std::move(from);
+      } else {
+        to = from;
+      }
+    };
+    take(r.event_id, last.event_id);
+    take(r.event, last.event);
+    take(r.matched, last.matched);
+    take(r.origin, last.origin);
+    last.group = std::move(m.group);
+    last.group_text = std::move(m.group_text);
+    last.severity = m.severity;
+  }
 }
 
 void StatefulStage::Offer(const StatefulRecord& r, const StatefulOffer& offer,

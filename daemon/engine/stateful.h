@@ -216,6 +216,7 @@ class StatefulStage {
   int64_t max_time_ms_;
   std::vector<SuppressionSummary> closed_;  // scratch
   std::vector<uint8_t> dropped_;            // scratch: per ref of a record
+  std::vector<size_t> suppressed_;          // scratch: a record's suppressed matches
 };
 
 }  // namespace chipwatch

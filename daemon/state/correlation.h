@@ -13,20 +13,29 @@
 // updated one (counted). Everything depends only on the order and content of the offers, never
 // on the wall clock: replay is deterministic.
 //
+// Memory: a group is a 64-byte header, 8-16 bytes of index and one malloc'd buffer packing its
+// key, entries and counters (GroupTable; layout below): a million groups of one entry (IPv4 key,
+// 36-character event id) take about 155 MB, 180 MB for value_count (docs/benchmarks.md). A
+// group's buffer is capped at 2 GiB: beyond that, matches of the group are ignored (counted as
+// late) until entries leave its window.
+//
+// Persistence: Save/Load (docs/stateful.md, "Persistence") carry everything that decides future
+// outcomes, so that a state saved and loaded between two offers behaves as if it never was.
+//
 // Thread contract: not thread-safe; one instance per correlation per stream (replay's one stream,
 // the daemon's partition), owned by the stateful stage.
 #pragma once
 
 #include <cstdint>
 #include <limits>
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
-#include "core/string_hash.h"
+#include "core/status.h"
+#include "state/bytes.h"
+#include "state/group_table.h"
 
 namespace chipwatch {
 
@@ -78,57 +87,72 @@ class CorrelationState {
   };
 
   explicit CorrelationState(CorrelationSpec spec);
+  CorrelationState(CorrelationState&&) noexcept = default;
+  CorrelationState& operator=(CorrelationState&&) noexcept = default;
+  CorrelationState(const CorrelationState&) = delete;
+  CorrelationState& operator=(const CorrelationState&) = delete;
 
   Outcome Offer(const CorrelationMatch& match, std::optional<CorrelationFiring>& firing);
 
+  // Appends everything that decides future outcomes to `out`: every group (in least-recently-
+  // updated order) with its T, quiet time and window, and the counters. Binary, little-endian,
+  // versioned (docs/stateful.md, "Persistence"); the same state always gives the same bytes.
+  void Save(std::string& out) const;
+  // A state that behaves exactly as the one that was saved, for `spec` (whose type and, for
+  // temporal, rule count must be the saved ones; beyond its max_groups the least recently updated
+  // groups are evicted and counted). A truncated or inconsistent input is an error naming the
+  // byte and the group.
+  static Result<CorrelationState> Load(std::string_view bytes, const CorrelationSpec& spec);
+
   const CorrelationSpec& spec() const { return spec_; }
-  size_t groups() const { return groups_.size(); }
+  size_t groups() const { return table_.size(); }
   uint64_t late() const { return late_; }
   uint64_t evictions() const { return evictions_; }
   uint64_t suppressed() const { return suppressed_; }
 
  private:
-  struct Entry {
-    int64_t time_ms;
-    uint32_t rules;  // temporal
-    uint32_t value;  // value_count: index into Group::values
-    std::string event_id;
-  };
-  // Compact on purpose (a million groups must fit in a few hundred MB): the LRU list is intrusive,
-  // and the distinct values of a window, which a firing bounds, are a small vector.
-  struct Group {
-    int64_t max_time_ms = std::numeric_limits<int64_t>::min();  // T, once an entry came
-    int64_t min_entry_time_ms = 0;  // of `entries`, when not empty: expiry skips the scan
-    int64_t quiet_until_ms = std::numeric_limits<int64_t>::min();
-    std::vector<Entry> entries;  // in arrival order
-    // value_count: the distinct values in the window and how many entries hold each.
-    std::vector<std::pair<std::string, uint32_t>> values;
-    // temporal: how many entries matched each listed rule (spec.rule_count counters).
-    std::unique_ptr<uint32_t[]> rule_hits;
-    const std::string* key = nullptr;  // the map's own key
-    Group* older = nullptr;            // LRU links: least recently updated at lru_oldest_
-    Group* newer = nullptr;
-  };
+  // A group's buffer (GroupTable::Group::buf) holds, packed:
+  //   key bytes | entries, in arrival order | tail
+  // An entry is its event time (int64 LE), for value_count its value's index in the tail and for
+  // temporal its rule bits (uint32 LE; absent for event_count), then its event id (varint length,
+  // bytes). The tail is, for value_count, each distinct value of the window with how many entries
+  // hold it (uint32 LE count, varint length, bytes); for temporal, how many entries matched each
+  // listed rule (rule_count uint32 LE); empty for event_count. Save writes these regions as they
+  // are and Load checks every byte of them.
+  using Group = GroupTable::Group;
 
-  Group& FindOrCreate(std::string_view key);
-  void Touch(Group& g);
-  void Unlink(Group& g);
+  size_t ValueBytes(std::string_view value) const;
+  uint32_t NewGroup(std::string_view key, uint32_t hash, size_t first_bytes);
   void Add(Group& g, const CorrelationMatch& match);
-  uint32_t ValueIndex(Group& g, std::string_view value);
+  uint32_t CountValue(Group& g, std::string_view value);
   void Expire(Group& g);
-  void Forget(Group& g, const Entry& e);
+  void Forget(Group& g, uint32_t extra);
+  void DropUnusedValues(Group& g);
   void Clear(Group& g);
   uint64_t Count(const Group& g) const;
   bool Holds(uint64_t count) const;
   CorrelationFiring Fire(const Group& g, uint64_t count) const;
+  bool has_extra() const { return spec_.type != CorrelationType::kEventCount; }
+  uint32_t all_rules() const { return spec_.rule_count >= 32 ? ~0u : (1u << spec_.rule_count) - 1; }
+
+  std::string LoadGroup(ByteReader& in);
+  std::string CheckTail(std::string_view tail, std::vector<std::string_view>& values);
+  std::string CheckEntries(std::string_view entries, int64_t max_time_ms, size_t n_values,
+                           Group& g);
 
   CorrelationSpec spec_;
-  StringMap<Group> groups_;
-  Group* lru_oldest_ = nullptr;
-  Group* lru_newest_ = nullptr;
+  GroupTable table_;
   uint64_t late_ = 0;
   uint64_t evictions_ = 0;
   uint64_t suppressed_ = 0;
+  std::vector<uint32_t> scratch_;  // Expire: value offsets, then their new indexes; Load: counts
+  std::vector<uint32_t> counted_;  // Load: the counts the entries give
 };
+
+// A canonical text of what the state itself depends on (type, timespan, condition, rule count,
+// quiet time; not max_groups, which Load adapts to). The definition fingerprint that decides
+// whether a saved state is kept across a reload is the engine's (it also covers the rules,
+// group_by and field); this helper is the part cw_state can vouch for.
+std::string StateFingerprint(const CorrelationSpec& spec);
 
 }  // namespace chipwatch

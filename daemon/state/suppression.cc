@@ -29,7 +29,7 @@ SuppressionState::Outcome SuppressionState::Offer(std::string_view key, int64_t 
     }
     return Outcome::kSuppressed;
   }
-  if (windows_.size() >= max_keys_) {
+  while (windows_.size() >= max_keys_) {  // more than one only after a Load with a smaller max
     Close(windows_.find(ends_.begin()->second), closed);
     ++evictions_;
   }

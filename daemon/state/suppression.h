@@ -22,7 +22,9 @@
 #include <utility>
 #include <vector>
 
+#include "core/status.h"
 #include "core/string_hash.h"
+#include "state/bytes.h"
 
 namespace chipwatch {
 
@@ -46,6 +48,10 @@ class SuppressionState {
   enum class Outcome : uint8_t { kRaise, kSuppressed };
 
   SuppressionState(int64_t for_ms, size_t max_keys);
+  SuppressionState(SuppressionState&&) noexcept = default;
+  SuppressionState& operator=(SuppressionState&&) noexcept = default;
+  SuppressionState(const SuppressionState&) = delete;
+  SuppressionState& operator=(const SuppressionState&) = delete;
 
   // One match of the rule. A window of `key` that has ended (its end at or before `time_ms`)
   // closes first, its summary appended to `closed`.
@@ -57,6 +63,16 @@ class SuppressionState {
 
   // Closes every window (end of a replay; an idle partition).
   void Flush(std::vector<SuppressionSummary>& closed);
+
+  // Appends every open window (in (end, key) order) and the counters to `out`: binary,
+  // little-endian, versioned (docs/stateful.md, "Persistence"); the same state always gives the
+  // same bytes.
+  void Save(std::string& out) const;
+  // A state that behaves exactly as the one that was saved, with the rule's `for_ms` and
+  // `max_keys` (windows keep the ends they were opened with; beyond max_keys, the next new key
+  // closes windows until it fits, as eviction does). A truncated or inconsistent input is an
+  // error naming the byte and the window.
+  static Result<SuppressionState> Load(std::string_view bytes, int64_t for_ms, size_t max_keys);
 
   size_t open_windows() const { return windows_.size(); }
   uint64_t suppressed() const { return suppressed_; }
@@ -75,6 +91,7 @@ class SuppressionState {
   using Ends = std::set<std::pair<int64_t, std::string_view>>;  // (end, key): what closes first
 
   void Close(StringMap<Window>::iterator it, std::vector<SuppressionSummary>& closed);
+  std::string LoadWindow(ByteReader& in);
 
   int64_t for_ms_;
   size_t max_keys_;

@@ -41,7 +41,8 @@ grep -q '"line":6' "$WORK/out" || fail "json diagnostics: $(cat "$WORK/out")"
 expect_exit 2 "replay with broken rules" -- "$CHIPWATCH" replay --rules "$WORK/bad.yaml" tests/data/samples/cloudtrail.jsonl
 
 # Suppression and correlations (issue 13): a valid file is counted in check's summary, and its
-# multi-event tests are skipped by `test`, saying so; a broken one is refused with file:line:col.
+# multi-event tests run (a failing one shows expected and got); a broken one is refused with
+# file:line:col.
 cat >"$WORK/corr.yaml" <<'YAML'
 rules:
   - id: E2E-SUPPRESSED-1
@@ -56,6 +57,7 @@ rules:
           - {format: cloudtrail, event: {eventName: RunInstances, recipientAccountId: "1"}}
         expect:
           - {rule: E2E-SUPPRESSED-1, kind: event}
+          - {rule: E2E-SUPPRESSED-1, kind: summary, group: {account: "1"}, count: 1}
 correlations:
   - id: E2E-CORR-1
     title: many launches from one address
@@ -74,10 +76,17 @@ grep -q "1 suppressed.* 1 correlations (1 enabled).* 0 errors" "$WORK/out" \
 expect_exit 0 "check --json with a correlation" -- "$CHIPWATCH" check --json --rules rules --rules "$WORK/corr.yaml"
 tail -1 "$WORK/out" | grep -q '^{"summary":{.*"rules_suppressed":1,.*"correlations":1,.*"multi_event_tests":2,.*"errors":0,' \
   || fail "check --json summary: $(tail -1 "$WORK/out")"
-expect_exit 0 "test skips multi-event tests" -- "$CHIPWATCH" test --rules rules --rules "$WORK/corr.yaml"
-grep -q " 0 failed, 2 skipped" "$WORK/out" && grep -q "^SKIP E2E-CORR-1 " "$WORK/out" \
-  && grep -q "^SKIP E2E-SUPPRESSED-1 " "$WORK/out" && grep -q "2 multi-event tests skipped" "$WORK/out" \
+expect_exit 0 "test runs multi-event tests" -- "$CHIPWATCH" test --rules rules --rules "$WORK/corr.yaml"
+grep -q " 0 failed" "$WORK/out" && grep -q "^PASS E2E-CORR-1 " "$WORK/out" \
+  && grep -q "^PASS E2E-SUPPRESSED-1 (1 tests, 1 multi-event)" "$WORK/out" \
   || fail "test with multi-event tests: $(tail -4 "$WORK/out")"
+sed 's/count: 1}/count: 2}/' "$WORK/corr.yaml" >"$WORK/corr-wrong.yaml"
+expect_exit 1 "a failing multi-event test" -- "$CHIPWATCH" test --rules rules --rules "$WORK/corr-wrong.yaml"
+grep -q "FAIL E2E-SUPPRESSED-1  repeats .*: alerts differ (expected 2, got 2)" "$WORK/out" \
+  && grep -q "1. ok       event E2E-SUPPRESSED-1" "$WORK/out" \
+  && grep -q "2. expected summary E2E-SUPPRESSED-1 group {account: 1} count 2" "$WORK/out" \
+  && grep -q "got      summary E2E-SUPPRESSED-1 group {account: 1} count 1" "$WORK/out" \
+  || fail "multi-event diff: $(cat "$WORK/out")"
 cat >"$WORK/bad-corr.yaml" <<'YAML'
 correlations:
   - id: BAD-CORR-1

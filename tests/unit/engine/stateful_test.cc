@@ -6,6 +6,7 @@
 #include <simdjson.h>
 
 #include <functional>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -48,72 +49,37 @@ rules:
 constexpr int64_t kBase = 1748772000000;  // 2025-06-01T10:00:00Z
 constexpr int64_t kMinute = 60000;
 
-size_t RuleIndex(const PolicyDefinitions& defs, const std::string& id) {
-  for (size_t i = 0; i < defs.rules.size(); ++i) {
-    if (defs.rules[i].id == id) return i;
+// Lines added to a rule of kRules (`suppress: ...`, `alert: false`), by rule id.
+using RuleExtras = std::vector<std::pair<std::string, std::string>>;
+
+// kRules with `extras` inserted after each named rule's title, then `correlations` (YAML list
+// items, each line indented by 2), loaded and compiled as replay does.
+std::shared_ptr<const LoadedPolicy> Build(const RuleExtras& extras,
+                                          const std::string& correlations = "",
+                                          const StatefulOptions& options = {},
+                                          std::string yaml = kRules) {
+  for (const auto& [id, line] : extras) {
+    const size_t rule = yaml.find("  - id: " + id + "\n");
+    EXPECT_NE(rule, std::string::npos) << id;
+    const size_t title_end = yaml.find('\n', yaml.find("title:", rule)) + 1;
+    yaml.insert(title_end, "    " + line + "\n");
   }
-  ADD_FAILURE() << "no rule " << id;
-  return 0;
-}
-
-void Suppress(PolicyDefinitions& defs, const std::string& rule, std::vector<std::string> by,
-              int64_t for_ms) {
-  SuppressDef s;
-  s.by = std::move(by);
-  for (const std::string& name : s.by) s.by_ids.push_back(*FieldByName(name));
-  s.for_ms = for_ms;
-  defs.rules[RuleIndex(defs, rule)].suppress = std::move(s);
-}
-
-struct CorrelationArgs {
-  std::string id;
-  CorrelationType type = CorrelationType::kEventCount;
-  std::vector<std::string> rules;
-  std::vector<std::string> group_by;
-  std::string field;
-  int64_t timespan_ms = 60 * kMinute;
-  uint64_t threshold = 2;
-  bool greater = false;
-  int64_t suppress_ms = 0;
-  std::string reason;
-};
-
-// What the collector would make of a `correlations:` entry.
-void Correlate(PolicyDefinitions& defs, const CorrelationArgs& a) {
-  CorrelationDef c;
-  c.id = a.id;
-  c.title = a.id + " title";
-  c.severity = Severity::kHigh;
-  c.tags = {"correlation"};
-  c.type = a.type;
-  c.rules = a.rules;
-  for (const std::string& r : a.rules) c.rule_indexes.push_back(RuleIndex(defs, r));
-  c.group_by = a.group_by;
-  for (const std::string& g : a.group_by) c.group_ids.push_back(*FieldByName(g));
-  c.field = a.field;
-  if (!a.field.empty()) c.field_id = *FieldByName(a.field);
-  c.timespan_ms = a.timespan_ms;
-  if (a.type != CorrelationType::kTemporal) c.threshold = a.threshold;
-  c.greater = a.greater;
-  c.suppress_ms = a.suppress_ms;
-  c.reason = a.reason;
-  if (!a.reason.empty()) {
-    auto parts = ParseCorrelationReasonTemplate(a.reason);
-    EXPECT_TRUE(parts.ok()) << parts.status().message();
-    if (parts.ok()) c.reason_parts = std::move(parts).value();
-  }
-  defs.correlations.push_back(std::move(c));
-}
-
-std::shared_ptr<const LoadedPolicy> Build(const std::function<void(PolicyDefinitions&)>& edit,
-                                          const StatefulOptions& options = {}) {
+  if (!correlations.empty()) yaml += "correlations:\n" + correlations;
   Diagnostics diags;
-  auto defs = LoadDefinitionsFromStrings({{"rules.yaml", kRules}}, diags);
-  EXPECT_FALSE(diags.has_errors()) << diags.items()[0].ToString();
-  edit(*defs);
+  auto defs = LoadDefinitionsFromStrings({{"rules.yaml", yaml}}, diags);
+  EXPECT_FALSE(diags.has_errors()) << diags.items()[0].ToString() << "\n" << yaml;
   auto policy = CompilePolicy(std::move(defs), diags, options);
   EXPECT_NE(policy, nullptr) << (diags.items().empty() ? "" : diags.items()[0].ToString());
   return policy;
+}
+
+// One `correlations:` item: its id (title "<id> title", severity high, tags [correlation]) and
+// its other keys, a line each.
+std::string Corr(const std::string& id, std::initializer_list<std::string> keys) {
+  std::string out = "  - id: " + id + "\n    title: " + id +
+                    " title\n    severity: high\n    tags: [correlation]\n";
+  for (const std::string& k : keys) out += "    " + k + "\n";
+  return out;
 }
 
 // A gpu_alloc record; its source.ip is the one optional field the tests group by.
@@ -224,9 +190,7 @@ std::vector<std::string> Shape(const std::vector<Alert>& alerts) {
 using Shapes = std::vector<std::string>;
 
 TEST(StatefulSuppressionTest, FirstAlertRaisedRepeatsDroppedSummaryWhenTheStreamPassesTheEnd) {
-  auto policy = Build([](PolicyDefinitions& d) {
-    Suppress(d, "S-1", {"tenant", "source.ip"}, 60 * kMinute);
-  });
+  auto policy = Build({{"S-1", "suppress: {by: [tenant, source.ip], for: 1h}"}});
   const auto alerts = Parse(Replay(policy, {{"e1", 0, "allocate", "A"},
                                             {"e2", 10, "allocate", "A"},
                                             {"e3", 20, "allocate", "A"},
@@ -255,7 +219,7 @@ TEST(StatefulSuppressionTest, FirstAlertRaisedRepeatsDroppedSummaryWhenTheStream
 }
 
 TEST(StatefulSuppressionTest, AMatchAtTheEndClosesTheWindowAndRaisesItsOwnAlert) {
-  auto policy = Build([](PolicyDefinitions& d) { Suppress(d, "S-1", {"tenant"}, 60 * kMinute); });
+  auto policy = Build({{"S-1", "suppress: {by: [tenant], for: 60m}"}});
   const auto alerts = Parse(Replay(policy, {{"e1", 0, "allocate", "A"},
                                             {"e2", 59, "allocate", "A"},
                                             {"e3", 60, "allocate", "A"},
@@ -266,8 +230,7 @@ TEST(StatefulSuppressionTest, AMatchAtTheEndClosesTheWindowAndRaisesItsOwnAlert)
 }
 
 TEST(StatefulSuppressionTest, FlushEmitsWhatIsStillOpenAndAWindowWithoutRepeatsNothing) {
-  auto policy =
-      Build([](PolicyDefinitions& d) { Suppress(d, "S-1", {"source.ip"}, 60 * kMinute); });
+  auto policy = Build({{"S-1", "suppress: {by: [source.ip], for: 3600s}"}});
   const auto alerts = Parse(Replay(policy, {{"e1", 0, "allocate", "A", "192.0.2.1"},
                                             {"e2", 1, "allocate", "B", "192.0.2.1"},
                                             {"e3", 2, "allocate", "A", "192.0.2.2"},
@@ -281,7 +244,7 @@ TEST(StatefulSuppressionTest, FlushEmitsWhatIsStillOpenAndAWindowWithoutRepeatsN
 }
 
 TEST(StatefulSuppressionTest, AnEmptyValueIsNotAnUnsetOne) {
-  auto policy = Build([](PolicyDefinitions& d) { Suppress(d, "S-1", {"tenant"}, 60 * kMinute); });
+  auto policy = Build({{"S-1", "suppress: {by: [tenant], for: 1h}"}});
   // tenant "" is set (empty), and a key of its own.
   const auto alerts = Parse(Replay(policy, {{"e1", 0, "allocate", ""}, {"e2", 1, "allocate", ""}}));
   ASSERT_EQ(Shape(alerts), (Shapes{"event S-1 e1", "summary S-1 e2"}));
@@ -289,16 +252,11 @@ TEST(StatefulSuppressionTest, AnEmptyValueIsNotAnUnsetOne) {
 }
 
 TEST(StatefulCorrelationTest, ValueCountFiresWithSortedValuesAndTheCompletingEvent) {
-  auto policy = Build([](PolicyDefinitions& d) {
-    d.rules[RuleIndex(d, "F-1")].alert = false;
-    Correlate(d, {.id = "C-V",
-                  .type = CorrelationType::kValueCount,
-                  .rules = {"F-1"},
-                  .group_by = {"node"},
-                  .field = "tenant",
-                  .threshold = 3,
-                  .reason = "{group.node} released in {count} tenants ({count})"});
-  });
+  auto policy =
+      Build({{"F-1", "alert: false"}},
+            Corr("C-V", {"type: value_count", "rules: [F-1]", "group_by: [node]", "field: tenant",
+                         "timespan: 1h", "condition: {gte: 3}",
+                         R"y(reason: "{group.node} released in {count} tenants ({count})")y"}));
   const auto alerts = Parse(Replay(policy, {{"e1", 0, "release", "zeta", "", "u1"},
                                             {"e2", 1, "release", "alpha", "", "u2"},
                                             {"e3", 2, "release", "zeta", "", "u3"},
@@ -320,13 +278,11 @@ TEST(StatefulCorrelationTest, ValueCountFiresWithSortedValuesAndTheCompletingEve
 }
 
 TEST(StatefulCorrelationTest, EventCountCountsAnEventOnceAndTemporalRecordsBothRules) {
-  auto policy = Build([](PolicyDefinitions& d) {
-    Correlate(d, {.id = "C-E", .rules = {"T-A", "T-B"}, .group_by = {"tenant"}, .threshold = 2});
-    Correlate(d, {.id = "C-T",
-                  .type = CorrelationType::kTemporal,
-                  .rules = {"T-A", "T-B"},
-                  .group_by = {"tenant"}});
-  });
+  auto policy = Build(
+      {}, Corr("C-E", {"type: event_count", "rules: [T-A, T-B]", "group_by: [tenant]",
+                       "timespan: 1h", "condition: {gte: 2}"}) +
+              Corr("C-T",
+                   {"type: temporal", "rules: [T-A, T-B]", "group_by: [tenant]", "timespan: 1h"}));
   // e1 matches both rules: C-T completes at once, C-E counts it once (fires with e2).
   const auto alerts = Parse(Replay(policy, {{"e1", 0, "both", "A"}, {"e2", 1, "quota", "A"}}));
   EXPECT_EQ(Shape(alerts), (Shapes{"event T-A e1", "event T-B e1", "correlation C-T e1",
@@ -339,13 +295,8 @@ TEST(StatefulCorrelationTest, EventCountCountsAnEventOnceAndTemporalRecordsBothR
 }
 
 TEST(StatefulCorrelationTest, LateMatchesAreIgnoredAndCounted) {
-  auto policy = Build([](PolicyDefinitions& d) {
-    Correlate(d, {.id = "C-E",
-                  .rules = {"T-A"},
-                  .group_by = {"tenant"},
-                  .timespan_ms = 10 * kMinute,
-                  .threshold = 2});
-  });
+  auto policy = Build({}, Corr("C-E", {"type: event_count", "rules: [T-A]", "group_by: [tenant]",
+                                       "timespan: 10m", "condition: {gte: 2}"}));
   StatefulStage stage(policy);
   const auto alerts = Parse(Replay(policy,
                                    {{"e1", 60, "quota", "A"},
@@ -363,10 +314,9 @@ TEST(StatefulCorrelationTest, LateMatchesAreIgnoredAndCounted) {
 }
 
 TEST(StatefulCorrelationTest, EventsMissingAGroupFieldAreCountedNotOffered) {
-  auto policy = Build([](PolicyDefinitions& d) {
-    Correlate(d,
-              {.id = "C-E", .rules = {"T-A"}, .group_by = {"tenant", "source.ip"}, .threshold = 2});
-  });
+  auto policy =
+      Build({}, Corr("C-E", {"type: event_count", "rules: [T-A]", "group_by: [tenant, source.ip]",
+                             "timespan: 1h", "condition: {gte: 2}"}));
   StatefulStage stage(policy);
   const auto alerts = Parse(Replay(policy,
                                    {{"e1", 0, "quota", "A"},
@@ -383,15 +333,9 @@ TEST(StatefulCorrelationTest, EventsMissingAGroupFieldAreCountedNotOffered) {
 }
 
 TEST(StatefulCorrelationTest, QuietTimeAfterAFiringRaisesNothing) {
-  auto policy = Build([](PolicyDefinitions& d) {
-    d.rules[RuleIndex(d, "F-1")].alert = false;
-    Correlate(d, {.id = "C-E",
-                  .rules = {"F-1"},
-                  .group_by = {"tenant"},
-                  .threshold = 1,
-                  .greater = true,
-                  .suppress_ms = 30 * kMinute});
-  });
+  auto policy = Build({{"F-1", "alert: false"}},
+                      Corr("C-E", {"type: event_count", "rules: [F-1]", "group_by: [tenant]",
+                                   "timespan: 1h", "condition: {gt: 1}", "suppress: {for: 30m}"}));
   StatefulStage stage(policy);
   const auto alerts = Parse(Replay(policy,
                                    {{"e1", 0, "release", "A"},
@@ -406,10 +350,9 @@ TEST(StatefulCorrelationTest, QuietTimeAfterAFiringRaisesNothing) {
 }
 
 TEST(StatefulStageTest, SuppressionAndCorrelationOnOneEventInTheDocumentedOrder) {
-  auto policy = Build([](PolicyDefinitions& d) {
-    Suppress(d, "S-1", {"tenant"}, 60 * kMinute);
-    Correlate(d, {.id = "C-E", .rules = {"S-1"}, .group_by = {"tenant"}, .threshold = 2});
-  });
+  auto policy = Build({{"S-1", "suppress: {by: [tenant], for: 1h}"}},
+                      Corr("C-E", {"type: event_count", "rules: [S-1]", "group_by: [tenant]",
+                                   "timespan: 1h", "condition: {gte: 2}"}));
   StatefulStage stage(policy);
   // e2 is suppressed but still feeds the correlation, which fires on it.
   const auto alerts = Parse(Replay(policy,
@@ -431,24 +374,14 @@ TEST(StatefulStageTest, SuppressionAndCorrelationOnOneEventInTheDocumentedOrder)
 // A mixed stream over a few keys: the stage's output does not depend on how the workers' output
 // was cut.
 TEST(StatefulStageTest, OutputDoesNotDependOnBatching) {
-  auto policy = Build([](PolicyDefinitions& d) {
-    Suppress(d, "S-1", {"tenant", "source.ip"}, 120 * kMinute);
-    d.rules[RuleIndex(d, "F-1")].alert = false;
-    Correlate(d, {.id = "C-V",
-                  .type = CorrelationType::kValueCount,
-                  .rules = {"F-1", "S-1"},
-                  .group_by = {"node"},
-                  .field = "tenant",
-                  .timespan_ms = 15 * kMinute,
-                  .threshold = 3});
-    Correlate(d, {.id = "C-T",
-                  .type = CorrelationType::kTemporal,
-                  .rules = {"T-A", "T-B"},
-                  .group_by = {"tenant"},
-                  .timespan_ms = 5 * kMinute,
-                  .suppress_ms = 2 * kMinute});
-    Correlate(d, {.id = "C-E", .rules = {"T-B"}, .group_by = {"source.ip"}, .threshold = 4});
-  });
+  auto policy =
+      Build({{"S-1", "suppress: {by: [tenant, source.ip], for: 2h}"}, {"F-1", "alert: false"}},
+            Corr("C-V", {"type: value_count", "rules: [F-1, S-1]", "group_by: [node]",
+                         "field: tenant", "timespan: 15m", "condition: {gte: 3}"}) +
+                Corr("C-T", {"type: temporal", "rules: [T-A, T-B]", "group_by: [tenant]",
+                             "timespan: 5m", "suppress: {for: 2m}"}) +
+                Corr("C-E", {"type: event_count", "rules: [T-B]", "group_by: [source.ip]",
+                             "timespan: 1h", "condition: {gte: 4}"}));
   std::mt19937 rnd(7);
   const char* actions[] = {"allocate", "release", "quota", "launch", "both", "plain", "noop"};
   const char* tenants[] = {"A", "B", "C", "D"};
@@ -495,19 +428,17 @@ std::string Feed(StatefulStage& stage, const std::vector<Ev>& events) {
 // A reload keeps the state of every definition it did not change, and drops the others: a
 // dropped suppression's windows are summed up first.
 TEST(StatefulStageTest, RebuildKeepsUnchangedDefinitionsAndDropsChangedOnes) {
-  auto policy = [](int64_t for_ms, uint64_t threshold, bool temporal) {
-    return Build([=](PolicyDefinitions& d) {
-      Suppress(d, "S-1", {"tenant"}, for_ms);
-      Correlate(d, {.id = "C-E", .rules = {"T-A"}, .group_by = {"tenant"}, .threshold = threshold});
-      if (temporal) {
-        Correlate(d, {.id = "C-T",
-                      .type = CorrelationType::kTemporal,
-                      .rules = {"T-A", "T-B"},
-                      .group_by = {"tenant"}});
-      }
-    });
+  auto policy = [](const std::string& suppress_for, int threshold, bool temporal) {
+    std::string correlations =
+        Corr("C-E", {"type: event_count", "rules: [T-A]", "group_by: [tenant]", "timespan: 1h",
+                     "condition: {gte: " + std::to_string(threshold) + "}"});
+    if (temporal) {
+      correlations += Corr(
+          "C-T", {"type: temporal", "rules: [T-A, T-B]", "group_by: [tenant]", "timespan: 1h"});
+    }
+    return Build({{"S-1", "suppress: {by: [tenant], for: " + suppress_for + "}"}}, correlations);
   };
-  auto first = std::make_unique<StatefulStage>(policy(60 * kMinute, 2, false));
+  auto first = std::make_unique<StatefulStage>(policy("1h", 2, false));
   EXPECT_EQ(Shape(Parse(Feed(*first, {{"e1", 0, "allocate", "A"},
                                       {"e2", 1, "allocate", "A"},
                                       {"e3", 2, "quota", "A"}}))),
@@ -515,7 +446,7 @@ TEST(StatefulStageTest, RebuildKeepsUnchangedDefinitionsAndDropsChangedOnes) {
   // The same definitions from another load (and a new correlation): the state carries over.
   ProcessorOutput out;
   StatefulStage::RebuildReport report;
-  auto second = StatefulStage::Rebuild(*first, policy(60 * kMinute, 2, true), out, report);
+  auto second = StatefulStage::Rebuild(*first, policy("1h", 2, true), out, report);
   EXPECT_TRUE(out.refs.empty());
   EXPECT_EQ(report.kept, (std::vector<std::string>{"S-1", "C-E"}));
   EXPECT_EQ(report.added, (std::vector<std::string>{"C-T"}));
@@ -528,7 +459,7 @@ TEST(StatefulStageTest, RebuildKeepsUnchangedDefinitionsAndDropsChangedOnes) {
   EXPECT_EQ(second->correlation_stats()[0].alerts, 1u);
   // `for` and the threshold changed: both states dropped, the open window summed up first.
   report = {};
-  auto third = StatefulStage::Rebuild(*second, policy(30 * kMinute, 3, true), out, report);
+  auto third = StatefulStage::Rebuild(*second, policy("30m", 3, true), out, report);
   EXPECT_EQ(report.kept, (std::vector<std::string>{"C-T"}));
   EXPECT_EQ(report.dropped, (std::vector<std::string>{"S-1", "C-E"}));
   EXPECT_EQ(report.added, (std::vector<std::string>{"S-1", "C-E"}));
@@ -543,20 +474,17 @@ TEST(StatefulStageTest, RebuildKeepsUnchangedDefinitionsAndDropsChangedOnes) {
 }
 
 TEST(StatefulPolicyTest, RulesAndCorrelationsResolvedWithFingerprints) {
-  auto build = [](int64_t for_ms, std::string condition_value, uint64_t threshold) {
+  auto build = [](const std::string& for_text, const std::string& action, int threshold) {
+    std::string rules = kRules;
+    rules.replace(rules.find("value: allocate"), 15, "value: " + action);
     return Build(
-        [&](PolicyDefinitions& d) {
-          Suppress(d, "S-1", {"tenant"}, for_ms);
-          d.rules[RuleIndex(d, "S-1")].condition.value = condition_value;
-          d.rules[RuleIndex(d, "F-1")].alert = false;
-          Correlate(d, {.id = "C-E",
-                        .rules = {"T-A", "T-B"},
-                        .group_by = {"tenant"},
-                        .threshold = threshold});
-        },
-        StatefulOptions{.max_groups = 5});
+        {{"S-1", "suppress: {by: [tenant], for: " + for_text + "}"}, {"F-1", "alert: false"}},
+        Corr("C-E",
+             {"type: event_count", "rules: [T-A, T-B]", "group_by: [tenant]", "timespan: 1h",
+              "condition: {gte: " + std::to_string(threshold) + "}", "reason: whatever {count}"}),
+        StatefulOptions{.max_groups = 5}, rules);
   };
-  auto p = build(60 * kMinute, "allocate", 2);
+  auto p = build("1h", "allocate", 2);
   const StatefulPolicy& s = *p->stateful;
   EXPECT_FALSE(s.empty());
   ASSERT_EQ(s.suppressions().size(), 1u);
@@ -573,18 +501,18 @@ TEST(StatefulPolicyTest, RulesAndCorrelationsResolvedWithFingerprints) {
   EXPECT_FALSE(rule("P-1").stateful);
   EXPECT_EQ(rules.size(), 5u);
 
-  auto same = build(60 * kMinute, "allocate", 2);
+  auto same = build("60m", "allocate", 2);  // the same duration written otherwise
   EXPECT_EQ(same->stateful->suppressions()[0].fingerprint, s.suppressions()[0].fingerprint);
   EXPECT_EQ(same->stateful->correlations()[0].fingerprint, s.correlations()[0].fingerprint);
-  auto longer = build(2 * 60 * kMinute, "allocate", 2);
+  auto longer = build("2h", "allocate", 2);
   EXPECT_NE(longer->stateful->suppressions()[0].fingerprint, s.suppressions()[0].fingerprint);
-  auto other = build(60 * kMinute, "other", 3);
+  auto other = build("1h", "other", 3);
   EXPECT_NE(other->stateful->suppressions()[0].fingerprint, s.suppressions()[0].fingerprint);
   EXPECT_NE(other->stateful->correlations()[0].fingerprint, s.correlations()[0].fingerprint);
 }
 
 TEST(StatefulPolicyTest, APolicyWithoutStatefulRulesRecordsNothing) {
-  auto policy = Build([](PolicyDefinitions&) {});
+  auto policy = Build({});
   EXPECT_TRUE(policy->stateful->empty());
   EventProcessor processor(policy, nullptr);
   std::string padded = Json({"e1", 0, "allocate", "A"});
@@ -596,6 +524,39 @@ TEST(StatefulPolicyTest, APolicyWithoutStatefulRulesRecordsNothing) {
   EXPECT_EQ(out.alert_count, 1u);
   EXPECT_TRUE(out.records.empty());
   EXPECT_EQ(out.max_time_ms, kBase);
+}
+
+// The worker copies an event alert's fragments instead of rendering them again: the same bytes.
+TEST(StatefulPolicyTest, AlertSpansHoldTheFragments) {
+  auto policy = Build({});
+  EventProcessor processor(policy, nullptr);
+  std::optional<std::string> checked;
+  processor.set_observer([&](const Event& e, const std::vector<RuleMatch>& matches) {
+    ASSERT_EQ(matches.size(), 1u);
+    std::string alert, event, matched, origin;
+    AlertJsonSpans at;
+    AppendAlertJson(alert, *matches[0].rule, matches[0].severity, e, "why", &at);
+    AppendEventFragment(event, e);
+    AppendMatchedFragment(matched, e);
+    AppendOriginFragment(origin, e.origin);
+    EXPECT_EQ(alert.substr(at.event_begin, at.event_end - at.event_begin), event);
+    EXPECT_EQ(alert.substr(at.matched_begin, at.matched_end - at.matched_begin), matched);
+    EXPECT_EQ(alert.substr(at.origin_begin, at.origin_end - at.origin_begin), origin);
+    EXPECT_TRUE(event.starts_with(R"("event_id":"e1","event_time":)")) << event;
+    EXPECT_TRUE(matched.starts_with(R"("matched":[)")) << matched;
+    EXPECT_TRUE(origin.starts_with(R"("origin":{"file":"f","line":3,)")) << origin;
+    checked = alert;
+  });
+  std::string padded = Json({"e1", 0, "allocate", "A", "192.0.2.1"});
+  const size_t size = padded.size();
+  padded.append(kInputPadding, '\0');
+  Origin origin;
+  origin.file = "f";
+  origin.line = 3;
+  ProcessorOutput out;
+  processor.Process(std::string_view(padded.data(), size), padded.size(), Format::kGpuAlloc, origin,
+                    out);
+  ASSERT_TRUE(checked.has_value());
 }
 
 TEST(StatefulPolicyTest, DurationsAreWrittenAsTheSyntaxWritesThem) {

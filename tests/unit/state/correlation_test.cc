@@ -273,7 +273,15 @@ class ModelCorrelation {
     if (it != groups_.end() && m.time_ms <= it->second.max_time - spec_.timespan_ms) {
       return Outcome::kLate;
     }
+    if (it == groups_.end() && groups_.size() >= spec_.max_groups) {
+      // The least recently updated group leaves (a late match updates nothing).
+      auto victim = std::min_element(groups_.begin(), groups_.end(), [](auto& a, auto& b) {
+        return a.second.updated < b.second.updated;
+      });
+      groups_.erase(victim);
+    }
     Group& g = groups_[std::string(m.group)];
+    g.updated = ++clock_;
     if (g.entries.empty() && it == groups_.end()) g.max_time = m.time_ms;
     g.max_time = std::max(g.max_time, m.time_ms);
     g.entries.push_back({m.time_ms, std::string(m.event_id), std::string(m.value), m.rules});
@@ -332,12 +340,15 @@ class ModelCorrelation {
     int64_t max_time = 0;
     std::vector<Entry> entries;
     std::optional<int64_t> quiet_until;
+    uint64_t updated = 0;
   };
   CorrelationSpec spec_;
   std::map<std::string, Group> groups_;
+  uint64_t clock_ = 0;
 };
 
-void ExpectSameAsTheModel(CorrelationSpec spec, uint32_t seed) {
+void ExpectSameAsTheModel(CorrelationSpec spec, uint32_t seed, uint32_t keys = 7,
+                          int min_late = 21) {
   CorrelationState state(spec);
   ModelCorrelation model(spec);
   std::mt19937 rng(seed);
@@ -347,7 +358,7 @@ void ExpectSameAsTheModel(CorrelationSpec spec, uint32_t seed) {
     // Mostly forward in time, sometimes back (out of order, some of it late).
     now += static_cast<int64_t>(rng() % 4000);
     const int64_t t = rng() % 8 == 0 ? now - static_cast<int64_t>(rng() % 30000) : now;
-    const std::string group = "g" + std::to_string(rng() % 7);
+    const std::string group = "g" + std::to_string(rng() % keys);
     const std::string value = "v" + std::to_string(rng() % 6);
     const std::string id = "e" + std::to_string(i);
     CorrelationMatch m;
@@ -373,7 +384,11 @@ void ExpectSameAsTheModel(CorrelationSpec spec, uint32_t seed) {
     late += a == Outcome::kLate;
   }
   EXPECT_GT(fired, 50);  // the run exercised firing and lateness
-  EXPECT_GT(late, 20);
+  EXPECT_GE(late, min_late);
+  EXPECT_LE(state.groups(), spec.max_groups);
+  if (keys > spec.max_groups) {
+    EXPECT_GT(state.evictions(), 1000u);
+  }
 }
 
 TEST(CorrelationModelTest, EventCountMatchesTheModel) {
@@ -400,6 +415,19 @@ TEST(CorrelationModelTest, TemporalMatchesTheModel) {
   spec.rule_count = 3;
   spec.timespan_ms = 15000;
   ExpectSameAsTheModel(spec, 5);
+}
+
+// Many keys and few groups: evictions all along (the group table's deletions and reuse).
+TEST(CorrelationModelTest, EvictionMatchesTheModel) {
+  CorrelationSpec spec = EventCount(2, 60000);
+  spec.max_groups = 24;
+  ExpectSameAsTheModel(spec, 6, 30, 0);
+  spec.type = CorrelationType::kValueCount;
+  spec.threshold = 2;
+  ExpectSameAsTheModel(spec, 7, 30, 0);
+  spec.type = CorrelationType::kTemporal;
+  spec.rule_count = 2;
+  ExpectSameAsTheModel(spec, 8, 30, 0);
 }
 
 }  // namespace
