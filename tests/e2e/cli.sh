@@ -70,11 +70,18 @@ correlations:
     tests:
       - {events: [{format: cloudtrail, event: {eventName: RunInstances}}], expect: []}
 YAML
+# The pack's own counts, then the same plus this file's one suppressed rule, one correlation and
+# two multi-event tests.
+expect_exit 0 "check --json of the pack" -- "$CHIPWATCH" check --json --rules rules
+pack_count() { tail -1 "$WORK/out" | python3 -c "import json,sys; print(json.load(sys.stdin)['summary']['$1'])"; }
+pack_suppressed=$(pack_count rules_suppressed)
+pack_correlations=$(pack_count correlations)
+pack_multi=$(pack_count multi_event_tests)
 expect_exit 0 "check with a correlation" -- "$CHIPWATCH" check --rules rules --rules "$WORK/corr.yaml"
-grep -q "1 suppressed.* 1 correlations (1 enabled).* 0 errors" "$WORK/out" \
+grep -q "$((pack_suppressed + 1)) suppressed.* $((pack_correlations + 1)) correlations ($((pack_correlations + 1)) enabled).* 0 errors" "$WORK/out" \
   || fail "check summary with a correlation: $(tail -1 "$WORK/out")"
 expect_exit 0 "check --json with a correlation" -- "$CHIPWATCH" check --json --rules rules --rules "$WORK/corr.yaml"
-tail -1 "$WORK/out" | grep -q '^{"summary":{.*"rules_suppressed":1,.*"correlations":1,.*"multi_event_tests":2,.*"errors":0,' \
+tail -1 "$WORK/out" | grep -q "^{\"summary\":{.*\"rules_suppressed\":$((pack_suppressed + 1)),.*\"correlations\":$((pack_correlations + 1)),.*\"multi_event_tests\":$((pack_multi + 2)),.*\"errors\":0," \
   || fail "check --json summary: $(tail -1 "$WORK/out")"
 expect_exit 0 "test runs multi-event tests" -- "$CHIPWATCH" test --rules rules --rules "$WORK/corr.yaml"
 grep -q " 0 failed" "$WORK/out" && grep -q "^PASS E2E-CORR-1 " "$WORK/out" \
