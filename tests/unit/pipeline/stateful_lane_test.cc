@@ -17,6 +17,7 @@
 #include "../common/temp_dir.h"
 #include "fakes.h"
 #include "pipeline/file_input.h"
+#include "policy/loader.h"
 
 namespace chipwatch::testing {
 namespace {
@@ -287,6 +288,28 @@ TEST_F(StatefulLaneTest, ReloadKeepsUnchangedDefinitionsAndDropsChangedOnes) {
   EXPECT_EQ(consumer_->stored("audit", 0), 5);
   EXPECT_EQ(Value(state_->metrics->Suppressed("T-1")), 3);
   EXPECT_EQ(Value(state_->metrics->CorrelationAlerts("C-1")), 2);
+}
+
+TEST_F(StatefulLaneTest, EvictionsAtMaxGroupsAreCounted) {
+  Start({Mode::kAck});
+  Diagnostics diags;
+  StatefulOptions options;
+  options.max_groups = 1;  // state.max_groups
+  auto snapshot = std::make_shared<Snapshot>(*MakePolicySnapshot(StatefulPolicy(), 9));
+  snapshot->policy = CompilePolicy(
+      LoadDefinitionsFromStrings({{"inline.yaml", StatefulPolicy()}}, diags, LoadOptions{}), diags,
+      options);
+  ASSERT_NE(snapshot->policy, nullptr);
+  state_->snapshots.Publish(snapshot);
+  consumer_->Produce("audit", 0, CloudTrail("RunInstances", "e-0", "2025-06-01T10:00:00Z", "1"));
+  consumer_->Produce("audit", 0, CloudTrail("RunInstances", "e-1", "2025-06-01T10:01:00Z", "2"));
+  consumer_->Produce("audit", 0, CloudTrail("RunInstances", "e-2", "2025-06-01T10:02:00Z", "3"));
+  Consume();
+  EXPECT_EQ(Value(state_->metrics->StateEvictions("C-1")), 2);
+  EXPECT_EQ(Value(state_->metrics->StateEvictions("T-1")), 2);
+  EXPECT_EQ(state_->metrics->CorrelationGroups("C-1").Value(), 1);
+  EXPECT_FALSE(state_->evictions.First("C-1")) << "logged already";
+  EXPECT_FALSE(state_->evictions.First("T-1"));
 }
 
 TEST_F(StatefulLaneTest, APolicyWithoutStatefulRulesTakesTheDirectPath) {
