@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "core/event.h"
+#include "core/status.h"
 #include "core/string_hash.h"
 #include "match/compiled_rules.h"
 #include "policy/definitions.h"
@@ -47,6 +48,9 @@ struct LoadedPolicy;
 struct ProcessorOutput;
 struct StatefulRecord;
 struct StatefulOffer;
+// state/snapshot_file.h; included only by engine/stateful_snapshot.cc (pipeline/delivery.h
+// defines another chipwatch::SourcePosition).
+struct StateSnapshot;
 
 struct StatefulOptions {
   // Per correlation: groups kept; per suppressed rule: windows open (state/*.h evict beyond it).
@@ -137,6 +141,12 @@ struct SuppressionStats {
   uint64_t evictions = 0;
 };
 
+// What StatefulStage::Restore did, by correlation or rule id (for the log).
+struct StageRestore {
+  std::vector<std::string> restored;  // loaded from the snapshot
+  std::vector<std::string> fresh;     // start empty: no section, or saved for another definition
+};
+
 class StatefulStage {
  public:
   explicit StatefulStage(std::shared_ptr<const LoadedPolicy> policy);
@@ -168,6 +178,19 @@ class StatefulStage {
   static std::unique_ptr<StatefulStage> Rebuild(StatefulStage& old,
                                                 std::shared_ptr<const LoadedPolicy> policy,
                                                 ProcessorOutput& out, RebuildReport& report);
+
+  // Persistence (docs/stateful.md, "Persistence"). Replaces `snapshot`'s sections and storage:
+  // one section per correlation and suppressed rule (its id, its definition fingerprint, the
+  // state's Save and what the stage keeps beside it: its counters and, per open window with a
+  // suppressed match, that match's fragments, which its summary shows) and one named
+  // kStageSection (the greatest event time). Positions and source data are the caller's.
+  // Deterministic: the same stage gives the same bytes.
+  void Save(StateSnapshot& snapshot) const;
+  // Into a stage that has processed nothing: loads every section saved for the current
+  // definition; the others start empty. A corrupt section is an error naming it (the stage is
+  // then as new).
+  Result<StageRestore> Restore(const StateSnapshot& snapshot);
+  static constexpr std::string_view kStageSection = "@stage";
 
   const StatefulPolicy& policy() const { return *plan_; }
   const std::shared_ptr<const LoadedPolicy>& loaded_policy() const { return policy_; }
@@ -201,6 +224,10 @@ class StatefulStage {
   };
 
   void ProcessRecord(const ProcessorOutput& in, StatefulRecord& record, ProcessorOutput& out);
+  void SaveSuppression(const Suppression& s, std::string& out) const;
+  Status LoadSuppression(std::string_view data, Suppression& s);
+  Status LoadCorrelation(std::string_view data, Correlation& c);
+  void Reset();
   void Offer(const StatefulRecord& record, const StatefulOffer& offer, ProcessorOutput& out);
   void CloseEnded(int64_t time_ms, ProcessorOutput& out);
   void EmitSummaries(Suppression& s, ProcessorOutput& out);

@@ -6,6 +6,7 @@
 #include <simdjson.h>
 
 #include <functional>
+#include <limits>
 #include <optional>
 #include <random>
 #include <string>
@@ -15,6 +16,7 @@
 #include "engine/policy.h"
 #include "engine/processor.h"
 #include "policy/loader.h"
+#include "state/snapshot_file.h"
 
 namespace chipwatch {
 namespace {
@@ -408,21 +410,120 @@ TEST(StatefulStageTest, OutputDoesNotDependOnBatching) {
   }
 }
 
-// Feeds events (evaluated with the stage's own policy) through `stage`, without a flush.
-std::string Feed(StatefulStage& stage, const std::vector<Ev>& events) {
-  EventProcessor processor(stage.loaded_policy(), nullptr);
+// Processes `events` through `stage` (one output per event) without flushing; the text written.
+std::string Feed(const std::shared_ptr<const LoadedPolicy>& policy, StatefulStage& stage,
+                 const std::vector<Ev>& events, size_t first_line) {
+  EventProcessor processor(policy, nullptr);
   ProcessorOutput in, out;
-  for (const Ev& e : events) {
-    std::string padded = Json(e);
+  for (size_t i = 0; i < events.size(); ++i) {
+    std::string padded = Json(events[i]);
     const size_t size = padded.size();
     padded.append(kInputPadding, '\0');
     Origin origin;
     origin.file = "t.jsonl";
+    origin.line = first_line + i;
     processor.Process(std::string_view(padded.data(), size), padded.size(), Format::kGpuAlloc,
                       origin, in);
+    stage.Process(in, out);
   }
-  stage.Process(in, out);
+  std::string text = std::move(out.alerts);
+  return text;
+}
+
+std::string FlushText(StatefulStage& stage) {
+  ProcessorOutput out;
+  stage.Flush(out);
   return out.alerts;
+}
+
+// The mixed stream of OutputDoesNotDependOnBatching, smaller.
+std::vector<Ev> MixedEvents(int count) {
+  std::mt19937 rnd(11);
+  const char* actions[] = {"allocate", "release", "quota", "launch", "both", "plain", "noop"};
+  const char* tenants[] = {"A", "B", "C"};
+  const char* ips[] = {"", "192.0.2.1", "192.0.2.2"};
+  std::vector<Ev> events;
+  for (int i = 0; i < count; ++i) {
+    events.push_back(Ev{"e" + std::to_string(i), i / 2, actions[rnd() % 7], tenants[rnd() % 3],
+                        ips[rnd() % 3], "u" + std::to_string(i), "n" + std::to_string(rnd() % 2)});
+  }
+  return events;
+}
+
+std::shared_ptr<const LoadedPolicy> MixedPolicy(const std::string& quiet = "2m") {
+  return Build({{"S-1", "suppress: {by: [tenant, source.ip], for: 30m}"}, {"F-1", "alert: false"}},
+               Corr("C-V", {"type: value_count", "rules: [F-1, S-1]", "group_by: [node]",
+                            "field: tenant", "timespan: 15m", "condition: {gte: 3}"}) +
+                   Corr("C-T", {"type: temporal", "rules: [T-A, T-B]", "group_by: [tenant]",
+                                "timespan: 5m", "suppress: {for: " + quiet + "}"}));
+}
+
+// A stage saved half way (through the snapshot file's encoding) and restored into a new one goes on
+// exactly as one that never stopped.
+TEST(StatefulSnapshotTest, ARestoredStageContinuesExactly) {
+  auto policy = MixedPolicy();
+  const std::vector<Ev> events = MixedEvents(400);
+  const std::vector<Ev> first(events.begin(), events.begin() + 200);
+  const std::vector<Ev> second(events.begin() + 200, events.end());
+  StatefulStage whole(policy);
+  std::string want = Feed(policy, whole, events, 1);
+  want += FlushText(whole);  // after Feed: the order of `+`'s operands is unspecified
+  ASSERT_GT(Parse(want).size(), 50u);
+
+  StatefulStage before(policy);
+  std::string got = Feed(policy, before, first, 1);
+  StateSnapshot saved;
+  saved.positions.push_back({"t.jsonl", 201});
+  before.Save(saved);
+  StateSnapshot again;
+  again.positions = saved.positions;
+  before.Save(again);
+  ASSERT_TRUE(EncodeStateSnapshot(saved) == EncodeStateSnapshot(again));  // deterministic
+  auto read = DecodeStateSnapshot(EncodeStateSnapshot(saved), "test");
+  ASSERT_TRUE(read.ok()) << read.status().message();
+  ASSERT_EQ(read->sections.size(), 4u);  // C-V, C-T, S-1, @stage
+
+  StatefulStage after(policy);
+  auto restored = after.Restore(*read);
+  ASSERT_TRUE(restored.ok()) << restored.status().message();
+  EXPECT_EQ(restored->restored, (std::vector<std::string>{"C-V", "C-T", "S-1"}));
+  EXPECT_TRUE(restored->fresh.empty());
+  got += Feed(policy, after, second, 201);
+  got += FlushText(after);
+  EXPECT_EQ(got, want);
+  const auto a = after.suppression_stats(), w = whole.suppression_stats();
+  EXPECT_EQ(a[0].summaries, w[0].summaries);
+  EXPECT_EQ(a[0].suppressed, w[0].suppressed);
+  EXPECT_EQ(after.correlation_stats()[0].alerts, whole.correlation_stats()[0].alerts);
+}
+
+TEST(StatefulSnapshotTest, AChangedDefinitionStartsEmptyAndCorruptDataIsAnError) {
+  auto policy = MixedPolicy();
+  StatefulStage stage(policy);
+  Feed(policy, stage, MixedEvents(100), 1);
+  StateSnapshot saved;
+  stage.Save(saved);
+
+  auto changed = MixedPolicy("3m");  // C-T's quiet time
+  StatefulStage other(changed);
+  auto restored = other.Restore(saved);
+  ASSERT_TRUE(restored.ok()) << restored.status().message();
+  EXPECT_EQ(restored->restored, (std::vector<std::string>{"C-V", "S-1"}));
+  EXPECT_EQ(restored->fresh, (std::vector<std::string>{"C-T"}));
+  EXPECT_EQ(other.correlation_stats()[1].groups, 0u);
+  EXPECT_GT(other.correlation_stats()[0].groups, 0u);
+
+  std::string bytes(saved.sections[2].data);  // S-1
+  bytes.resize(bytes.size() - 3);
+  StateSnapshot corrupt = saved;
+  corrupt.sections[2].data = bytes;
+  StatefulStage third(policy);
+  auto failed = third.Restore(corrupt);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.status().message().find("state of S-1: "), std::string::npos)
+      << failed.status().message();
+  EXPECT_EQ(third.correlation_stats()[0].groups, 0u);  // as new
+  EXPECT_EQ(third.max_time_ms(), std::numeric_limits<int64_t>::min());
 }
 
 // A reload keeps the state of every definition it did not change, and drops the others: a
@@ -439,10 +540,11 @@ TEST(StatefulStageTest, RebuildKeepsUnchangedDefinitionsAndDropsChangedOnes) {
     return Build({{"S-1", "suppress: {by: [tenant], for: " + suppress_for + "}"}}, correlations);
   };
   auto first = std::make_unique<StatefulStage>(policy("1h", 2, false));
-  EXPECT_EQ(Shape(Parse(Feed(*first, {{"e1", 0, "allocate", "A"},
-                                      {"e2", 1, "allocate", "A"},
-                                      {"e3", 2, "quota", "A"}}))),
-            (Shapes{"event S-1 e1", "event T-A e3"}));
+  EXPECT_EQ(
+      Shape(Parse(Feed(
+          first->loaded_policy(), *first,
+          {{"e1", 0, "allocate", "A"}, {"e2", 1, "allocate", "A"}, {"e3", 2, "quota", "A"}}, 1))),
+      (Shapes{"event S-1 e1", "event T-A e3"}));
   // The same definitions from another load (and a new correlation): the state carries over.
   ProcessorOutput out;
   StatefulStage::RebuildReport report;
@@ -453,7 +555,8 @@ TEST(StatefulStageTest, RebuildKeepsUnchangedDefinitionsAndDropsChangedOnes) {
   EXPECT_TRUE(report.dropped.empty());
   EXPECT_EQ(second->max_time_ms(), kBase + 2 * kMinute);
   first.reset();  // nothing of its policy is referred to any more
-  EXPECT_EQ(Shape(Parse(Feed(*second, {{"e4", 3, "allocate", "A"}, {"e5", 4, "quota", "A"}}))),
+  EXPECT_EQ(Shape(Parse(Feed(second->loaded_policy(), *second,
+                             {{"e4", 3, "allocate", "A"}, {"e5", 4, "quota", "A"}}, 1))),
             (Shapes{"event T-A e5", "correlation C-E e5"}));
   EXPECT_EQ(second->suppression_stats()[0].suppressed, 2u);
   EXPECT_EQ(second->correlation_stats()[0].alerts, 1u);
@@ -469,7 +572,8 @@ TEST(StatefulStageTest, RebuildKeepsUnchangedDefinitionsAndDropsChangedOnes) {
   ASSERT_EQ(out.refs.size(), 1u);
   EXPECT_EQ(out.refs[0].rule_id, "S-1");
   // A fresh window: e6 raises its alert again; C-E counts from zero.
-  EXPECT_EQ(Shape(Parse(Feed(*third, {{"e6", 5, "allocate", "A"}, {"e7", 6, "quota", "A"}}))),
+  EXPECT_EQ(Shape(Parse(Feed(third->loaded_policy(), *third,
+                             {{"e6", 5, "allocate", "A"}, {"e7", 6, "quota", "A"}}, 1))),
             (Shapes{"event S-1 e6", "event T-A e7"}));
 }
 
