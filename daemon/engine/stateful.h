@@ -48,8 +48,8 @@ struct LoadedPolicy;
 struct ProcessorOutput;
 struct StatefulRecord;
 struct StatefulOffer;
-// state/snapshot_file.h; included only by engine/stateful_snapshot.cc (pipeline/delivery.h
-// defines another chipwatch::SourcePosition).
+// state/snapshot_file.h (its positions are SnapshotPosition, not pipeline/delivery.h's
+// SourcePosition).
 struct StateSnapshot;
 
 struct StatefulOptions {

@@ -28,7 +28,7 @@ size_t StringSize(std::string_view s) { return VarintSize(s.size()) + s.size(); 
 size_t ContentSize(const StateSnapshot& s) {
   size_t n =
       VarintSize(s.positions.size()) + StringSize(s.source_data) + VarintSize(s.sections.size());
-  for (const SourcePosition& p : s.positions) n += StringSize(p.source) + 8;
+  for (const SnapshotPosition& p : s.positions) n += StringSize(p.source) + 8;
   for (const StateSection& sec : s.sections) {
     n += StringSize(sec.name) + StringSize(sec.fingerprint) + StringSize(sec.data);
   }
@@ -45,7 +45,7 @@ bool Emit(const StateSnapshot& s, std::string& buf, Out&& out) {
   PutU32(buf, 0);
   PutU64(buf, ContentSize(s));
   PutVarint(buf, s.positions.size());
-  for (const SourcePosition& p : s.positions) {
+  for (const SnapshotPosition& p : s.positions) {
     PutString(buf, p.source);
     PutI64(buf, p.next);
   }

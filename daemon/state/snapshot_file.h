@@ -35,11 +35,11 @@
 namespace chipwatch {
 
 // Where a source resumes: opaque to cw_state (e.g. {"cloudtrail/3", 1842} for a partition).
-struct SourcePosition {
+struct SnapshotPosition {
   std::string source;
   int64_t next = 0;
 
-  bool operator==(const SourcePosition&) const = default;
+  bool operator==(const SnapshotPosition&) const = default;
 };
 
 struct StateSection {
@@ -50,7 +50,7 @@ struct StateSection {
 };
 
 struct StateSnapshot {
-  std::vector<SourcePosition> positions;
+  std::vector<SnapshotPosition> positions;
   std::string source_data;  // anything else the pipeline resumes from; opaque
   std::vector<StateSection> sections;
   // A snapshot that was read holds the file's bytes here; its sections' data point into them (so
