@@ -25,8 +25,9 @@ std::shared_ptr<const LoadedPolicy> CompilePolicy(std::unique_ptr<PolicyDefiniti
 }
 
 std::shared_ptr<const LoadedPolicy> LoadPolicy(const std::vector<std::string>& paths,
-                                               Diagnostics& diags) {
-  return CompilePolicy(LoadDefinitions(paths, diags, LoadOptions{HyperscanRegexChecker()}), diags);
+                                               Diagnostics& diags, const StatefulOptions& options) {
+  return CompilePolicy(LoadDefinitions(paths, diags, LoadOptions{HyperscanRegexChecker()}), diags,
+                       options);
 }
 
 std::shared_ptr<const LoadedPolicy> LoadPolicyFromStrings(

@@ -35,7 +35,8 @@ std::shared_ptr<const LoadedPolicy> CompilePolicy(std::unique_ptr<PolicyDefiniti
 // Loads and compiles rule files or directories, in order. Every problem goes to `diags`; returns
 // null when there is any error.
 std::shared_ptr<const LoadedPolicy> LoadPolicy(const std::vector<std::string>& paths,
-                                               Diagnostics& diags);
+                                               Diagnostics& diags,
+                                               const StatefulOptions& options = {});
 // The same from in-memory files (name, YAML text), for tests.
 std::shared_ptr<const LoadedPolicy> LoadPolicyFromStrings(
     const std::vector<std::pair<std::string, std::string>>& files, Diagnostics& diags);

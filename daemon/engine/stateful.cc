@@ -499,21 +499,91 @@ void StatefulStage::EmitSummary(Suppression& s, SuppressionSummary& summary, Pro
 }
 
 std::vector<CorrelationStats> StatefulStage::correlation_stats() const {
-  std::vector<CorrelationStats> stats;
-  for (const Correlation& c : correlations_) {
-    stats.push_back(CorrelationStats{c.state.groups(), c.alerts, c.state.suppressed(),
-                                     c.state.late(), c.state.evictions(), c.missing});
-  }
-  return stats;
+  std::vector<CorrelationStats> correlations;
+  std::vector<SuppressionStats> suppressions;
+  CollectStats(correlations, suppressions);
+  return correlations;
 }
 
 std::vector<SuppressionStats> StatefulStage::suppression_stats() const {
-  std::vector<SuppressionStats> stats;
-  for (const Suppression& s : suppressions_) {
-    stats.push_back(SuppressionStats{s.state.open_windows(), s.state.suppressed(), s.summaries,
-                                     s.state.evictions()});
+  std::vector<CorrelationStats> correlations;
+  std::vector<SuppressionStats> suppressions;
+  CollectStats(correlations, suppressions);
+  return suppressions;
+}
+
+void StatefulStage::CollectStats(std::vector<CorrelationStats>& correlations,
+                                 std::vector<SuppressionStats>& suppressions) const {
+  correlations.resize(correlations_.size());
+  for (size_t i = 0; i < correlations_.size(); ++i) {
+    const Correlation& c = correlations_[i];
+    correlations[i] =
+        CorrelationStats{c.state.groups(),    c.alerts, c.state.suppressed(), c.state.late(),
+                         c.state.evictions(), c.missing};
   }
-  return stats;
+  suppressions.resize(suppressions_.size());
+  for (size_t i = 0; i < suppressions_.size(); ++i) {
+    const Suppression& s = suppressions_[i];
+    suppressions[i] = SuppressionStats{s.state.open_windows(), s.state.suppressed(), s.summaries,
+                                       s.state.evictions()};
+  }
+}
+
+std::unique_ptr<StatefulStage> StatefulStage::Rebuild(StatefulStage& old,
+                                                      std::shared_ptr<const LoadedPolicy> policy,
+                                                      ProcessorOutput& out, RebuildReport& report) {
+  auto stage = std::make_unique<StatefulStage>(std::move(policy));
+  stage->max_time_ms_ = old.max_time_ms_;
+  // Suppressions: by fingerprint (which names the rule).
+  StringMap<size_t> old_index;
+  for (size_t i = 0; i < old.suppressions_.size(); ++i) {
+    old_index.emplace(old.suppressions_[i].plan->fingerprint, i);
+  }
+  std::vector<uint8_t> taken(old.suppressions_.size(), 0);
+  for (Suppression& s : stage->suppressions_) {
+    auto it = old_index.find(s.plan->fingerprint);
+    if (it == old_index.end()) {
+      report.added.push_back(s.plan->rule->id);
+      continue;
+    }
+    Suppression& from = old.suppressions_[it->second];
+    s.state = std::move(from.state);
+    s.last = std::move(from.last);
+    s.summaries = from.summaries;
+    taken[it->second] = 1;
+    report.kept.push_back(s.plan->rule->id);
+  }
+  for (size_t i = 0; i < old.suppressions_.size(); ++i) {
+    if (taken[i] != 0) continue;
+    Suppression& s = old.suppressions_[i];
+    old.closed_.clear();
+    s.state.Flush(old.closed_);
+    old.EmitSummaries(s, out);
+    report.dropped.push_back(s.plan->rule->id);
+  }
+  // Correlations: likewise; a dropped one's windows raise nothing.
+  old_index.clear();
+  for (size_t i = 0; i < old.correlations_.size(); ++i) {
+    old_index.emplace(old.correlations_[i].plan->fingerprint, i);
+  }
+  taken.assign(old.correlations_.size(), 0);
+  for (Correlation& c : stage->correlations_) {
+    auto it = old_index.find(c.plan->fingerprint);
+    if (it == old_index.end()) {
+      report.added.push_back(c.plan->id);
+      continue;
+    }
+    Correlation& from = old.correlations_[it->second];
+    c.state = std::move(from.state);
+    c.alerts = from.alerts;
+    c.missing = from.missing;
+    taken[it->second] = 1;
+    report.kept.push_back(c.plan->id);
+  }
+  for (size_t i = 0; i < old.correlations_.size(); ++i) {
+    if (taken[i] == 0) report.dropped.push_back(old.correlations_[i].plan->id);
+  }
+  return stage;
 }
 
 }  // namespace chipwatch

@@ -163,6 +163,22 @@ class StatefulStage {
   // Closes every suppression window (end of a replay; an idle partition): their summaries.
   void Flush(ProcessorOutput& out);
 
+  // What Rebuild did, by id (a correlation's, or a suppressed rule's).
+  struct RebuildReport {
+    std::vector<std::string> kept;     // definition unchanged: its state carried over
+    std::vector<std::string> dropped;  // changed or removed: its state dropped
+    std::vector<std::string> added;    // new (or changed): an empty state
+  };
+  // A stage for `policy` (a reload) that takes over from `old` the state of every correlation and
+  // suppressed rule whose definition fingerprint is unchanged, with the greatest event time seen.
+  // The others' states are dropped; a dropped suppression's open windows are closed first, so
+  // that the matches they silenced are still summed up: their summaries are appended to `out`.
+  // Those refer to `old`'s policy, so `old` (emptied of what was taken) must outlive `out`'s
+  // delivery.
+  static std::unique_ptr<StatefulStage> Rebuild(StatefulStage& old,
+                                                std::shared_ptr<const LoadedPolicy> policy,
+                                                ProcessorOutput& out, RebuildReport& report);
+
   // Persistence (docs/stateful.md, "Persistence"). Replaces `snapshot`'s sections and storage:
   // one section per correlation and suppressed rule (its id, its definition fingerprint, the
   // state's Save and what the stage keeps beside it: its counters and, per open window with a
@@ -177,11 +193,16 @@ class StatefulStage {
   static constexpr std::string_view kStageSection = "@stage";
 
   const StatefulPolicy& policy() const { return *plan_; }
+  const std::shared_ptr<const LoadedPolicy>& loaded_policy() const { return policy_; }
   // The greatest event time fed so far (INT64_MIN before any).
   int64_t max_time_ms() const { return max_time_ms_; }
   // Parallel to policy().correlations() / suppressions().
   std::vector<CorrelationStats> correlation_stats() const;
   std::vector<SuppressionStats> suppression_stats() const;
+  // The same into existing vectors (no allocation once they have the size: the daemon's lanes
+  // read them after every message).
+  void CollectStats(std::vector<CorrelationStats>& correlations,
+                    std::vector<SuppressionStats>& suppressions) const;
 
  private:
   // The last suppressed match of an open window: what its summary shows.

@@ -20,7 +20,8 @@ FileInput::FileInput(const FileSourceConfig& config, std::string label,
       decoder_options_(decoder_options),
       options_(options),
       messages_(context.metrics->Messages(label_)),
-      events_(context.metrics->Events(label_, FormatName(config.format))) {}
+      events_(context.metrics->Events(label_, FormatName(config.format))),
+      route_(config.path.path, context) {}
 
 void FileInput::Start() {
   thread_ = std::thread([this] { Run(); });
@@ -53,6 +54,7 @@ void FileInput::Run() {
       SaveCheckpoint();
       last_save = clock.Now();
     }
+    CheckIdle();
     if (follower_->done()) {
       if (!follower_->status().ok()) {
         // The file cannot be read any more: stop loudly, with its checkpoint saved above.
@@ -81,8 +83,22 @@ void FileInput::Handle(const FileFollower::Line& line, Worker& worker) {
   input.framing_error = line.error;
   input.messages = &messages_;
   input.events = &events_;
+  input.snapshot = context_.snapshots->Current();
+  if (!input.snapshot->policy->stateful->empty() || route_.active()) {
+    route_.Route(*input.snapshot, context_.clock->Now(), input.lane, input.seq);
+  }
   worker.Handle(input);
 }
+
+// Idle for state.idle_flush: the lane's windows flushed, on this thread.
+void FileInput::CheckIdle() {
+  std::shared_ptr<StatefulLane> lane;
+  uint64_t seq = 0;
+  if (route_.TakeIdleFlush(context_.clock->Now(), lane, seq)) lane->Mark(seq, LaneMark::kFlush);
+}
+
+// The end of the input (shutdown, or the file read to its end): the windows' summaries.
+void FileInput::FlushState() { route_.Finish(/*flush=*/true); }
 
 void FileInput::SaveCheckpoint() {
   Status st = checkpoint_->Save();

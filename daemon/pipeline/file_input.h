@@ -5,6 +5,9 @@
 // processed, and the checkpoint file is written (at most once per `checkpoint_interval`, when the
 // file is idle, and at shutdown) with the position after the last line whose alerts were all
 // acknowledged. A followed file that cannot be read any more stops the daemon with exit status 1.
+// While the policy has stateful rules, the lines go through the source's one StatefulLane
+// (pipeline/stateful_lane.h) in line order; it is flushed after state.idle_flush without lines and
+// at shutdown.
 // Thread contract: the loop on the file thread; Wake and the Source queries from any thread;
 // SavePosition after Join.
 #pragma once
@@ -17,6 +20,7 @@
 #include "config/config.h"
 #include "pipeline/file_checkpoint.h"
 #include "pipeline/source.h"
+#include "pipeline/stateful_lane.h"
 #include "pipeline/worker.h"
 #include "source/file_source.h"
 
@@ -44,6 +48,7 @@ class FileInput final : public Source {
   void Wake() override;
   void Join() override;
   bool finished() const override;
+  void FlushState() override;
   void SavePosition() override;
 
   // The file thread's body: until the stop flag is set or the file is done.
@@ -52,6 +57,7 @@ class FileInput final : public Source {
  private:
   // Handles one line the follower returned.
   void Handle(const FileFollower::Line& line, Worker& worker);
+  void CheckIdle();
   // Saves the checkpoint; a failure is logged when its message changes.
   void SaveCheckpoint();
 
@@ -66,6 +72,7 @@ class FileInput final : public Source {
   Counter& events_;
   std::thread thread_;
   std::string checkpoint_error_;  // the last failure logged (file thread)
+  LaneRoute route_;               // the file thread's; the main thread's after Join
 };
 
 }  // namespace chipwatch

@@ -86,6 +86,7 @@ bool KafkaInput::PollOnce() {
   ApplyBackpressure();
   StoreOffsets(got);
   ReportLag();
+  CheckIdleLanes();
   return true;
 }
 
@@ -113,8 +114,69 @@ bool KafkaInput::TakeMessage(bool& got) {
   if (auto it = events_by_topic_.find(msg->topic()); it != events_by_topic_.end()) {
     item.events = it->second;
   }
+  RouteMessage(item, *msg);
   item.message = std::move(msg);
   return work_.Push(std::move(item));
+}
+
+void KafkaInput::RouteMessage(WorkItem& item, const KafkaMessage& msg) {
+  if (const uint64_t published = context_.snapshots->published();
+      published != published_ || snapshot_ == nullptr) {
+    snapshot_ = context_.snapshots->Current();  // a reload: from this message on
+    published_ = published;
+  }
+  item.snapshot = snapshot_;
+  const bool stateful = !item.snapshot->policy->stateful->empty();
+  if (!stateful && routes_.empty()) return;  // the common case: straight to delivery
+  const auto key = std::pair<std::string_view, int32_t>(msg.topic(), msg.partition());
+  auto it = routes_.find(key);
+  if (it == routes_.end()) {
+    if (!stateful) return;
+    const std::string name = std::string(msg.topic()) + "[" + std::to_string(msg.partition()) + "]";
+    it = routes_
+             .emplace(std::pair(std::string(msg.topic()), msg.partition()),
+                      LaneRoute(name, context_))
+             .first;
+  }
+  if (!it->second.Route(*item.snapshot, now_, item.lane, item.seq)) routes_.erase(it);
+}
+
+// A lane idle for state.idle_flush: a flush mark for the workers (the poll thread never delivers,
+// so that a full sink cannot stall it).
+void KafkaInput::CheckIdleLanes() {
+  for (auto& [key, route] : routes_) {
+    WorkItem item;
+    if (!route.TakeIdleFlush(now_, item.lane, item.seq)) continue;
+    item.mark = LaneMark::kFlush;
+    SendMark(std::move(item));
+  }
+}
+
+void KafkaInput::SendMark(WorkItem item) {
+  std::shared_ptr<StatefulLane> lane = item.lane;
+  const uint64_t seq = item.seq;
+  const LaneMark mark = item.mark;
+  if (!work_.Push(std::move(item))) lane->Mark(seq, mark);  // no workers left: here
+}
+
+void KafkaInput::FinishLanes(const std::vector<TopicPartition>& tps, bool flush) {
+  for (const TopicPartition& tp : tps) {
+    auto it = routes_.find(std::pair<std::string_view, int32_t>(tp.topic, tp.partition));
+    if (it == routes_.end()) continue;
+    WorkItem item;
+    if (flush && it->second.TakeFinish(item.lane, item.seq)) {
+      item.mark = LaneMark::kFinish;  // after the partition's last message
+      SendMark(std::move(item));
+    } else {
+      it->second.Finish(/*flush=*/false);
+    }
+    routes_.erase(it);
+  }
+}
+
+void KafkaInput::FlushState() {
+  for (auto& [key, route] : routes_) route.Finish(/*flush=*/true);
+  routes_.clear();
 }
 
 void KafkaInput::ApplyBackpressure() {
@@ -183,6 +245,7 @@ size_t KafkaInput::StoreCommittable(const std::vector<TopicPartition>& only) {
 
 void KafkaInput::OnAssigned(const std::vector<TopicPartition>& tps) {
   assigned_.store(true);
+  FinishLanes(tps, /*flush=*/false);  // a fresh lane for each (none is expected here)
   for (const auto& tp : tps) {
     tracker_.Assign(tp);
     spdlog::info("{}: assigned {}[{}]", label_, tp.topic, tp.partition);
@@ -203,6 +266,9 @@ void KafkaInput::OnRevoked(const std::vector<TopicPartition>& tps, bool lost) {
     Status st = consumer_->CommitSync();
     if (!st.ok()) spdlog::warn("{}: commit on revoke: {}", label_, st.message());
   }
+  // Revoked: the windows' summaries go out (the next owner starts with an empty state); lost:
+  // dropped.
+  FinishLanes(tps, /*flush=*/!lost);
   for (const auto& tp : tps) {
     tracker_.Revoke(tp);
     context_.metrics->RemoveConsumerLag(tp.topic, tp.partition);

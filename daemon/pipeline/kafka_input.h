@@ -12,6 +12,11 @@
 // `resume_in_flight` and the workers take messages again. Nothing is dropped.
 // Rebalances: a revoked partition's in-flight messages get up to `revoke_wait` to be acknowledged,
 // then its offsets are committed, so that the next owner starts right after them.
+// Stateful rules (pipeline/stateful_lane.h): while the policy has some, each partition's messages
+// are numbered and go through the partition's lane, created at its first such message; the poll
+// loop sends a flush mark to a lane idle for state.idle_flush; a revoked partition's lane gets a
+// finish mark (after the revoke wait: flushed by a worker, then closed), a lost one's is dropped,
+// and an assigned partition starts a fresh one.
 // Thread contract: PollOnce (and the consumer's callbacks, which run inside it) on the poll thread
 // only; Wake and the Source queries from any thread; the shutdown steps after Join.
 #pragma once
@@ -28,6 +33,7 @@
 #include "config/config.h"
 #include "pipeline/offset_tracker.h"
 #include "pipeline/source.h"
+#include "pipeline/stateful_lane.h"
 #include "pipeline/worker.h"
 #include "source/kafka_consumer.h"
 
@@ -86,6 +92,7 @@ class KafkaInput final : public Source {
   bool healthy(Clock::time_point now) const override;
   size_t in_flight() const override { return tracker_.in_flight(); }
   bool WaitAcknowledged(std::chrono::milliseconds timeout) override;
+  void FlushState() override;
   void CommitAndClose() override;
 
   // One turn of the poll loop: take a message if the workers have room, pause or resume, store
@@ -93,6 +100,8 @@ class KafkaInput final : public Source {
   // calls it until the stop flag is set; tests call it directly.
   bool PollOnce();
   bool paused() const { return paused_; }
+  // Partitions with a stateful lane (poll thread, or tests between polls).
+  size_t lanes() const { return routes_.size(); }
   OffsetTracker& tracker() { return tracker_; }
   KafkaConsumer& consumer() { return *consumer_; }
 
@@ -107,6 +116,15 @@ class KafkaInput final : public Source {
   void ApplyBackpressure();
   void StoreOffsets(bool got);
   void ReportLag();
+  // Pins the snapshot the message is evaluated with and, when it has stateful rules (or the
+  // partition's lane is retiring), numbers the message for its partition's lane.
+  void RouteMessage(WorkItem& item, const KafkaMessage& msg);
+  void CheckIdleLanes();
+  // Hands a lane's mark to the workers (or runs it here once they are gone).
+  void SendMark(WorkItem item);
+  // Lets go of the lanes of `tps`: with `flush`, a finish mark after their last message (their
+  // windows' summaries sent by a worker); without, dropped at once.
+  void FinishLanes(const std::vector<TopicPartition>& tps, bool flush);
   // Stores the offsets that became committable (for `only` partitions, or all). Returns how many
   // partitions moved.
   size_t StoreCommittable(const std::vector<TopicPartition>& only = {});
@@ -140,6 +158,18 @@ class KafkaInput final : public Source {
   Clock::time_point last_lag_;
   Clock::time_point workers_busy_since_ = Clock::time_point::max();  // work queue full since
   size_t in_flight_ = 0;
+  std::shared_ptr<const Snapshot> snapshot_;  // the one in force, as of `published_`
+  uint64_t published_ = 0;
+  // The stateful lanes' routes, of partitions that have a lane.
+  struct KeyLess {
+    using is_transparent = void;
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      const int c = std::string_view(a.first).compare(std::string_view(b.first));
+      return c < 0 || (c == 0 && a.second < b.second);
+    }
+  };
+  std::map<std::pair<std::string, int32_t>, LaneRoute, KeyLess> routes_;
 };
 
 }  // namespace chipwatch

@@ -38,9 +38,11 @@ void Reload(RunState& state) {
   spdlog::set_level(spdlog::level::from_str(std::string(LogLevelName(level))));
   state.metrics->RulesLoaded().Set(static_cast<double>(snapshot->policy->rules->rules().size()));
   const size_t rules = snapshot->policy->rules->rules().size();
+  const std::string stateful = DescribeStateful(*snapshot->policy);
   state.snapshots.Publish(std::move(snapshot));
   state.metrics->RulesReload(true).Inc();
-  spdlog::info("reload done: {} rules in force, log level {}{}", rules,
+  // Each stateful lane takes the new policy up at its partition's next message (logged there).
+  spdlog::info("reload done: {} rules ({}) in force, log level {}{}", rules, stateful,
                spdlog::level::to_string_view(spdlog::get_level()),
                state.log_level ? " (--log-level)" : "");
   sd_notify(0, "READY=1\nSTATUS=running");

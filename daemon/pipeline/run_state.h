@@ -23,6 +23,7 @@
 #include "pipeline/run_control.h"
 #include "pipeline/snapshot.h"
 #include "pipeline/source.h"
+#include "pipeline/stateful_lane.h"
 #include "pipeline/worker.h"
 #include "sink/file_sink.h"
 #include "sink/sink.h"
@@ -48,6 +49,8 @@ struct RunState {
     c.snapshots = &snapshots;
     c.control = &control;
     c.clock = &clock;
+    if (config != nullptr) c.idle_flush = config->state.idle_flush;
+    c.evictions = &evictions;
     return c;
   }
 
@@ -62,6 +65,7 @@ struct RunState {
   std::unique_ptr<MetricsServer> metrics_server;
   Counters counters;
   RepairLog repairs;
+  EvictionLog evictions;
   std::unique_ptr<Delivery> delivery;  // refers to the sinks: declared before them
   std::vector<std::unique_ptr<Sink>> sinks;
   std::vector<FileSink*> file_sinks;  // also owned by `sinks`/`dead_letter`: reopened on SIGHUP

@@ -20,6 +20,8 @@ void StopConsuming(RunState& state) {
   state.work.Close();  // workers drain what was already consumed, then stop
   for (auto& w : state.workers) w.join();
   state.workers.clear();
+  // The stateful lanes' last summaries (the state lives in memory only), before the sinks flush.
+  for (auto& source : state.sources) source->FlushState();
 }
 
 // Waits for every acknowledgement and flushes every sink, within the deadline. False when

@@ -12,7 +12,9 @@ std::shared_ptr<const Snapshot> LoadSnapshot(const Config& config, uint64_t gene
   std::vector<std::string> rule_paths;
   for (const ConfigPath& p : config.rules) rule_paths.push_back(p.path);
   Diagnostics diags;
-  auto policy = LoadPolicy(rule_paths, diags);
+  StatefulOptions stateful;
+  stateful.max_groups = static_cast<size_t>(config.state.max_groups);
+  auto policy = LoadPolicy(rule_paths, diags, stateful);
   for (const Diagnostic& d : diags.items()) {
     if (d.level == Diagnostic::Level::kError) spdlog::error("{}", d.ToString());
   }
@@ -44,10 +46,18 @@ std::shared_ptr<const Snapshot> LoadSnapshot(const Config& config, uint64_t gene
   return snapshot;
 }
 
-EventProcessor& SnapshotProcessor::Get() {
-  std::shared_ptr<const Snapshot> current = store_.Current();
+std::string DescribeStateful(const LoadedPolicy& policy) {
+  const size_t correlations = policy.stateful->correlations().size();
+  const size_t suppressed = policy.stateful->suppressions().size();
+  return std::to_string(correlations) + (correlations == 1 ? " correlation, " : " correlations, ") +
+         std::to_string(suppressed) + (suppressed == 1 ? " suppressed rule" : " suppressed rules");
+}
+
+EventProcessor& SnapshotProcessor::Get() { return Get(store_.Current()); }
+
+EventProcessor& SnapshotProcessor::Get(const std::shared_ptr<const Snapshot>& current) {
   if (!processor_ || current->generation != snapshot_->generation) {
-    snapshot_ = std::move(current);
+    snapshot_ = current;
     processor_ = std::make_unique<EventProcessor>(snapshot_->policy,
                                                   snapshot_->enrichment->external.get(), options_);
     if (snapshot_->alert_counters) processor_->set_alert_counters(snapshot_->alert_counters);

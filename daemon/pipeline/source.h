@@ -7,7 +7,8 @@
 // the worker threads through the WorkQueue and pause under backpressure; a file source runs the
 // worker stage on its own thread. The supervisor asks every source the same questions (ready?
 // healthy? finished?) and shutdown drives every source through the same steps:
-//   Wake() all -> Join() all -> [workers drain] -> WaitAcknowledged() -> [sinks flush]
+//   Wake() all -> Join() all -> [workers drain] -> FlushState() -> WaitAcknowledged()
+//   -> [sinks flush]
 //   -> SavePosition() -> CommitAndClose()
 // Thread contract: Start, Join and the shutdown steps from the main thread; Wake and the queries
 // (ready, healthy, finished, in_flight) from any thread.
@@ -44,6 +45,9 @@ class Source {
   // Kafka messages consumed and not yet acknowledged, for the status line.
   virtual size_t in_flight() const { return 0; }
 
+  // Shutdown, once the workers are drained: the stateful lanes' suppression windows are closed
+  // and their summaries delivered (the state lives in memory only: it ends with the process).
+  virtual void FlushState() {}
   // Shutdown, once the workers are drained: waits up to `timeout` until everything consumed is
   // acknowledged. False (and a warning) on time-out.
   virtual bool WaitAcknowledged(std::chrono::milliseconds /*timeout*/) { return true; }

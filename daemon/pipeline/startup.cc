@@ -105,6 +105,23 @@ Result<std::unique_ptr<Source>> CreateFileInput(RunState& state, const FileSourc
                                   std::move(checkpoint), state.context(), state.decoder_options));
 }
 
+// What the stateful stage will do, and that its state is not persisted yet.
+void LogStateful(const Config& config, const LoadedPolicy& policy) {
+  if (!policy.stateful->empty()) {
+    spdlog::info(
+        "stateful detections: {}; one state per Kafka partition and file source, in memory only "
+        "(lost at restart); suppression windows flushed after {} ms without input "
+        "(state.idle_flush)",
+        DescribeStateful(policy), config.state.idle_flush.count());
+  }
+  if (config.state.path) {
+    spdlog::warn(
+        "state.path is set ({}) but snapshots are not implemented yet: the state lives in memory "
+        "(lost at restart)",
+        config.state.path->path);
+  }
+}
+
 }  // namespace
 
 int StartupFailure(const Status& status) {
@@ -120,6 +137,7 @@ int LoadFirstSnapshot(RunState& state) {
   if (state.control.stop.load()) return kExitOk;  // the caller stops
   spdlog::info("policy: {} rules from {} files", snapshot->policy->rules->rules().size(),
                snapshot->policy->defs->files.size());
+  LogStateful(*state.config, *snapshot->policy);
   state.metrics->RulesLoaded().Set(static_cast<double>(snapshot->policy->rules->rules().size()));
   state.snapshots.Publish(std::move(snapshot));
   return kExitOk;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "metrics/metrics.h"
+#include "pipeline/stateful_lane.h"
 
 namespace chipwatch {
 
@@ -34,6 +35,10 @@ Worker::Worker(const StageContext& context, DecoderOptions options)
     : context_(context), options_(options), processor_(*context.snapshots, options) {}
 
 void Worker::Handle(WorkItem& item) {
+  if (item.message == nullptr) {
+    item.lane->Mark(item.seq, item.mark);
+    return;
+  }
   KafkaMessage& msg = *item.message;
   topic_.assign(msg.topic());
   WorkerInput input;
@@ -53,6 +58,9 @@ void Worker::Handle(WorkItem& item) {
   input.message = &msg;
   input.messages = item.messages;
   input.events = item.events;
+  input.snapshot = std::move(item.snapshot);
+  input.lane = std::move(item.lane);
+  input.seq = item.seq;
   Handle(input);
 }
 
@@ -62,7 +70,9 @@ void Worker::Handle(WorkerInput& input) {
     out_.failures.push_back(
         FramingFailure(input.origin, input.format, std::string(input.framing_error)));
   } else {
-    EventProcessor& processor = processor_.Get();  // a reload lands here, between two inputs
+    // A reload lands here, between two inputs.
+    EventProcessor& processor =
+        input.snapshot != nullptr ? processor_.Get(input.snapshot) : processor_.Get();
     const auto start = context_.clock->Now();
     if (input.several_lines) {
       ProcessLines(processor, input.text, input.format, input.origin, options_, padded_, out_);
@@ -74,16 +84,24 @@ void Worker::Handle(WorkerInput& input) {
   }
   Count(input);
   if (!out_.warnings.empty()) context_.repairs->Report(*context_.metrics, out_);
-  context_.delivery->DeliverAlerts(out_, input.completion);
-  if (!out_.failures.empty()) {
-    std::vector<SinkHeader> headers;
-    if (input.message != nullptr) {
-      for (auto& [name, value] : input.message->headers()) headers.push_back({name, value});
-    }
-    context_.delivery->DeadLetter(out_, input.key, input.text, std::move(headers),
-                                  input.completion);
+  if (input.lane != nullptr) {
+    // The stateful stage decides which alerts go out, in input order; dead letters go now.
+    DeadLetter(input);
+    input.lane->Submit(input.seq, std::move(input.snapshot), out_, std::move(input.completion));
+    return;  // the lane releases the guard
   }
+  context_.delivery->DeliverAlerts(out_, input.completion);
+  DeadLetter(input);
   input.completion->Release();  // the worker's guard
+}
+
+void Worker::DeadLetter(const WorkerInput& input) {
+  if (out_.failures.empty()) return;
+  std::vector<SinkHeader> headers;
+  if (input.message != nullptr) {
+    for (auto& [name, value] : input.message->headers()) headers.push_back({name, value});
+  }
+  context_.delivery->DeadLetter(out_, input.key, input.text, std::move(headers), input.completion);
 }
 
 void Worker::Count(const WorkerInput& input) {
@@ -92,7 +110,8 @@ void Worker::Count(const WorkerInput& input) {
   Counters& counters = *context_.counters;
   counters.messages.fetch_add(1, std::memory_order_relaxed);
   counters.events.fetch_add(out_.events, std::memory_order_relaxed);
-  counters.alerts.fetch_add(out_.alert_count, std::memory_order_relaxed);
+  // Through a lane, the alerts are counted after the stateful stage.
+  if (input.lane == nullptr) counters.alerts.fetch_add(out_.alert_count, std::memory_order_relaxed);
 }
 
 void RunWorker(const StageContext& context, WorkQueue& queue, DecoderOptions options) {

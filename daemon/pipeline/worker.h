@@ -6,11 +6,18 @@
 //   file thread ------------------------------------------------------> Worker::Handle
 //
 // A Worker owns its processor (decoder, arena, Hyperscan scratch), rebuilt when a reload published
-// a new snapshot, which it checks once per input: a reload lands between two messages.
+// a new snapshot, which it checks once per input: a reload lands between two messages. Kafka
+// messages come with the snapshot their poll thread took them under.
+//
+// When the policy has stateful rules (suppression, correlations), the source numbers each input
+// of a stream and the worker hands its output and completion to the stream's StatefulLane
+// (pipeline/stateful_lane.h), which delivers in input order; otherwise the worker delivers itself.
 // Thread contract: a Worker belongs to one thread. StageContext's members and RepairLog are
 // thread-safe and outlive every worker.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -30,7 +37,15 @@
 namespace chipwatch {
 
 class Counter;
+class EvictionLog;
 class Metrics;
+class StatefulLane;
+
+// What a numbered mark asks of a stateful lane (pipeline/stateful_lane.h).
+enum class LaneMark : uint8_t {
+  kFlush,   // the stream was idle: close the suppression windows, send their summaries
+  kFinish,  // the stream ends here (revoke): flush, then close the lane
+};
 
 // Records evaluated after a repair (lenient decoding): counted, and logged once per file or
 // partition and kind of repair.
@@ -52,6 +67,10 @@ struct StageContext {
   const SnapshotStore* snapshots = nullptr;
   RunControl* control = nullptr;
   const Clock* clock = &SteadyClock();
+  // The stateful lanes' (pipeline/stateful_lane.h): state.idle_flush, and the log of first
+  // evictions (may be null: every eviction's first in a lane is logged).
+  std::chrono::milliseconds idle_flush{30000};
+  EvictionLog* evictions = nullptr;
 };
 
 // One input for Worker::Handle. Views stay valid for the call.
@@ -67,6 +86,12 @@ struct WorkerInput {
   std::shared_ptr<Completion> completion;
   Counter* messages = nullptr;
   Counter* events = nullptr;  // null: not counted per format
+  // The snapshot to evaluate with, pinned by the source (null: the one in force).
+  std::shared_ptr<const Snapshot> snapshot;
+  // Not null: the output goes through this stateful lane as its input number `seq`, with
+  // `snapshot`, instead of straight to delivery.
+  std::shared_ptr<StatefulLane> lane;
+  uint64_t seq = 0;
 };
 
 // A Kafka message handed from a poll thread to the workers, with what it is counted and
@@ -78,6 +103,14 @@ struct WorkItem {
   OffsetTracker::Ticket ticket;
   Counter* messages = nullptr;
   Counter* events = nullptr;
+  // The snapshot the poll thread took the message under: the worker evaluates with it, so that
+  // the messages of a partition change policy in offset order (the stateful lane relies on it).
+  std::shared_ptr<const Snapshot> snapshot;
+  std::shared_ptr<StatefulLane> lane;  // see WorkerInput
+  uint64_t seq = 0;
+  // Without a message: a mark for `lane` (its number `seq`): flush it (idle), or finish it
+  // (revoked).
+  LaneMark mark = LaneMark::kFlush;
 };
 using WorkQueue = BoundedQueue<WorkItem>;
 
@@ -88,11 +121,12 @@ class Worker {
   // Decodes, enriches and evaluates one input, counts it, delivers its alerts and dead letter, and
   // releases the input's guard on its completion.
   void Handle(WorkerInput& input);
-  // The same for a Kafka message.
+  // The same for a Kafka message; a lane's mark goes to its lane.
   void Handle(WorkItem& item);
 
  private:
   void Count(const WorkerInput& input);
+  void DeadLetter(const WorkerInput& input);
 
   StageContext context_;
   DecoderOptions options_;

@@ -526,6 +526,57 @@ TEST(StatefulSnapshotTest, AChangedDefinitionStartsEmptyAndCorruptDataIsAnError)
   EXPECT_EQ(third.max_time_ms(), std::numeric_limits<int64_t>::min());
 }
 
+// A reload keeps the state of every definition it did not change, and drops the others: a
+// dropped suppression's windows are summed up first.
+TEST(StatefulStageTest, RebuildKeepsUnchangedDefinitionsAndDropsChangedOnes) {
+  auto policy = [](const std::string& suppress_for, int threshold, bool temporal) {
+    std::string correlations =
+        Corr("C-E", {"type: event_count", "rules: [T-A]", "group_by: [tenant]", "timespan: 1h",
+                     "condition: {gte: " + std::to_string(threshold) + "}"});
+    if (temporal) {
+      correlations += Corr(
+          "C-T", {"type: temporal", "rules: [T-A, T-B]", "group_by: [tenant]", "timespan: 1h"});
+    }
+    return Build({{"S-1", "suppress: {by: [tenant], for: " + suppress_for + "}"}}, correlations);
+  };
+  auto first = std::make_unique<StatefulStage>(policy("1h", 2, false));
+  EXPECT_EQ(
+      Shape(Parse(Feed(
+          first->loaded_policy(), *first,
+          {{"e1", 0, "allocate", "A"}, {"e2", 1, "allocate", "A"}, {"e3", 2, "quota", "A"}}, 1))),
+      (Shapes{"event S-1 e1", "event T-A e3"}));
+  // The same definitions from another load (and a new correlation): the state carries over.
+  ProcessorOutput out;
+  StatefulStage::RebuildReport report;
+  auto second = StatefulStage::Rebuild(*first, policy("1h", 2, true), out, report);
+  EXPECT_TRUE(out.refs.empty());
+  EXPECT_EQ(report.kept, (std::vector<std::string>{"S-1", "C-E"}));
+  EXPECT_EQ(report.added, (std::vector<std::string>{"C-T"}));
+  EXPECT_TRUE(report.dropped.empty());
+  EXPECT_EQ(second->max_time_ms(), kBase + 2 * kMinute);
+  first.reset();  // nothing of its policy is referred to any more
+  EXPECT_EQ(Shape(Parse(Feed(second->loaded_policy(), *second,
+                             {{"e4", 3, "allocate", "A"}, {"e5", 4, "quota", "A"}}, 1))),
+            (Shapes{"event T-A e5", "correlation C-E e5"}));
+  EXPECT_EQ(second->suppression_stats()[0].suppressed, 2u);
+  EXPECT_EQ(second->correlation_stats()[0].alerts, 1u);
+  // `for` and the threshold changed: both states dropped, the open window summed up first.
+  report = {};
+  auto third = StatefulStage::Rebuild(*second, policy("30m", 3, true), out, report);
+  EXPECT_EQ(report.kept, (std::vector<std::string>{"C-T"}));
+  EXPECT_EQ(report.dropped, (std::vector<std::string>{"S-1", "C-E"}));
+  EXPECT_EQ(report.added, (std::vector<std::string>{"S-1", "C-E"}));
+  const auto summaries = Parse(out.alerts);
+  ASSERT_EQ(Shape(summaries), (Shapes{"summary S-1 e4"}));
+  EXPECT_EQ(summaries[0].count, 2u);
+  ASSERT_EQ(out.refs.size(), 1u);
+  EXPECT_EQ(out.refs[0].rule_id, "S-1");
+  // A fresh window: e6 raises its alert again; C-E counts from zero.
+  EXPECT_EQ(Shape(Parse(Feed(third->loaded_policy(), *third,
+                             {{"e6", 5, "allocate", "A"}, {"e7", 6, "quota", "A"}}, 1))),
+            (Shapes{"event S-1 e6", "event T-A e7"}));
+}
+
 TEST(StatefulPolicyTest, RulesAndCorrelationsResolvedWithFingerprints) {
   auto build = [](const std::string& for_text, const std::string& action, int threshold) {
     std::string rules = kRules;

@@ -231,26 +231,36 @@ inline std::string LaunchPolicy(const std::string& rule_id) {
          "    condition:\n      all:\n        - in: {field: action, list: launches}\n";
 }
 
-inline std::string CloudTrail(const std::string& event_name, const std::string& id) {
-  return R"({"eventVersion":"1.08","eventTime":"2025-06-01T10:00:00Z","eventSource":"ec2.amazonaws.com",)"
-         R"("eventName":")" +
-         event_name + R"(","awsRegion":"us-east-1","sourceIPAddress":"36.110.1.2","eventID":")" +
-         id + R"(","recipientAccountId":"111122223333"})";
+inline std::string CloudTrail(const std::string& event_name, const std::string& id,
+                              const std::string& time = "2025-06-01T10:00:00Z",
+                              const std::string& account = "111122223333") {
+  return R"({"eventVersion":"1.08","eventTime":")" + time +
+         R"(","eventSource":"ec2.amazonaws.com","eventName":")" + event_name +
+         R"(","awsRegion":"us-east-1","sourceIPAddress":"36.110.1.2","eventID":")" + id +
+         R"(","recipientAccountId":")" + account + R"("})";
 }
 inline std::string Launch(const std::string& id) { return CloudTrail("RunInstances", id); }
 inline std::string Describe(const std::string& id) { return CloudTrail("DescribeInstances", id); }
 
-inline std::shared_ptr<const Snapshot> MakeSnapshot(const std::string& rule_id,
-                                                    uint64_t generation) {
+// A snapshot of the policy `yaml`, without enrichment data.
+inline std::shared_ptr<const Snapshot> MakePolicySnapshot(const std::string& yaml,
+                                                          uint64_t generation) {
   Diagnostics diags;
-  auto policy = LoadPolicyFromStrings({{"inline.yaml", LaunchPolicy(rule_id)}}, diags);
-  EXPECT_NE(policy, nullptr) << (diags.items().empty() ? "" : diags.items()[0].ToString());
+  auto policy = LoadPolicyFromStrings({{"inline.yaml", yaml}}, diags);
+  std::string problems;
+  for (const Diagnostic& d : diags.items()) problems += d.ToString() + "\n";
+  EXPECT_NE(policy, nullptr) << problems;
   if (policy == nullptr) return nullptr;
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->policy = std::move(policy);
   snapshot->enrichment = std::make_shared<const Enrichment>();
   snapshot->generation = generation;
   return snapshot;
+}
+
+inline std::shared_ptr<const Snapshot> MakeSnapshot(const std::string& rule_id,
+                                                    uint64_t generation) {
+  return MakePolicySnapshot(LaunchPolicy(rule_id), generation);
 }
 
 // A RunState built from fakes: one Kafka source over topic "audit" (cloudtrail), the given alert

@@ -26,21 +26,25 @@ class WorkerTest : public ::testing::Test, public PipelineHarness {
   }
 };
 
+// A Kafka message is evaluated with the snapshot in force when its poll thread took it (so that a
+// partition's messages change policy in offset order, whichever worker takes them), and a file
+// line with the one in force when it is read.
 TEST_F(WorkerTest, ReloadAppliesBetweenTwoMessages) {
   Worker worker(state_->context(), state_->decoder_options);
   consumer_->Produce("audit", 0, Launch("e-0"));
+  PollAll();
+  state_->snapshots.Publish(MakeSnapshot("T-2", 2));  // SIGHUP's swap, between two messages
   consumer_->Produce("audit", 0, Launch("e-1"));
+  PollAll();
+  state_->snapshots.Publish(MakeSnapshot("T-3", 3));
   consumer_->Produce("audit", 0, Launch("e-2"));
   PollAll();
   ASSERT_EQ(state_->work.size(), 3u);
-  auto first = state_->work.Pop();
-  worker.Handle(*first);
-  state_->snapshots.Publish(MakeSnapshot("T-2", 2));  // SIGHUP's swap, between two messages
-  auto second = state_->work.Pop();
-  worker.Handle(*second);
-  state_->snapshots.Publish(MakeSnapshot("T-3", 3));
-  auto third = state_->work.Pop();
-  worker.Handle(*third);
+  state_->snapshots.Publish(MakeSnapshot("T-4", 4));  // after they were taken: not theirs
+  for (int i = 0; i < 3; ++i) {
+    auto item = state_->work.Pop();
+    worker.Handle(*item);
+  }
   const auto records = sinks_[0]->records();
   ASSERT_EQ(records.size(), 3u);
   EXPECT_EQ(records[0].key, "e-0");
