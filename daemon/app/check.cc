@@ -117,12 +117,18 @@ int RunCheck(const CheckOptions& options_in, std::FILE* out) {
   }
   const std::vector<std::string> paths = options.rules.empty() ? DefaultRulePaths() : options.rules;
   auto policy = LoadPolicy(paths, diags);
-  if (config != nullptr && policy != nullptr && !config->state.path && UsesState(*policy->defs)) {
-    const SourcePos at =
-        config->state.pos.file.empty() ? SourcePos{config->file, 1, 1} : config->state.pos;
-    diags.Warning(at, DiagCode::kStateInMemory,
-                  "the policy has correlations or suppression but state.path is not set: their "
-                  "windows live in memory only and are lost on restart");
+  if (config != nullptr && policy != nullptr && UsesState(*policy->defs)) {
+    if (!config->state.path) {
+      const SourcePos at =
+          config->state.pos.file.empty() ? SourcePos{config->file, 1, 1} : config->state.pos;
+      diags.Warning(at, DiagCode::kStateInMemory,
+                    "the policy has correlations or suppression but state.path is not set: their "
+                    "windows live in memory only and are lost on restart");
+    } else {
+      diags.Warning(config->state.path->pos, DiagCode::kStateInMemory,
+                    "state.path is set but this version does not write snapshots yet: the "
+                    "correlation and suppression windows live in memory and are lost on restart");
+    }
   }
   bool ok = policy != nullptr && !diags.has_errors();
   if (!options.enrich.geoip.empty() || !options.enrich.directory.empty()) {

@@ -320,8 +320,8 @@ inline constexpr DiagCodeInfo kDiagCodes[] = {
     {DiagCode::kDirectoryDuplicate, "directory-duplicate", kConfigScope,
      "a tenant listed twice in the directory (the first entry is kept)"},
     {DiagCode::kStateInMemory, "state-in-memory", kConfigScope,
-     "warning: the policy has correlations or suppression but `state.path` is not set (their "
-     "windows are lost on restart)"},
+     "warning: the policy has correlations or suppression but `state.path` is not set, or this "
+     "version does not write its snapshots yet (their windows are lost on restart)"},
 };
 
 inline constexpr size_t kDiagCodeCount = sizeof(kDiagCodes) / sizeof(kDiagCodes[0]);
